@@ -1,0 +1,29 @@
+/** Jest 30 in ESM mode (Nest 12 is ESM-only): run through `npm test`, which sets --experimental-vm-modules. */
+export default {
+  testEnvironment: 'node',
+  rootDir: '.',
+  testMatch: ['<rootDir>/test/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // content-disposition 3 is ESM-only but require()d by @fastify/static (CommonJS, used by Swagger UI);
+  // Jest on Node < 24.9 cannot require ESM, so that one leaf package is compiled to CommonJS.
+  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
+  transform: {
+    '/node_modules/content-disposition/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2022',
+        },
+        module: { type: 'es6' },
+      },
+    ],
+  },
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  testTimeout: 30_000,
+  // Nest apps, PGlite and Redis clients are closed by each suite; this catches any that is not.
+  forceExit: false,
+};

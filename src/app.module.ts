@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module.js';
+import { AppCacheModule } from './cache/app-cache.module.js';
+import { LoggingModule } from './common/logging.module.js';
+import { AppConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { RedisModule } from './redis/redis.module.js';
+import { ThrottlingModule } from './throttling/throttling.module.js';
+import { UsersModule } from './users/users.module.js';
+
+@Module({
+  imports: [
+    AppConfigModule,
+    LoggingModule,
+    DatabaseModule,
+    RedisModule,
+    AppCacheModule,
+    MetricsModule,
+    ThrottlingModule,
+    UsersModule,
+    AuthModule,
+    HealthModule,
+  ],
+})
+export class AppModule {}

@@ -1,0 +1,86 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyHelmet from '@fastify/helmet';
+import type { ConfigType } from '@nestjs/config';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import { ProblemDetailsFilter } from './common/problem-details.filter.js';
+import { Problems } from './common/problem.js';
+import { createValidationPipe } from './common/validation.js';
+import { appConfig, authConfig, parseAppConfig, validateEnvironment } from './config/configuration.js';
+import { MetricsRegistry } from './metrics/metrics.registry.js';
+import { setupSwagger } from './swagger.js';
+
+/** Request bodies are small JSON documents; anything bigger is refused with 413. */
+export const BODY_LIMIT = 16 * 1024;
+
+/**
+ * Builds the Fastify-based Nest app exactly as production runs it (main.ts and the e2e tests
+ * both call this), without listening.
+ */
+export async function createApp(): Promise<NestFastifyApplication> {
+  validateEnvironment(process.env);
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT,
+    // A hop count is valid for Fastify (proxy-addr), though the adapter's type omits it.
+    trustProxy: parseAppConfig(process.env).trustProxy as boolean | string[],
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
+    bufferLogs: true,
+    abortOnError: false,
+    // Fastify's own JSON parser (wrapped in configureApp) does the parsing, with BODY_LIMIT.
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  await configureApp(app);
+  return app;
+}
+
+async function configureApp(app: NestFastifyApplication): Promise<void> {
+  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
+  const auth = app.get<ConfigType<typeof authConfig>>(authConfig.KEY);
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+
+  await app.register(fastifyCookie as never);
+  await app.register(fastifyHelmet as never, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        // Swagger UI styles inline and shows inline (data:) images.
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        scriptSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        // Plain-http local development must keep working (Swagger UI, the demo page).
+        upgradeInsecureRequests: null,
+      },
+    },
+  } as never);
+  if (config.corsOrigins.length > 0) {
+    app.enableCors({ origin: config.corsOrigins, credentials: true, exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'x-request-id'] });
+  }
+
+  // An empty JSON body (e.g. `POST /auth/logout` with a JSON content type) means "no body", not 400.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) done(null, undefined);
+    else parseJson(request, body as string, (error, value) => (error ? done(Problems.malformedJson(), undefined) : done(null, value)));
+  });
+
+  const metrics = app.get(MetricsRegistry);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ProblemDetailsFilter());
+  app.enableShutdownHooks();
+  setupSwagger(app, auth.cookieName);
+}

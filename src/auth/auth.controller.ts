@@ -1,0 +1,79 @@
+import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiProblems } from '../common/api-problems.decorator.js';
+import { RateLimit } from '../throttling/rate-limit.js';
+import { UserDto } from '../users/dto/user.dto.js';
+import { AuthService } from './auth.service.js';
+import { bearerToken, clientInfo } from './client-info.js';
+import { BEARER_SCHEME, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
+import { LoginDto, RefreshTokenBodyDto, RegisterDto } from './dto/credentials.dto.js';
+import { TokenResponseDto } from './dto/token-response.dto.js';
+import { OriginGuard } from './guards/origin.guard.js';
+import { RefreshCookie } from './refresh-cookie.js';
+
+@ApiTags('auth')
+@Controller('auth')
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly cookie: RefreshCookie,
+  ) {}
+
+  @Public()
+  @RateLimit('public')
+  @Post('register')
+  @ApiOperation({ summary: 'Create an account', description: 'Emails are trimmed and lower-cased. Passwords: 10 to 128 characters.' })
+  @ApiCreatedResponse({ type: UserDto })
+  @ApiProblems([400, 409, 413], { 409: 'An account with this email exists (`email_taken`)' })
+  async register(@Body() body: RegisterDto): Promise<UserDto> {
+    return UserDto.from(await this.auth.register(body.email, body.password));
+  }
+
+  @Public()
+  @RateLimit('login')
+  @Post('login')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Log in',
+    description:
+      'Returns an access token in the body and sets the refresh token as an HttpOnly cookie (path /auth). ' +
+      'With `client: "native"` the refresh token is returned in the body instead. Rate limited per IP and per account.',
+  })
+  @ApiOkResponse({ type: TokenResponseDto, headers: { 'Set-Cookie': { description: 'The refresh token cookie (browsers)' } } })
+  @ApiProblems([400, 401, 413], { 401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)' })
+  async login(@Body() body: LoginDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
+    const result = await this.auth.login(body.email, body.password, clientInfo(request));
+    reply.header('Cache-Control', 'no-store');
+    const response: TokenResponseDto = {
+      accessToken: result.accessToken,
+      tokenType: 'Bearer',
+      expiresIn: result.expiresIn,
+      sessionId: result.session.id,
+    };
+    if (body.client === 'native') return { ...response, refreshToken: result.refreshToken };
+    this.cookie.set(reply, result.refreshToken, result.session.expiresAt);
+    return response;
+  }
+
+  @Public()
+  @UseGuards(OriginGuard)
+  @Post('logout')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({
+    summary: 'Log out of this session',
+    description: 'Identifies the session by the Bearer access token, or else by the refresh cookie (or body, for native clients). Its tokens stop working at once.',
+  })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiCookieAuth(REFRESH_COOKIE_SCHEME)
+  @ApiBody({ type: RefreshTokenBodyDto, required: false })
+  @ApiNoContentResponse({ description: 'Session ended; the refresh cookie is cleared' })
+  @ApiProblems([400, 401, 403], {
+    401: 'No usable token (`missing_token`, `invalid_token`, `token_expired`, `invalid_refresh_token`)',
+    403: 'Cookie request from a foreign Origin (`forbidden_origin`)',
+  })
+  async logout(@Body() body: RefreshTokenBodyDto = {}, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    this.cookie.clear(reply);
+    await this.auth.logout(bearerToken(request), body?.refreshToken ?? this.cookie.read(request));
+  }
+}

@@ -1,0 +1,49 @@
+import { Module } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { appConfig, authConfig, storageConfig } from '../config/configuration.js';
+import { UsersModule } from '../users/users.module.js';
+import { AuthController } from './auth.controller.js';
+import { AuthService } from './auth.service.js';
+import { AccessTokenGuard } from './guards/access-token.guard.js';
+import { OriginGuard } from './guards/origin.guard.js';
+import { RolesGuard } from './guards/roles.guard.js';
+import { PasswordsModule } from './passwords/passwords.module.js';
+import { RefreshCookie } from './refresh-cookie.js';
+import { SessionsModule } from './sessions/sessions.module.js';
+import { AccessTokenStrategy } from './strategies/access-token.strategy.js';
+import { JwksController } from './tokens/jwks.controller.js';
+import { KeyService } from './tokens/key.service.js';
+import { TokenService } from './tokens/token.service.js';
+
+@Module({
+  imports: [
+    // Keys are passed per call (KeyService), so several can be published and rotated.
+    JwtModule.register({}),
+    PassportModule,
+    PasswordsModule,
+    SessionsModule,
+    UsersModule,
+  ],
+  controllers: [AuthController, JwksController],
+  providers: [
+    {
+      provide: KeyService,
+      inject: [authConfig.KEY, storageConfig.KEY, appConfig.KEY],
+      useFactory: (auth: ConfigType<typeof authConfig>, storage: ConfigType<typeof storageConfig>, app: ConfigType<typeof appConfig>) =>
+        KeyService.load(auth, storage, app),
+    },
+    TokenService,
+    AccessTokenStrategy,
+    AuthService,
+    RefreshCookie,
+    OriginGuard,
+    // Order matters: authenticate first, then check roles.
+    { provide: APP_GUARD, useClass: AccessTokenGuard },
+    { provide: APP_GUARD, useClass: RolesGuard },
+  ],
+  exports: [TokenService, SessionsModule],
+})
+export class AuthModule {}

@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import { Problems } from '../common/problem.js';
+import { AuthMetrics } from '../metrics/auth-metrics.js';
+import { UsersService } from '../users/users.service.js';
+import type { User } from '../users/user.js';
+import { PasswordService } from './passwords/password.service.js';
+import { type ClientInfo, SessionService } from './sessions/session.service.js';
+import type { SessionInfo } from './sessions/session-store.js';
+import { TokenService } from './tokens/token.service.js';
+
+export interface LoginResult {
+  accessToken: string;
+  expiresIn: number;
+  session: SessionInfo;
+  refreshToken: string;
+}
+
+/** Credentials and session lifecycle: who may log in, and what ends a session. */
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly passwords: PasswordService,
+    private readonly sessions: SessionService,
+    private readonly tokens: TokenService,
+    private readonly metrics: AuthMetrics,
+  ) {}
+
+  register(email: string, password: string): Promise<User> {
+    return this.users.register(email, password);
+  }
+
+  /** Unknown email, wrong password and disabled account fail alike, after the same argon2 work. */
+  async login(email: string, password: string, client: ClientInfo): Promise<LoginResult> {
+    const user = await this.users.findCredentialsByEmail(email);
+    const passwordOk = await this.passwords.verify(user?.passwordHash, password);
+    if (!user || !passwordOk || user.disabled) {
+      this.metrics.loginFailed();
+      throw Problems.invalidCredentials();
+    }
+    const { session, refreshToken } = await this.sessions.start(user.id, client);
+    const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
+    this.metrics.loginSucceeded();
+    return { accessToken, expiresIn, session, refreshToken };
+  }
+
+  /**
+   * Ends the current session, identified by the Bearer token or else by the refresh token.
+   * A valid Bearer whose session has already ended is a successful (idempotent) logout.
+   */
+  async logout(bearer: string | undefined, refreshToken: string | undefined): Promise<void> {
+    if (bearer !== undefined) {
+      try {
+        const claims = this.tokens.verifyAccessToken(bearer);
+        await this.sessions.revoke(claims.sub, claims.sid);
+        return;
+      } catch (error) {
+        // An expired access token should not stop a logout the refresh token can prove.
+        if (refreshToken === undefined) throw error;
+      }
+    }
+    if (refreshToken === undefined) throw Problems.missingToken();
+    if (!(await this.sessions.revokeWithRefreshToken(refreshToken))) throw Problems.invalidRefreshToken();
+  }
+}

@@ -1,0 +1,36 @@
+import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth } from '@nestjs/swagger';
+import { ApiProblems } from '../../common/api-problems.decorator.js';
+import type { AuthenticatedUser } from '../tokens/access-token.js';
+
+export const IS_PUBLIC = 'tessera:isPublic';
+export const REQUIRED_ROLES = 'tessera:roles';
+export const BEARER_SCHEME = 'bearer';
+export const REFRESH_COOKIE_SCHEME = 'refresh-cookie';
+
+/** Opts a route out of the global access-token guard. */
+export const Public = () => SetMetadata(IS_PUBLIC, true);
+
+/** Requires one of these roles (checked against the user's current roles, not the token's). */
+export const Roles = (...roles: string[]) => SetMetadata(REQUIRED_ROLES, roles);
+
+/**
+ * The one decorator for protected routes: a Bearer access token with a live session, optionally
+ * one of `roles`, and the matching Swagger security and error responses — so docs cannot drift
+ * from the guards.
+ */
+export function Auth(...roles: string[]) {
+  return applyDecorators(
+    SetMetadata(REQUIRED_ROLES, roles),
+    ApiBearerAuth(BEARER_SCHEME),
+    ApiProblems(roles.length > 0 ? [401, 403, 503] : [401, 503], {
+      401: 'Missing, invalid or expired access token, or its session has ended (`missing_token`, `invalid_token`, `token_expired`, `session_revoked`)',
+      403: `Requires role ${roles.join(' or ')} (\`forbidden\`)`,
+    }),
+  );
+}
+
+/** The authenticated user of a protected route. */
+export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedUser => {
+  return context.switchToHttp().getRequest<{ user: AuthenticatedUser }>().user;
+});

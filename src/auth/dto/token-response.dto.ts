@@ -1,0 +1,18 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+export class TokenResponseDto {
+  @ApiProperty({ description: 'JWT access token (typ at+jwt); keep it in memory', example: 'eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9...' })
+  accessToken: string;
+
+  @ApiProperty({ enum: ['Bearer'], example: 'Bearer' })
+  tokenType: 'Bearer';
+
+  @ApiProperty({ description: 'Access token lifetime in seconds', example: 900 })
+  expiresIn: number;
+
+  @ApiProperty({ description: 'Id of the session this token belongs to', example: 'kq3Pz0bX2w9mR1tYc4vN8A' })
+  sessionId: string;
+
+  @ApiPropertyOptional({ description: 'Only for `client: "native"`: the refresh token (browsers get the cookie)' })
+  refreshToken?: string;
+}

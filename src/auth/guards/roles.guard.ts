@@ -1,0 +1,27 @@
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { Problems } from '../../common/problem.js';
+import { UsersService } from '../../users/users.service.js';
+import { REQUIRED_ROLES } from '../decorators/auth.decorators.js';
+import type { AuthenticatedUser } from '../tokens/access-token.js';
+
+/**
+ * Checks @Roles / @Auth(role) against the user's *current* roles (cached record), so removing a
+ * role takes effect at once rather than when the access token expires.
+ */
+@Injectable()
+export class RolesGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly users: UsersService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const roles = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, [context.getHandler(), context.getClass()]);
+    if (!roles || roles.length === 0) return true;
+    const principal = context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
+    const user = principal ? await this.users.findById(principal.id) : undefined;
+    if (!user || user.disabled || !roles.some((role) => user.roles.includes(role))) throw Problems.forbidden();
+    return true;
+  }
+}

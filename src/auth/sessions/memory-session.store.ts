@@ -1,0 +1,135 @@
+import { type NewSession, type RotationRequest, type RotationResult, type SessionInfo, type SessionStore } from './session-store.js';
+
+interface MemorySession extends SessionInfo {
+  refreshHash: string;
+  previousHash?: string;
+  /** Sealed successor and when it stops being served (the grace window). */
+  grace?: { sealedSuccessor: string; until: number };
+  /** Every refresh hash this chain has issued before the current one. */
+  history: Set<string>;
+}
+
+/**
+ * The session store for a single instance without Redis (development, tests on a fresh machine).
+ * Same semantics as RedisSessionStore; JavaScript runs each method to completion between awaits,
+ * so every method is atomic here without locks. Expiry is checked on read and swept periodically.
+ */
+export class MemorySessionStore implements SessionStore {
+  private readonly users = new Map<string, Map<string, MemorySession>>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly clock: () => number = Date.now) {
+    this.sweeper = setInterval(() => this.sweep(), 60_000);
+    this.sweeper.unref();
+  }
+
+  async create(session: NewSession, maxSessions: number): Promise<{ evicted: string[] }> {
+    const sessions = this.liveSessions(session.userId);
+    const evicted: string[] = [];
+    const byLeastRecentUse = [...sessions.values()].sort((a, b) => a.lastUsedAt - b.lastUsedAt || (a.id < b.id ? -1 : 1));
+    while (sessions.size >= maxSessions) {
+      const oldest = byLeastRecentUse.shift()!;
+      sessions.delete(oldest.id);
+      evicted.push(oldest.id);
+    }
+    const { refreshHash, ...info } = session;
+    sessions.set(session.id, { ...info, refreshHash, history: new Set() });
+    this.users.set(session.userId, sessions);
+    return { evicted };
+  }
+
+  async isAlive(userId: string, sessionId: string): Promise<boolean> {
+    return this.find(userId, sessionId) !== undefined;
+  }
+
+  async get(userId: string, sessionId: string): Promise<SessionInfo | null> {
+    const session = this.find(userId, sessionId);
+    return session ? toInfo(session) : null;
+  }
+
+  async list(userId: string): Promise<SessionInfo[]> {
+    return [...this.liveSessions(userId).values()].map(toInfo).sort((a, b) => b.lastUsedAt - a.lastUsedAt);
+  }
+
+  async rotate(request: RotationRequest): Promise<RotationResult> {
+    const session = this.find(request.userId, request.sessionId);
+    if (!session) return { status: 'invalid' };
+    if (request.presentedHash === session.refreshHash) {
+      session.history.add(session.refreshHash);
+      session.previousHash = session.refreshHash;
+      session.refreshHash = request.nextHash;
+      session.lastUsedAt = request.now;
+      session.expiresAt = Math.min(request.now + request.idleTtlMs, session.absoluteExpiresAt);
+      session.grace =
+        request.graceMs > 0 ? { sealedSuccessor: request.sealedSuccessor, until: request.now + request.graceMs } : undefined;
+      return { status: 'rotated', session: toInfo(session) };
+    }
+    if (request.presentedHash === session.previousHash && session.grace && this.clock() < session.grace.until) {
+      return { status: 'grace', session: toInfo(session), sealedSuccessor: session.grace.sealedSuccessor };
+    }
+    if (session.history.has(request.presentedHash)) {
+      this.users.get(request.userId)?.delete(request.sessionId);
+      return { status: 'reused' };
+    }
+    return { status: 'invalid' };
+  }
+
+  async revokeWithRefresh(userId: string, sessionId: string, presentedHash: string): Promise<boolean> {
+    const session = this.find(userId, sessionId);
+    if (!session) return false;
+    const inGrace = presentedHash === session.previousHash && session.grace !== undefined && this.clock() < session.grace.until;
+    if (presentedHash !== session.refreshHash && !inGrace) return false;
+    return this.users.get(userId)!.delete(sessionId);
+  }
+
+  async revoke(userId: string, sessionId: string): Promise<boolean> {
+    const found = this.find(userId, sessionId) !== undefined;
+    this.users.get(userId)?.delete(sessionId);
+    return found;
+  }
+
+  async revokeAll(userId: string, exceptSessionId?: string): Promise<number> {
+    const sessions = this.liveSessions(userId);
+    let ended = 0;
+    for (const id of [...sessions.keys()]) {
+      if (id !== exceptSessionId) {
+        sessions.delete(id);
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  /** Stops the sweep timer (tests that create many stores). */
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private find(userId: string, sessionId: string): MemorySession | undefined {
+    const session = this.users.get(userId)?.get(sessionId);
+    if (!session) return undefined;
+    if (session.expiresAt <= this.clock()) {
+      this.users.get(userId)!.delete(sessionId);
+      return undefined;
+    }
+    return session;
+  }
+
+  private liveSessions(userId: string): Map<string, MemorySession> {
+    const sessions = this.users.get(userId) ?? new Map<string, MemorySession>();
+    const now = this.clock();
+    for (const [id, session] of sessions) if (session.expiresAt <= now) sessions.delete(id);
+    return sessions;
+  }
+
+  private sweep(): void {
+    for (const [userId, sessions] of this.users) {
+      if (this.liveSessions(userId).size === 0) this.users.delete(userId);
+    }
+  }
+}
+
+function toInfo(session: MemorySession): SessionInfo {
+  const { id, userId, createdAt, lastUsedAt, expiresAt, absoluteExpiresAt, userAgent, ip } = session;
+  return { id, userId, createdAt, lastUsedAt, expiresAt, absoluteExpiresAt, userAgent, ip };
+}

@@ -1,0 +1,64 @@
+/** What the sessions page shows, and what the policy reads; timestamps are epoch milliseconds. */
+export interface SessionInfo {
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastUsedAt: number;
+  /** When the session ends unless refreshed again: min(idle expiry, absolute expiry). */
+  expiresAt: number;
+  /** Absolute end of the session; never moves. */
+  absoluteExpiresAt: number;
+  userAgent: string;
+  ip: string;
+}
+
+export interface NewSession extends SessionInfo {
+  /** Hash of the first refresh token of the chain; the token itself is never stored. */
+  refreshHash: string;
+}
+
+export interface RotationRequest {
+  userId: string;
+  sessionId: string;
+  presentedHash: string;
+  nextHash: string;
+  /** The successor token, sealed (encrypted) by the caller; kept for the grace window only. */
+  sealedSuccessor: string;
+  now: number;
+  idleTtlMs: number;
+  graceMs: number;
+}
+
+export type RotationResult =
+  /** The presented token was current: it is now the previous one, `nextHash` is current. */
+  | { status: 'rotated'; session: SessionInfo }
+  /** The presented token was rotated moments ago: here is the same successor again. */
+  | { status: 'grace'; session: SessionInfo; sealedSuccessor: string }
+  /** An old token of the chain: the session has been ended. */
+  | { status: 'reused' }
+  /** Unknown token, or no such live session: nothing changed. */
+  | { status: 'invalid' };
+
+/**
+ * Where sessions live. Implementations hold no policy: lifetimes, caps and the grace window come
+ * from the caller. Every method is atomic with respect to concurrent callers on any instance.
+ */
+export interface SessionStore {
+  /** Stores a new session; when the user already has `maxSessions` live ones, ends the least recently used. */
+  create(session: NewSession, maxSessions: number): Promise<{ evicted: string[] }>;
+  /** The per-request check: does this session still exist (not ended, not expired)? */
+  isAlive(userId: string, sessionId: string): Promise<boolean>;
+  get(userId: string, sessionId: string): Promise<SessionInfo | null>;
+  /** Live sessions of a user, most recently used first. */
+  list(userId: string): Promise<SessionInfo[]>;
+  /** Compare-and-swap rotation of the refresh token, with reuse detection. */
+  rotate(request: RotationRequest): Promise<RotationResult>;
+  /** Ends the session if `presentedHash` is its current refresh token (or the previous one in the grace window). */
+  revokeWithRefresh(userId: string, sessionId: string, presentedHash: string): Promise<boolean>;
+  /** Ends one session; false when it did not exist. */
+  revoke(userId: string, sessionId: string): Promise<boolean>;
+  /** Ends every session of the user except `exceptSessionId`; returns how many ended. */
+  revokeAll(userId: string, exceptSessionId?: string): Promise<number>;
+}
+
+export const SESSION_STORE = Symbol('SESSION_STORE');

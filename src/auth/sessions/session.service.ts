@@ -1,0 +1,68 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { authConfig } from '../../config/configuration.js';
+import { formatRefreshToken, hashSecret, newSecret, newSessionId, parseRefreshToken } from '../tokens/refresh-token.js';
+import { SESSION_STORE, type SessionInfo, type SessionStore } from './session-store.js';
+
+export interface ClientInfo {
+  userAgent: string;
+  ip: string;
+}
+
+export interface StartedSession {
+  session: SessionInfo;
+  /** The raw refresh token: handed to the client once, never stored or logged. */
+  refreshToken: string;
+}
+
+/** Session policy: lifetimes, the per-user cap; the store only stores. */
+@Injectable()
+export class SessionService {
+  constructor(
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
+    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+  ) {}
+
+  /** Starts a session (ending the least recently used one beyond MAX_SESSIONS_PER_USER). */
+  async start(userId: string, client: ClientInfo): Promise<StartedSession> {
+    const now = Date.now();
+    const sessionId = newSessionId();
+    const secret = newSecret();
+    const absoluteExpiresAt = now + this.auth.sessionMaxLifetime * 1000;
+    const session: SessionInfo = {
+      id: sessionId,
+      userId,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: Math.min(now + this.auth.refreshTokenTtl * 1000, absoluteExpiresAt),
+      absoluteExpiresAt,
+      userAgent: client.userAgent.slice(0, 256),
+      ip: client.ip,
+    };
+    await this.store.create({ ...session, refreshHash: hashSecret(secret) }, this.auth.maxSessionsPerUser);
+    return { session, refreshToken: formatRefreshToken({ userId, sessionId, secret }) };
+  }
+
+  isAlive(userId: string, sessionId: string): Promise<boolean> {
+    return this.store.isAlive(userId, sessionId);
+  }
+
+  list(userId: string): Promise<SessionInfo[]> {
+    return this.store.list(userId);
+  }
+
+  revoke(userId: string, sessionId: string): Promise<boolean> {
+    return this.store.revoke(userId, sessionId);
+  }
+
+  revokeAll(userId: string, exceptSessionId?: string): Promise<number> {
+    return this.store.revokeAll(userId, exceptSessionId);
+  }
+
+  /** Ends the session a refresh token belongs to, if the token is its current one. */
+  async revokeWithRefreshToken(refreshToken: unknown): Promise<boolean> {
+    const parsed = parseRefreshToken(refreshToken);
+    if (!parsed) return false;
+    return this.store.revokeWithRefresh(parsed.userId, parsed.sessionId, hashSecret(parsed.secret));
+  }
+}

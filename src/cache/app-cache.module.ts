@@ -1,0 +1,28 @@
+import KeyvRedis from '@keyv/redis';
+import { CacheModule } from '@nestjs/cache-manager';
+import { Module } from '@nestjs/common';
+import { Keyv } from 'keyv';
+import { REDIS } from '../redis/redis.module.js';
+import type { RedisService } from '../redis/redis.service.js';
+
+/**
+ * Nest's cache (cache-manager + Keyv) on Tessera's one Redis client, or in memory without Redis.
+ * For plain read-through caching only: sessions and rate limits need atomic scripts instead.
+ */
+@Module({
+  imports: [
+    CacheModule.registerAsync({
+      isGlobal: true,
+      inject: [REDIS],
+      useFactory: (redis: RedisService | null) => {
+        const keyv = redis
+          ? new Keyv({ store: new KeyvRedis(redis.client, { namespace: 'cache', throwOnErrors: true }), useKeyPrefix: false })
+          : new Keyv();
+        // Cache errors are handled by callers (they fall back to the database); never crash on them.
+        keyv.on('error', () => undefined);
+        return { stores: [keyv] };
+      },
+    }),
+  ],
+})
+export class AppCacheModule {}

@@ -1,0 +1,27 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_CONTENT_TYPE, toProblem } from './problem-details.js';
+
+/** Renders every error as RFC 9457 problem details; unexpected ones are logged, never echoed. */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemDetails');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    sendProblem(error, request, reply, this.logger);
+  }
+}
+
+export function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
+  const problem = toProblem(error, request.url.split('?')[0]);
+  if (problem.unexpected) {
+    logger.error({ err: error, reqId: request.id }, 'Unexpected error');
+  } else if (problem.status === 503) {
+    logger.warn({ reqId: request.id, cause: (error as Error)?.message }, 'Dependency unavailable; failing closed');
+  }
+  if (reply.sent) return;
+  reply.status(problem.status).headers(problem.headers).header('content-type', PROBLEM_CONTENT_TYPE).send(problem.body);
+}

@@ -1,0 +1,112 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface ProblemOptions {
+  detail?: string;
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+}
+
+/**
+ * An error with a stable machine-readable `code`, rendered as RFC 9457 problem details by
+ * ProblemDetailsFilter. Every deliberate 4xx/5xx in Tessera is one of these.
+ */
+export class ProblemException extends HttpException {
+  readonly code: string;
+  readonly detail: string;
+  readonly errors?: FieldError[];
+  readonly headers: Record<string, string>;
+
+  constructor(status: HttpStatus, code: string, title: string, options: ProblemOptions = {}) {
+    super(title, status);
+    this.code = code;
+    this.detail = options.detail ?? title;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+}
+
+const bearer = (error: 'invalid_token' | 'invalid_request', description?: string) => ({
+  'WWW-Authenticate': description
+    ? `Bearer error="${error}", error_description="${description}"`
+    : `Bearer error="${error}"`,
+});
+
+/** The problems Tessera answers with, in one place so codes and titles stay consistent. */
+export const Problems = {
+  validation: (errors: FieldError[]) =>
+    new ProblemException(HttpStatus.BAD_REQUEST, 'validation_failed', 'Request validation failed', {
+      detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+      errors,
+    }),
+  malformedJson: (detail = 'The request body is not valid JSON') =>
+    new ProblemException(HttpStatus.BAD_REQUEST, 'malformed_json', 'Malformed JSON body', { detail }),
+  badRequest: (detail: string) => new ProblemException(HttpStatus.BAD_REQUEST, 'bad_request', 'Bad request', { detail }),
+  payloadTooLarge: (limit: number) =>
+    new ProblemException(HttpStatus.PAYLOAD_TOO_LARGE, 'payload_too_large', 'Payload too large', {
+      detail: `Request bodies are limited to ${limit} bytes`,
+    }),
+  unsupportedMediaType: () =>
+    new ProblemException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'unsupported_media_type', 'Unsupported media type', {
+      detail: 'Send request bodies as application/json',
+    }),
+  notFound: (detail = 'No such resource') => new ProblemException(HttpStatus.NOT_FOUND, 'not_found', 'Not found', { detail }),
+  invalidCredentials: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_credentials', 'Invalid credentials', {
+      detail: 'The email or password is incorrect',
+    }),
+  missingToken: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'missing_token', 'Authentication required', {
+      detail: 'Send an access token as "Authorization: Bearer <token>"',
+      headers: bearer('invalid_request'),
+    }),
+  invalidToken: (detail = 'The access token is invalid') =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_token', 'Invalid token', {
+      detail,
+      headers: bearer('invalid_token', detail),
+    }),
+  tokenExpired: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'token_expired', 'Token expired', {
+      detail: 'The access token has expired; refresh it and retry',
+      headers: bearer('invalid_token', 'The access token expired'),
+    }),
+  sessionRevoked: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'session_revoked', 'Session ended', {
+      detail: 'The session of this token has ended; log in again',
+      headers: bearer('invalid_token', 'The session has ended'),
+    }),
+  invalidRefreshToken: (detail = 'The refresh token is invalid or its session has ended') =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_refresh_token', 'Invalid refresh token', { detail }),
+  refreshReused: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'refresh_reused', 'Refresh token reused', {
+      detail: 'This refresh token was already used; the session has been ended to protect the account',
+    }),
+  invalidPassword: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_credentials', 'Invalid credentials', {
+      detail: 'The current password is incorrect',
+    }),
+  forbidden: (detail = 'You do not have permission to do this') =>
+    new ProblemException(HttpStatus.FORBIDDEN, 'forbidden', 'Forbidden', { detail }),
+  forbiddenOrigin: () =>
+    new ProblemException(HttpStatus.FORBIDDEN, 'forbidden_origin', 'Forbidden origin', {
+      detail: 'Cookie-authenticated requests are accepted only from the server itself or CORS_ORIGINS',
+    }),
+  emailTaken: () =>
+    new ProblemException(HttpStatus.CONFLICT, 'email_taken', 'Email already registered', {
+      detail: 'An account with this email already exists',
+    }),
+  rateLimited: (retryAfterSeconds: number) =>
+    new ProblemException(HttpStatus.TOO_MANY_REQUESTS, 'rate_limited', 'Too many requests', {
+      detail: `Too many attempts; retry after ${retryAfterSeconds} seconds`,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    }),
+  serviceUnavailable: (detail = 'A backing service is unavailable; retry shortly') =>
+    new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'service_unavailable', 'Service unavailable', {
+      detail,
+      headers: { 'Retry-After': '1' },
+    }),
+};

@@ -1,0 +1,99 @@
+import { isIP } from 'node:net';
+import { ConfigError } from './config-error.js';
+import { parseDurationSeconds } from './duration.js';
+
+type Env = Record<string, string | undefined>;
+
+/** Reads one variable, treating the empty string as unset. */
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+export function duration(env: Env, name: string, fallback: string): number {
+  const seconds = parseDurationSeconds(read(env, name) ?? fallback);
+  if (seconds === undefined) {
+    throw new ConfigError(name, `must be a positive duration like 90s, 15m, 12h or 7d (got "${env[name]}")`);
+  }
+  return seconds;
+}
+
+export function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+export function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false (got "${raw}")`);
+}
+
+export function string(env: Env, name: string, fallback: string): string {
+  return read(env, name) ?? fallback;
+}
+
+export function optional(env: Env, name: string): string | undefined {
+  return read(env, name);
+}
+
+export function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be a URL (${protocols.join(' or ')})`);
+  }
+  if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
+    throw new ConfigError(name, `must use ${protocols.map((p) => `${p}://`).join(' or ')} (got ${parsed.protocol}//)`);
+  }
+  return raw;
+}
+
+export function origins(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  return raw.split(',').map((entry) => {
+    const value = entry.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ConfigError(name, `must be a comma-separated list of origins like https://app.example.com (got "${value}")`);
+    }
+    if (parsed.origin !== value.replace(/\/$/, '')) {
+      throw new ConfigError(name, `entries must be bare origins without path (got "${value}")`);
+    }
+    return parsed.origin;
+  });
+}
+
+/**
+ * TRUST_PROXY in the forms Fastify's `trustProxy` (proxy-addr) accepts: a hop count, `true`/`false`,
+ * or a comma-separated list of addresses, CIDRs and the names loopback, linklocal, uniquelocal.
+ */
+export function trustProxy(env: Env, name: string): boolean | number | string[] {
+  const raw = read(env, name);
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/');
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(entry);
+    const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (isIP(address) === 6 ? 128 : 32));
+    if (!named && (isIP(address) === 0 || !validBits || rest.length > 0)) {
+      throw new ConfigError(name, `must be a hop count, true, or addresses/CIDRs/loopback/linklocal/uniquelocal (got "${entry}")`);
+    }
+  }
+  return entries;
+}

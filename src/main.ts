@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import type { ConfigType } from '@nestjs/config';
+import { createApp } from './app.setup.js';
+import { ConfigError } from './config/config-error.js';
+import { appConfig } from './config/configuration.js';
+
+async function bootstrap(): Promise<void> {
+  const app = await createApp();
+  const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
+  await app.listen({ port: config.port, host: config.host });
+  app.get(appConfig.KEY); // keep the typed config warm for later reads
+  console.info(`Tessera listening on http://localhost:${config.port} (Swagger UI at /docs)`);
+}
+
+function rootCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 5 && current instanceof Error && !(current instanceof ConfigError) && current.cause; depth++) {
+    current = current.cause;
+  }
+  return current;
+}
+
+bootstrap().catch((error: unknown) => {
+  const cause = rootCause(error);
+  if (cause instanceof ConfigError) {
+    // One clear line naming the variable, nothing else.
+    console.error(cause.message);
+  } else {
+    console.error('Tessera failed to start:', error instanceof Error ? error.message : error);
+  }
+  process.exit(1);
+});

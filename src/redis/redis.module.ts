@@ -1,0 +1,36 @@
+import { Global, Inject, Logger, Module, type OnApplicationShutdown, Optional } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { storageConfig } from '../config/configuration.js';
+import { RedisService } from './redis.service.js';
+
+/** `RedisService` when REDIS_URL is set, `null` otherwise (the in-memory stores are used then). */
+export const REDIS = Symbol('REDIS');
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: REDIS,
+      inject: [storageConfig.KEY],
+      useFactory: async (storage: ConfigType<typeof storageConfig>): Promise<RedisService | null> => {
+        const logger = new Logger('Redis');
+        if (!storage.redisUrl) {
+          logger.warn('REDIS_URL is not set: sessions and rate limits live in this process only (single instance only)');
+          return null;
+        }
+        const redis = new RedisService({ url: storage.redisUrl, commandTimeoutMs: storage.redisCommandTimeoutMs });
+        await redis.connect();
+        if (redis.isReady) logger.log('Connected to Redis');
+        return redis;
+      },
+    },
+  ],
+  exports: [REDIS],
+})
+export class RedisModule implements OnApplicationShutdown {
+  constructor(@Optional() @Inject(REDIS) private readonly redis: RedisService | null) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis?.close();
+  }
+}

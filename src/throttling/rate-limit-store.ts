@@ -1,0 +1,56 @@
+import { luaScript, type RedisService } from '../redis/redis.service.js';
+
+export interface RateLimitHit {
+  /** Attempts counted in the current window, this one included. */
+  hits: number;
+  /** Milliseconds until the window (and any block) ends. */
+  resetMs: number;
+}
+
+/** Counts attempts per key in fixed windows. */
+export interface RateLimitStore {
+  hit(key: string, windowMs: number): Promise<RateLimitHit>;
+}
+
+export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
+
+/** KEYS: counter. ARGV: windowMs. INCR and the window's expiry in one step, shared by every instance. */
+const HIT = luaScript(`
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {hits, redis.call('PTTL', KEYS[1])}
+`);
+
+export class RedisRateLimitStore implements RateLimitStore {
+  constructor(private readonly redis: RedisService) {}
+
+  async hit(key: string, windowMs: number): Promise<RateLimitHit> {
+    const [hits, resetMs] = (await this.redis.eval(HIT, [`rl:{${key}}`], [String(windowMs)])) as number[];
+    return { hits, resetMs: Math.max(0, resetMs) };
+  }
+}
+
+/** Per-process counters for a single instance without Redis. */
+export class MemoryRateLimitStore implements RateLimitStore {
+  private readonly windows = new Map<string, { hits: number; resetAt: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly clock: () => number = Date.now) {
+    this.sweeper = setInterval(() => {
+      const now = this.clock();
+      for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
+    }, 60_000);
+    this.sweeper.unref();
+  }
+
+  async hit(key: string, windowMs: number): Promise<RateLimitHit> {
+    const now = this.clock();
+    let window = this.windows.get(key);
+    if (!window || window.resetAt <= now) {
+      window = { hits: 0, resetAt: now + windowMs };
+      this.windows.set(key, window);
+    }
+    window.hits++;
+    return { hits: window.hits, resetMs: window.resetAt - now };
+  }
+}

@@ -1,0 +1,70 @@
+import { applyDecorators, type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadata, UseGuards } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { ApiProblems } from '../common/api-problems.decorator.js';
+import { Problems } from '../common/problem.js';
+import { throttleConfig } from '../config/configuration.js';
+import { normaliseEmail } from '../users/user.js';
+import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit-store.js';
+
+/*
+ * Rate limiting is written here rather than with @nestjs/throttler: throttler 6 is CommonJS and
+ * require()s the ESM-only @nestjs/common 12, which Jest cannot load on Node < 24.9, so the e2e
+ * suites could not boot the real AppModule. The shape follows throttler's (named limits, a
+ * tracker per limit, a storage interface) so moving back is easy once it ships ESM.
+ */
+
+export type RateLimitPolicy = 'login' | 'refresh' | 'public';
+
+interface Rule {
+  name: string;
+  limit: (config: ConfigType<typeof throttleConfig>) => number;
+  /** Who is counted: the client IP (TRUST_PROXY-aware) or the account a login names. */
+  tracker: (request: FastifyRequest) => string;
+}
+
+const byIp = (request: FastifyRequest) => `ip:${request.ip}`;
+
+/** Login attempts count per account by normalised email (per IP when the body has none). */
+export function byAccount(request: FastifyRequest): string {
+  const email = (request.body as { email?: unknown } | undefined)?.email;
+  return typeof email === 'string' ? `account:${normaliseEmail(email)}` : byIp(request);
+}
+
+const POLICIES: Record<RateLimitPolicy, Rule[]> = {
+  login: [
+    { name: 'login-ip', limit: (c) => c.loginLimit, tracker: byIp },
+    { name: 'login-account', limit: (c) => c.loginLimit, tracker: byAccount },
+  ],
+  refresh: [{ name: 'refresh-ip', limit: (c) => c.refreshLimit, tracker: byIp }],
+  public: [{ name: 'public-ip', limit: (c) => c.limit, tracker: byIp }],
+};
+
+const RATE_LIMIT_POLICY = 'tessera:rateLimit';
+
+@Injectable()
+export class RateLimitGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(RATE_LIMIT_STORE) private readonly store: RateLimitStore,
+    @Inject(throttleConfig.KEY) private readonly config: ConfigType<typeof throttleConfig>,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const policy = this.reflector.get<RateLimitPolicy | undefined>(RATE_LIMIT_POLICY, context.getHandler());
+    if (!policy) return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const windowMs = this.config.ttlSeconds * 1000;
+    for (const rule of POLICIES[policy]) {
+      const { hits, resetMs } = await this.store.hit(`${rule.name}:${rule.tracker(request)}`, windowMs);
+      if (hits > rule.limit(this.config)) throw Problems.rateLimited(Math.max(1, Math.ceil(resetMs / 1000)));
+    }
+    return true;
+  }
+}
+
+/** Applies a rate-limit policy to a route (limits from THROTTLE_* configuration) and documents its 429. */
+export function RateLimit(policy: RateLimitPolicy) {
+  return applyDecorators(SetMetadata(RATE_LIMIT_POLICY, policy), UseGuards(RateLimitGuard), ApiProblems([429]));
+}

@@ -1,0 +1,40 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch } from '@nestjs/common';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Auth } from '../auth/decorators/auth.decorators.js';
+import { ApiProblems } from '../common/api-problems.decorator.js';
+import { Problems } from '../common/problem.js';
+import { AdminUserDto, UpdateUserDto } from './dto/user.dto.js';
+import { AdminUsersService } from './admin-users.service.js';
+
+const userId = new ParseUUIDPipe({ exceptionFactory: () => Problems.validation([{ field: 'id', message: 'id must be a UUID' }]) });
+
+@ApiTags('admin')
+@Auth('admin')
+@ApiParam({ name: 'id', format: 'uuid', description: 'User id' })
+@ApiProblems([400, 404])
+@Controller('admin/users')
+export class AdminUsersController {
+  constructor(private readonly admin: AdminUsersService) {}
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Get a user' })
+  @ApiOkResponse({ type: AdminUserDto })
+  async get(@Param('id', userId) id: string): Promise<AdminUserDto> {
+    return AdminUserDto.from(await this.admin.get(id));
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Disable/enable a user or set roles', description: 'Disabling ends all of the user’s sessions at once; login is refused while disabled.' })
+  @ApiOkResponse({ type: AdminUserDto })
+  async update(@Param('id', userId) id: string, @Body() body: UpdateUserDto): Promise<AdminUserDto> {
+    return AdminUserDto.from(await this.admin.update(id, body));
+  }
+
+  @Delete(':id/sessions')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Force logout everywhere', description: 'Ends every session of the user at once.' })
+  @ApiNoContentResponse({ description: 'All sessions ended' })
+  async endSessions(@Param('id', userId) id: string): Promise<void> {
+    await this.admin.endAllSessions(id);
+  }
+}

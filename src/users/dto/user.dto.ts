@@ -1,0 +1,41 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsBoolean, IsOptional, Matches } from 'class-validator';
+import type { User } from '../user.js';
+
+export class UserDto {
+  @ApiProperty({ format: 'uuid', example: '5b0f3a8e-2f4c-4c1e-9d55-0b1f8f2a7c11' })
+  id: string;
+
+  @ApiProperty({ example: 'ada@example.com' })
+  email: string;
+
+  @ApiProperty({ type: [String], example: ['user'] })
+  roles: string[];
+
+  static from(user: User): UserDto {
+    return { id: user.id, email: user.email, roles: user.roles };
+  }
+}
+
+export class AdminUserDto extends UserDto {
+  @ApiProperty({ example: false })
+  disabled: boolean;
+
+  static override from(user: User): AdminUserDto {
+    return { ...UserDto.from(user), disabled: user.disabled };
+  }
+}
+
+export class UpdateUserDto {
+  @ApiProperty({ required: false, description: 'Disabling ends all of the user’s sessions at once', example: true })
+  @IsOptional()
+  @IsBoolean()
+  disabled?: boolean;
+
+  @ApiProperty({ required: false, type: [String], example: ['user', 'admin'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(16)
+  @Matches(/^[a-z][a-z0-9_-]{0,31}$/, { each: true, message: 'each role must be lower-case letters, digits, - or _ (max 32)' })
+  roles?: string[];
+}

@@ -1,0 +1,78 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { eq, sql } from 'drizzle-orm';
+import { DATABASE, type Database } from '../database/database.js';
+import { users, type UserRow } from '../database/schema.js';
+import type { User } from './user.js';
+
+const UNIQUE_VIOLATION = '23505';
+
+export class EmailTakenError extends Error {}
+
+/** Storage of users; no policy here. */
+@Injectable()
+export class UsersRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  async findById(id: string): Promise<User | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
+    return row ? toUser(row) : undefined;
+  }
+
+  /** With the password hash, for login and password changes only. */
+  async findCredentialsByEmail(email: string): Promise<(User & { passwordHash: string }) | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.email, email)).limit(1);
+    return row ? { ...toUser(row), passwordHash: row.passwordHash } : undefined;
+  }
+
+  async findPasswordHash(id: string): Promise<string | undefined> {
+    const [row] = await this.db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, id)).limit(1);
+    return row?.passwordHash;
+  }
+
+  async insert(email: string, passwordHash: string, roles: string[]): Promise<User> {
+    try {
+      const [row] = await this.db.insert(users).values({ email, passwordHash, roles }).returning();
+      return toUser(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new EmailTakenError();
+      throw error;
+    }
+  }
+
+  async update(id: string, changes: { disabled?: boolean; roles?: string[]; passwordHash?: string }): Promise<User | undefined> {
+    const [row] = await this.db
+      .update(users)
+      .set({ ...changes, updatedAt: sql`now()` })
+      .where(eq(users.id, id))
+      .returning();
+    return row ? toUser(row) : undefined;
+  }
+
+  /** Creates the user, or brings an existing one to these values (bootstrap admin). */
+  async upsert(email: string, passwordHash: string, roles: string[]): Promise<User> {
+    const [row] = await this.db
+      .insert(users)
+      .values({ email, passwordHash, roles })
+      .onConflictDoUpdate({ target: users.email, set: { passwordHash, roles, disabled: false, updatedAt: sql`now()` } })
+      .returning();
+    return toUser(row);
+  }
+}
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    roles: row.roles,
+    disabled: row.disabled,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  for (let e = error as { code?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === UNIQUE_VIOLATION) return true;
+  }
+  return false;
+}

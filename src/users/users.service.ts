@@ -1,0 +1,86 @@
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import type { Cache } from 'cache-manager';
+import { withDeadline } from '../common/deadline.js';
+import { Problems } from '../common/problem.js';
+import { authConfig } from '../config/configuration.js';
+import { PasswordService } from '../auth/passwords/password.service.js';
+import { normaliseEmail, type User } from './user.js';
+import { EmailTakenError, UsersRepository } from './users.repository.js';
+
+const CACHE_TTL_MS = 60_000;
+/** A slow cache must never slow a request: past this, read the database instead. */
+const CACHE_DEADLINE_MS = 100;
+const cacheKey = (id: string) => `user:${id}`;
+
+type CachedUser = Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+
+/** User policy: registration, lookups (cached), admin changes, the bootstrap admin. */
+@Injectable()
+export class UsersService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Users');
+
+  constructor(
+    private readonly repository: UsersRepository,
+    private readonly passwords: PasswordService,
+    @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const admin = this.auth.bootstrapAdmin;
+    if (!admin) return;
+    const user = await this.repository.upsert(normaliseEmail(admin.email), await this.passwords.hash(admin.password), ['user', 'admin']);
+    await this.forget(user.id);
+    this.logger.log(`Bootstrap admin ${user.email} is ready`);
+  }
+
+  async register(email: string, password: string): Promise<User> {
+    try {
+      return await this.repository.insert(normaliseEmail(email), await this.passwords.hash(password), ['user']);
+    } catch (error) {
+      if (error instanceof EmailTakenError) throw Problems.emailTaken();
+      throw error;
+    }
+  }
+
+  /** Cached for a minute; every change below invalidates it. */
+  async findById(id: string): Promise<User | undefined> {
+    const cached = await withDeadline(this.cache.get<CachedUser>(cacheKey(id)), CACHE_DEADLINE_MS, undefined);
+    if (cached) return { ...cached, createdAt: new Date(cached.createdAt), updatedAt: new Date(cached.updatedAt) };
+    const user = await this.repository.findById(id);
+    if (user) void withDeadline(this.cache.set(cacheKey(id), user, CACHE_TTL_MS), CACHE_DEADLINE_MS, undefined);
+    return user;
+  }
+
+  async getById(id: string): Promise<User> {
+    const user = await this.findById(id);
+    if (!user) throw Problems.notFound('No user with this id');
+    return user;
+  }
+
+  findCredentialsByEmail(email: string) {
+    return this.repository.findCredentialsByEmail(normaliseEmail(email));
+  }
+
+  findPasswordHash(id: string) {
+    return this.repository.findPasswordHash(id);
+  }
+
+  async update(id: string, changes: { disabled?: boolean; roles?: string[] }): Promise<User> {
+    const user = await this.repository.update(id, changes);
+    if (!user) throw Problems.notFound('No user with this id');
+    await this.forget(id);
+    return user;
+  }
+
+  async setPassword(id: string, password: string): Promise<void> {
+    await this.repository.update(id, { passwordHash: await this.passwords.hash(password) });
+    await this.forget(id);
+  }
+
+  private async forget(id: string): Promise<void> {
+    await withDeadline(this.cache.del(cacheKey(id)), CACHE_DEADLINE_MS * 10, false);
+  }
+}
