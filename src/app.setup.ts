@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
 import type { ConfigType } from '@nestjs/config';
@@ -16,6 +18,14 @@ import { setupSwagger } from './swagger.js';
 /** Request bodies are small JSON documents; anything bigger is refused with 413. */
 export const BODY_LIMIT = 16 * 1024;
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** A caller's well-formed `x-request-id` is kept (for tracing across services); otherwise a new UUID. */
+function requestId(request: IncomingMessage): string {
+  const incoming = request.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
 /**
  * Builds the Fastify-based Nest app exactly as production runs it (main.ts and the e2e tests
  * both call this), without listening.
@@ -24,6 +34,8 @@ export async function createApp(): Promise<NestFastifyApplication> {
   validateEnvironment(process.env);
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
+    // pino-http (nestjs-pino) logs with this id too: it reuses the raw request's `id`.
+    genReqId: requestId,
     // A hop count is valid for Fastify (proxy-addr), though the adapter's type omits it.
     trustProxy: parseAppConfig(process.env).trustProxy as boolean | string[],
   });
@@ -64,11 +76,18 @@ async function configureApp(app: NestFastifyApplication): Promise<void> {
   }
 
   // An empty JSON body (e.g. `POST /auth/logout` with a JSON content type) means "no body", not 400.
+  // Only JSON bodies are accepted: anything else is 415, not a string that fails validation.
+  fastify.removeContentTypeParser('text/plain');
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) done(null, undefined);
     else parseJson(request, body as string, (error, value) => (error ? done(Problems.malformedJson(), undefined) : done(null, value)));
+  });
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
   });
 
   const metrics = app.get(MetricsRegistry);

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { createApp } from '../../src/app.setup.js';
+
+/** Routes meant to be reachable without an access token. Adding one here is a security decision. */
+const PUBLIC_ROUTES = new Set([
+  'POST /auth/register',
+  'POST /auth/login',
+  'POST /auth/logout',
+  'POST /auth/refresh',
+  'GET /.well-known/jwks.json',
+  'GET /health/live',
+  'GET /health/ready',
+  'GET /metrics',
+  'GET /demo',
+]);
+const isDocs = (url: string) => url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs-') || url.startsWith('/docs*');
+
+describe('deny by default: every route is public on purpose or guarded', () => {
+  let app: NestFastifyApplication;
+  let dataDir: string;
+  const routes: { method: string; url: string }[] = [];
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'tessera-routes-'));
+    process.env.DATA_DIR = dataDir;
+    process.env.LOG_LEVEL = 'silent';
+    app = await createApp();
+    app.getHttpAdapter().getInstance().addHook('onRoute', (route: { method: string | string[]; url: string }) => {
+      for (const method of [route.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') routes.push({ method, url: route.url });
+    });
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    delete process.env.DATA_DIR;
+  });
+  afterAll(async () => {
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('the route table was collected', () => {
+    expect(routes.map((r) => `${r.method} ${r.url}`)).toEqual(expect.arrayContaining(['GET /users/me', 'POST /auth/login']));
+  });
+
+  test('every route not listed as public answers 401 missing_token without a token', async () => {
+    const guarded = routes.filter((r) => !PUBLIC_ROUTES.has(`${r.method} ${r.url}`) && !isDocs(r.url));
+    expect(guarded.length).toBeGreaterThan(3);
+    for (const route of guarded) {
+      const url = route.url.replace(/:[A-Za-z]+/g, randomUUID());
+      const response = await request(app.getHttpServer())[route.method.toLowerCase() as 'get'](url).send({});
+      expect({ route: `${route.method} ${route.url}`, status: response.status, code: response.body.code }).toEqual({
+        route: `${route.method} ${route.url}`,
+        status: 401,
+        code: 'missing_token',
+      });
+    }
+  });
+
+  test('the public GET routes answer without a token', async () => {
+    for (const route of ['/health/live', '/.well-known/jwks.json', '/metrics', '/docs-json']) {
+      expect({ route, status: (await request(app.getHttpServer()).get(route)).status }).toEqual({ route, status: 200 });
+    }
+  });
+
+  test('the OpenAPI document marks every guarded operation with Bearer security, and no public one', async () => {
+    const document = (await request(app.getHttpServer()).get('/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, { security?: Record<string, unknown>[] }>>;
+    };
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const key = `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`;
+        const bearer = (operation.security ?? []).some((s) => 'bearer' in s);
+        if (PUBLIC_ROUTES.has(key)) continue;
+        expect({ key, bearer }).toEqual({ key, bearer: true });
+      }
+    }
+  });
+});
