@@ -1,0 +1,221 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { MemorySessionStore } from '../src/auth/sessions/memory-session.store.js';
+import { RedisSessionStore } from '../src/auth/sessions/redis-session.store.js';
+import type { NewSession, SessionStore } from '../src/auth/sessions/session-store.js';
+import { RedisService } from '../src/redis/redis.service.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface StoreFixture {
+  store: SessionStore;
+  close(): Promise<void>;
+}
+
+const fixtures: [string, () => Promise<StoreFixture>][] = [
+  [
+    'memory',
+    async () => {
+      const store = new MemorySessionStore();
+      return { store, close: async () => store.close() };
+    },
+  ],
+];
+// The Redis store runs whenever REDIS_URL is set; CI sets it and global-setup refuses CI without it.
+if (process.env.REDIS_URL) {
+  fixtures.push([
+    'redis',
+    async () => {
+      const redis = new RedisService({ url: process.env.REDIS_URL!, commandTimeoutMs: 2000 });
+      await redis.connect();
+      if (!redis.isReady) throw new Error(`Redis at REDIS_URL is unreachable`);
+      return { store: new RedisSessionStore(redis), close: () => redis.close() };
+    },
+  ]);
+}
+
+describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
+  let fixture: StoreFixture;
+  let store: SessionStore;
+  beforeAll(async () => {
+    fixture = await makeFixture();
+    store = fixture.store;
+  });
+  afterAll(async () => {
+    await fixture.close();
+  });
+
+  let counter = 0;
+  function newSession(userId: string, overrides: Partial<NewSession> = {}): NewSession {
+    const now = Date.now();
+    counter++;
+    return {
+      id: `sess${String(counter).padStart(18, '0')}`.slice(0, 22),
+      userId,
+      createdAt: now,
+      lastUsedAt: now + counter, // distinct, increasing: a clear LRU order
+      expiresAt: now + 60_000,
+      absoluteExpiresAt: now + 120_000,
+      userAgent: 'jest',
+      ip: '127.0.0.1',
+      refreshHash: `hash-${counter}`,
+      ...overrides,
+    };
+  }
+  const rotation = (s: NewSession, presentedHash: string, nextHash: string, graceMs = 10_000) => ({
+    userId: s.userId,
+    sessionId: s.id,
+    presentedHash,
+    nextHash,
+    sealedSuccessor: `sealed:${nextHash}`,
+    now: Date.now(),
+    idleTtlMs: 60_000,
+    graceMs,
+  });
+
+  test('a created session is alive, listed with its metadata, and gettable', async () => {
+    const userId = randomUUID();
+    const session = newSession(userId, { userAgent: 'Firefox', ip: '203.0.113.7' });
+    await store.create(session, 10);
+    expect(await store.isAlive(userId, session.id)).toBe(true);
+    const { refreshHash: _hash, ...info } = session;
+    expect(await store.list(userId)).toEqual([info]);
+    expect(await store.get(userId, session.id)).toEqual(info);
+    expect(await store.isAlive(randomUUID(), session.id)).toBe(false);
+    expect(await store.get(userId, 'nosuchsessionxxxxxxxxx')).toBeNull();
+  });
+
+  test('list is most recently used first', async () => {
+    const userId = randomUUID();
+    const a = newSession(userId);
+    const b = newSession(userId);
+    await store.create(a, 10);
+    await store.create(b, 10);
+    expect((await store.list(userId)).map((s) => s.id)).toEqual([b.id, a.id]);
+  });
+
+  test('the cap ends the least recently used sessions, atomically with the new one', async () => {
+    const userId = randomUUID();
+    const sessions = [newSession(userId), newSession(userId), newSession(userId)];
+    for (const s of sessions) await store.create(s, 3);
+    const extra = newSession(userId);
+    const { evicted } = await store.create(extra, 3);
+    expect(evicted).toEqual([sessions[0].id]);
+    expect(await store.isAlive(userId, sessions[0].id)).toBe(false);
+    expect((await store.list(userId)).map((s) => s.id).sort()).toEqual([sessions[1].id, sessions[2].id, extra.id].sort());
+  });
+
+  test('revoke ends one session; revokeAll ends the others, sparing the excepted one', async () => {
+    const userId = randomUUID();
+    const [a, b, c] = [newSession(userId), newSession(userId), newSession(userId)];
+    for (const s of [a, b, c]) await store.create(s, 10);
+    expect(await store.revoke(userId, a.id)).toBe(true);
+    expect(await store.revoke(userId, a.id)).toBe(false);
+    expect(await store.isAlive(userId, a.id)).toBe(false);
+    expect(await store.revokeAll(userId, c.id)).toBe(1);
+    expect(await store.isAlive(userId, b.id)).toBe(false);
+    expect(await store.isAlive(userId, c.id)).toBe(true);
+    expect(await store.revokeAll(userId)).toBe(1);
+    expect(await store.list(userId)).toEqual([]);
+  });
+
+  test('sessions expire at expiresAt and leave the list', async () => {
+    const userId = randomUUID();
+    const short = newSession(userId, { expiresAt: Date.now() + 300 });
+    const long = newSession(userId);
+    await store.create(short, 10);
+    await store.create(long, 10);
+    expect(await store.isAlive(userId, short.id)).toBe(true);
+    await sleep(450);
+    expect(await store.isAlive(userId, short.id)).toBe(false);
+    expect((await store.list(userId)).map((s) => s.id)).toEqual([long.id]);
+  });
+
+  test('rotation is a compare-and-swap: current → rotated, then the successor is current', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId);
+    await store.create(s, 10);
+    const first = await store.rotate(rotation(s, s.refreshHash, 'h2'));
+    expect(first.status).toBe('rotated');
+    const second = await store.rotate(rotation(s, 'h2', 'h3'));
+    expect(second.status).toBe('rotated');
+    expect(await store.isAlive(userId, s.id)).toBe(true);
+  });
+
+  test('rotation slides the idle expiry but never past the absolute one', async () => {
+    const userId = randomUUID();
+    const now = Date.now();
+    const s = newSession(userId, { expiresAt: now + 1_000, absoluteExpiresAt: now + 5_000 });
+    await store.create(s, 10);
+    const result = await store.rotate({ ...rotation(s, s.refreshHash, 'n1'), idleTtlMs: 60_000 });
+    expect(result.status).toBe('rotated');
+    if (result.status !== 'rotated') return;
+    expect(result.session.expiresAt).toBe(s.absoluteExpiresAt);
+    expect(result.session.absoluteExpiresAt).toBe(s.absoluteExpiresAt);
+  });
+
+  test('the previous token inside the grace window returns the same sealed successor and changes nothing', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId);
+    await store.create(s, 10);
+    await store.rotate(rotation(s, s.refreshHash, 'next'));
+    const again = await store.rotate(rotation(s, s.refreshHash, 'other'));
+    expect(again).toMatchObject({ status: 'grace', sealedSuccessor: 'sealed:next' });
+    // 'next' is still the current token: it rotates, 'other' never became current.
+    expect((await store.rotate(rotation(s, 'other', 'x'))).status).toBe('invalid');
+    expect((await store.rotate(rotation(s, 'next', 'after'))).status).toBe('rotated');
+  });
+
+  test('the previous token after the grace window is reuse: the session ends', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId);
+    await store.create(s, 10);
+    await store.rotate(rotation(s, s.refreshHash, 'next', 200));
+    await sleep(300);
+    expect((await store.rotate(rotation(s, s.refreshHash, 'late'))).status).toBe('reused');
+    expect(await store.isAlive(userId, s.id)).toBe(false);
+    expect((await store.rotate(rotation(s, 'next', 'after'))).status).toBe('invalid');
+  });
+
+  test('an older token of the chain is reuse at any time, even inside the grace window', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId);
+    await store.create(s, 10);
+    await store.rotate(rotation(s, s.refreshHash, 'b'));
+    await store.rotate(rotation(s, 'b', 'c'));
+    expect((await store.rotate(rotation(s, s.refreshHash, 'z'))).status).toBe('reused');
+    expect(await store.isAlive(userId, s.id)).toBe(false);
+  });
+
+  test('an unknown token for a live session is invalid and does not end it', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId);
+    await store.create(s, 10);
+    expect((await store.rotate(rotation(s, 'made-up', 'x'))).status).toBe('invalid');
+    expect(await store.isAlive(userId, s.id)).toBe(true);
+  });
+
+  test('concurrent rotations with one token: one rotates, the rest get the same successor', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId);
+    await store.create(s, 10);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.rotate(rotation(s, s.refreshHash, `n${i}`))));
+    const rotated = results.filter((r) => r.status === 'rotated');
+    expect(rotated).toHaveLength(1);
+    const winner = results.findIndex((r) => r.status === 'rotated');
+    for (const r of results) {
+      if (r.status === 'grace') expect(r.sealedSuccessor).toBe(`sealed:n${winner}`);
+      else expect(r.status).toBe('rotated');
+    }
+  });
+
+  test('revokeWithRefresh ends the session only for its current (or grace-window previous) token', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId);
+    await store.create(s, 10);
+    expect(await store.revokeWithRefresh(userId, s.id, 'wrong')).toBe(false);
+    expect(await store.isAlive(userId, s.id)).toBe(true);
+    expect(await store.revokeWithRefresh(userId, s.id, s.refreshHash)).toBe(true);
+    expect(await store.isAlive(userId, s.id)).toBe(false);
+  });
+});
