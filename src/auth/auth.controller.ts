@@ -6,11 +6,12 @@ import { RateLimit } from '../throttling/rate-limit.js';
 import { UserDto } from '../users/dto/user.dto.js';
 import { AuthService } from './auth.service.js';
 import { bearerToken, clientInfo } from './client-info.js';
-import { BEARER_SCHEME, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
-import { LoginDto, RefreshTokenBodyDto, RegisterDto } from './dto/credentials.dto.js';
+import { Auth, BEARER_SCHEME, CurrentUser, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
+import { ChangePasswordDto, LoginDto, RefreshTokenBodyDto, RegisterDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
 import { OriginGuard } from './guards/origin.guard.js';
-import { RefreshCookie } from './refresh-cookie.js';
+import { RefreshCookie, tokenResponse } from './refresh-cookie.js';
+import type { AuthenticatedUser } from './tokens/access-token.js';
 
 @ApiTags('auth')
 @Controller('auth')
@@ -44,16 +45,7 @@ export class AuthController {
   @ApiProblems([400, 401, 413], { 401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)' })
   async login(@Body() body: LoginDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
     const result = await this.auth.login(body.email, body.password, clientInfo(request));
-    reply.header('Cache-Control', 'no-store');
-    const response: TokenResponseDto = {
-      accessToken: result.accessToken,
-      tokenType: 'Bearer',
-      expiresIn: result.expiresIn,
-      sessionId: result.session.id,
-    };
-    if (body.client === 'native') return { ...response, refreshToken: result.refreshToken };
-    this.cookie.set(reply, result.refreshToken, result.session.expiresAt);
-    return response;
+    return tokenResponse(this.cookie, reply, result, body.client === 'native');
   }
 
   @Public()
@@ -75,5 +67,26 @@ export class AuthController {
   async logout(@Body() body: RefreshTokenBodyDto = {}, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
     this.cookie.clear(reply);
     await this.auth.logout(bearerToken(request), body?.refreshToken ?? this.cookie.read(request));
+  }
+
+  @Auth()
+  @Post('logout-all-devices')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Log out everywhere', description: 'Ends every session of the user, this one included; all their tokens stop working at once.' })
+  @ApiNoContentResponse({ description: 'All sessions ended; the refresh cookie is cleared' })
+  async logoutAllDevices(@CurrentUser() user: AuthenticatedUser, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    await this.auth.logoutAllDevices(user.id);
+    this.cookie.clear(reply);
+  }
+
+  @Auth()
+  @RateLimit('password')
+  @Post('password')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Change password', description: 'Every other session of the user ends at once; this one stays.' })
+  @ApiNoContentResponse({ description: 'Password changed' })
+  @ApiProblems([400], { 400: 'Invalid body, or `currentPassword` is incorrect (`validation_failed`)' })
+  async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto): Promise<void> {
+    await this.auth.changePassword(user, body.currentPassword, body.newPassword);
   }
 }

@@ -12,6 +12,9 @@ import { OriginGuard } from './guards/origin.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
 import { PasswordsModule } from './passwords/passwords.module.js';
 import { RefreshCookie } from './refresh-cookie.js';
+import { RefreshController } from './refresh.controller.js';
+import { RefreshService } from './sessions/refresh.service.js';
+import { SessionsController } from './sessions.controller.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { AccessTokenStrategy } from './strategies/access-token.strategy.js';
 import { JwksController } from './tokens/jwks.controller.js';
@@ -27,7 +30,7 @@ import { TokenService } from './tokens/token.service.js';
     SessionsModule,
     UsersModule,
   ],
-  controllers: [AuthController, JwksController],
+  controllers: [AuthController, RefreshController, SessionsController, JwksController],
   providers: [
     {
       provide: KeyService,
@@ -38,6 +41,7 @@ import { TokenService } from './tokens/token.service.js';
     TokenService,
     AccessTokenStrategy,
     AuthService,
+    RefreshService,
     RefreshCookie,
     OriginGuard,
     // Order matters: authenticate first, then check roles.

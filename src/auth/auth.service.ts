@@ -44,6 +44,21 @@ export class AuthService {
     return { accessToken, expiresIn, session, refreshToken };
   }
 
+  /** Ends every session of the user, this one included. */
+  async logoutAllDevices(userId: string): Promise<void> {
+    await this.sessions.revokeAll(userId);
+  }
+
+  /** Verifies the current password, stores the new one and ends every other session. */
+  async changePassword(user: { id: string; sessionId: string }, currentPassword: string, newPassword: string): Promise<void> {
+    const storedHash = await this.users.findPasswordHash(user.id);
+    if (!(await this.passwords.verify(storedHash, currentPassword))) {
+      throw Problems.validation([{ field: 'currentPassword', message: 'currentPassword is incorrect' }]);
+    }
+    await this.users.setPassword(user.id, newPassword);
+    await this.sessions.revokeAll(user.id, user.sessionId);
+  }
+
   /**
    * Ends the current session, identified by the Bearer token or else by the refresh token.
    * A valid Bearer whose session has already ended is a successful (idempotent) logout.

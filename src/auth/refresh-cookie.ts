@@ -37,3 +37,27 @@ export class RefreshCookie {
     };
   }
 }
+
+export interface IssuedTokens {
+  accessToken: string;
+  expiresIn: number;
+  session: { id: string; expiresAt: number };
+  refreshToken: string;
+}
+
+/**
+ * The body (and cookie) of login and refresh: browsers get the refresh token as the cookie,
+ * native clients in the body. Never cached.
+ */
+export function tokenResponse(cookie: RefreshCookie, reply: FastifyReply, tokens: IssuedTokens, native: boolean) {
+  reply.header('Cache-Control', 'no-store');
+  const body = {
+    accessToken: tokens.accessToken,
+    tokenType: 'Bearer' as const,
+    expiresIn: tokens.expiresIn,
+    sessionId: tokens.session.id,
+  };
+  if (native) return { ...body, refreshToken: tokens.refreshToken };
+  cookie.set(reply, tokens.refreshToken, tokens.session.expiresAt);
+  return body;
+}

@@ -15,7 +15,7 @@ import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit-store.js';
  * tracker per limit, a storage interface) so moving back is easy once it ships ESM.
  */
 
-export type RateLimitPolicy = 'login' | 'refresh' | 'public';
+export type RateLimitPolicy = 'login' | 'refresh' | 'password' | 'public';
 
 interface Rule {
   name: string;
@@ -25,6 +25,8 @@ interface Rule {
 }
 
 const byIp = (request: FastifyRequest) => `ip:${request.ip}`;
+
+const byUser = (request: FastifyRequest) => `user:${(request as { user?: { id?: string } }).user?.id ?? request.ip}`;
 
 /** Login attempts count per account by normalised email (per IP when the body has none). */
 export function byAccount(request: FastifyRequest): string {
@@ -38,6 +40,8 @@ const POLICIES: Record<RateLimitPolicy, Rule[]> = {
     { name: 'login-account', limit: (c) => c.loginLimit, tracker: byAccount },
   ],
   refresh: [{ name: 'refresh-ip', limit: (c) => c.refreshLimit, tracker: byIp }],
+  // Password changes guess the current password: limited like logins, per authenticated user.
+  password: [{ name: 'password-user', limit: (c) => c.loginLimit, tracker: byUser }],
   public: [{ name: 'public-ip', limit: (c) => c.limit, tracker: byIp }],
 };
 

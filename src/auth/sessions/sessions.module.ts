@@ -15,6 +15,6 @@ import { SessionService } from './session.service.js';
     },
     SessionService,
   ],
-  exports: [SessionService],
+  exports: [SessionService, SESSION_STORE],
 })
 export class SessionsModule {}

@@ -1,0 +1,37 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { SessionInfo } from '../sessions/session-store.js';
+
+export class SessionDto {
+  @ApiProperty({ example: 'kq3Pz0bX2w9mR1tYc4vN8A' })
+  id: string;
+
+  @ApiProperty({ description: 'True for the session of the token making this request', example: true })
+  current: boolean;
+
+  @ApiProperty({ format: 'date-time', example: '2026-11-23T09:12:44.000Z' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time', description: 'Last login or refresh', example: '2026-11-23T16:40:02.000Z' })
+  lastUsedAt: string;
+
+  @ApiProperty({ format: 'date-time', description: 'When the session ends unless refreshed (never after its absolute lifetime)', example: '2026-11-30T16:40:02.000Z' })
+  expiresAt: string;
+
+  @ApiProperty({ example: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0' })
+  userAgent: string;
+
+  @ApiProperty({ example: '203.0.113.7' })
+  ip: string;
+
+  static from(session: SessionInfo, currentSessionId: string): SessionDto {
+    return {
+      id: session.id,
+      current: session.id === currentSessionId,
+      createdAt: new Date(session.createdAt).toISOString(),
+      lastUsedAt: new Date(session.lastUsedAt).toISOString(),
+      expiresAt: new Date(session.expiresAt).toISOString(),
+      userAgent: session.userAgent,
+      ip: session.ip,
+    };
+  }
+}

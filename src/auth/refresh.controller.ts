@@ -1,0 +1,51 @@
+import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiCookieAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiProblems } from '../common/api-problems.decorator.js';
+import { RateLimit } from '../throttling/rate-limit.js';
+import { Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
+import { RefreshTokenBodyDto } from './dto/credentials.dto.js';
+import { TokenResponseDto } from './dto/token-response.dto.js';
+import { OriginGuard } from './guards/origin.guard.js';
+import { RefreshCookie, tokenResponse } from './refresh-cookie.js';
+import { RefreshService } from './sessions/refresh.service.js';
+
+@ApiTags('auth')
+@Controller('auth')
+export class RefreshController {
+  constructor(
+    private readonly refreshes: RefreshService,
+    private readonly cookie: RefreshCookie,
+  ) {}
+
+  @Public()
+  @UseGuards(OriginGuard)
+  @RateLimit('refresh')
+  @Post('refresh')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Rotate the refresh token',
+    description:
+      'Exchanges the refresh token (cookie, or `refreshToken` in the body for native clients) for a new access token and a new ' +
+      'refresh token; the presented one is dead afterwards. Re-presenting it within REFRESH_REUSE_GRACE_SECONDS returns the same ' +
+      'successor (parallel tabs, retries); presenting it later, or any older token, ends the session (`refresh_reused`).',
+  })
+  @ApiCookieAuth(REFRESH_COOKIE_SCHEME)
+  @ApiBody({ type: RefreshTokenBodyDto, required: false })
+  @ApiOkResponse({ type: TokenResponseDto, headers: { 'Set-Cookie': { description: 'The new refresh token cookie (cookie clients)' } } })
+  @ApiProblems([400, 401, 403, 503], {
+    401: 'Missing, unknown, expired or ended refresh token (`invalid_refresh_token`), or a reused one (`refresh_reused`, the session is ended)',
+    403: 'Cookie request from a foreign Origin (`forbidden_origin`); the token is not consumed',
+  })
+  async refresh(@Body() body: RefreshTokenBodyDto = {}, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
+    const fromBody = body?.refreshToken;
+    try {
+      const result = await this.refreshes.refresh(fromBody ?? this.cookie.read(request));
+      return tokenResponse(this.cookie, reply, result, fromBody !== undefined);
+    } catch (error) {
+      // A cookie that cannot refresh is of no further use to the browser.
+      if (fromBody === undefined && (error as { getStatus?: () => number }).getStatus?.() === HttpStatus.UNAUTHORIZED) this.cookie.clear(reply);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { Controller, Delete, Get, HttpCode, HttpStatus, Param } from '@nestjs/common';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator.js';
+import { Problems } from '../common/problem.js';
+import { Auth, CurrentUser } from './decorators/auth.decorators.js';
+import { SessionDto } from './dto/session.dto.js';
+import { SessionService } from './sessions/session.service.js';
+import type { AuthenticatedUser } from './tokens/access-token.js';
+
+@ApiTags('sessions')
+@Auth()
+@Controller('auth/sessions')
+export class SessionsController {
+  constructor(private readonly sessions: SessionService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Your live sessions', description: 'Most recently used first; `current` marks the one making this request.' })
+  @ApiOkResponse({ type: [SessionDto] })
+  async list(@CurrentUser() user: AuthenticatedUser): Promise<SessionDto[]> {
+    return (await this.sessions.list(user.id)).map((session) => SessionDto.from(session, user.sessionId));
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'End one of your sessions', description: 'Its access and refresh tokens stop working at once. Ending the current session logs you out.' })
+  @ApiParam({ name: 'id', example: 'kq3Pz0bX2w9mR1tYc4vN8A' })
+  @ApiNoContentResponse({ description: 'Session ended' })
+  @ApiProblems([404], { 404: 'No such session among yours (`not_found`)' })
+  async revoke(@CurrentUser() user: AuthenticatedUser, @Param('id') id: string): Promise<void> {
+    // Sessions are looked up under the caller's own user id, so another user's id is simply unknown.
+    if (!(await this.sessions.revoke(user.id, id))) throw Problems.notFound('No such session');
+  }
+}
