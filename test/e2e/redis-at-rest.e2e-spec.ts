@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createClient } from 'redis';
+import { refreshCookieOf, registerAndLogin, startApp, type TestApp } from '../support/app.js';
+
+const describeRedis = process.env.REDIS_URL ? describe : describe.skip;
+
+describeRedis('what Redis holds for a session', () => {
+  let t: TestApp;
+  const redis = createClient({ url: process.env.REDIS_URL });
+
+  beforeAll(async () => {
+    await redis.connect();
+    t = await startApp({ REFRESH_TOKEN_TTL: '1h', SESSION_MAX_LIFETIME: '2h', REFRESH_REUSE_GRACE_SECONDS: '10' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await redis.close();
+  });
+
+  test('hashes only, every key with a TTL no longer than its session, the successor sealed', async () => {
+    const user = await registerAndLogin(t);
+    const response = await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
+    const tokens = [user.cookie, refreshCookieOf(response.headers['set-cookie'])].map((c) => c.split('=')[1]);
+    const secrets = tokens.map((token) => token.split('.')[2]);
+
+    const keys = await redis.keys(`sess:{${user.userId}}:*`);
+    expect(keys.sort()).toEqual([`sess:{${user.userId}}:g:${user.sessionId}`, `sess:{${user.userId}}:idx`, `sess:{${user.userId}}:s:${user.sessionId}`].sort());
+
+    const session = await redis.hGetAll(`sess:{${user.userId}}:s:${user.sessionId}`);
+    const grace = (await redis.get(`sess:{${user.userId}}:g:${user.sessionId}`))!;
+    const stored = JSON.stringify(session) + grace;
+    for (const secret of secrets) expect(stored).not.toContain(secret);
+
+    const ttl = async (key: string) => redis.pTTL(key);
+    const hour = 3600_000;
+    const sessionTtl = await ttl(`sess:{${user.userId}}:s:${user.sessionId}`);
+    expect(sessionTtl).toBeGreaterThan(hour - 60_000);
+    expect(sessionTtl).toBeLessThanOrEqual(hour);
+    const graceTtl = await ttl(`sess:{${user.userId}}:g:${user.sessionId}`);
+    expect(graceTtl).toBeGreaterThan(0);
+    expect(graceTtl).toBeLessThanOrEqual(10_000);
+    const indexTtl = await ttl(`sess:{${user.userId}}:idx`);
+    expect(indexTtl).toBeGreaterThan(0);
+    expect(indexTtl).toBeLessThanOrEqual(2 * hour);
+  });
+
+  test('logout leaves nothing of the session behind', async () => {
+    const user = await registerAndLogin(t);
+    await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
+    await t.http().post('/auth/logout-all-devices').set('Authorization', `Bearer ${user.accessToken}`).expect(204);
+    const left = await redis.keys(`sess:{${user.userId}}:[sg]:*`);
+    expect(left).toEqual([]);
+  });
+});
