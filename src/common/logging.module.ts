@@ -24,11 +24,13 @@ import { appConfig } from '../config/configuration.js';
               path: request.url?.split('?')[0],
             }),
             res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
+            // pino-http attaches a synthetic error to every 5xx; its stack says nothing useful.
+            err: (error: { type?: string; message?: string }) => ({ type: error.type, message: error.message }),
           },
           // Belt and braces: should anything log these fields, they are censored.
           redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.refreshToken', '*.accessToken'],
           customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
-            error || res.statusCode >= 500 ? 'error' : 'info',
+            res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info',
         },
       }),
     }),
