@@ -73,16 +73,15 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     graceMs,
   });
 
-  test('a created session is alive, listed with its metadata, and gettable', async () => {
+  test('a created session is alive and listed with its metadata', async () => {
     const userId = randomUUID();
     const session = newSession(userId, { userAgent: 'Firefox', ip: '203.0.113.7' });
     await store.create(session, 10);
     expect(await store.isAlive(userId, session.id)).toBe(true);
     const { refreshHash: _hash, ...info } = session;
     expect(await store.list(userId)).toEqual([info]);
-    expect(await store.get(userId, session.id)).toEqual(info);
     expect(await store.isAlive(randomUUID(), session.id)).toBe(false);
-    expect(await store.get(userId, 'nosuchsessionxxxxxxxxx')).toBeNull();
+    expect(await store.isAlive(userId, 'nosuchsessionxxxxxxxxx')).toBe(false);
   });
 
   test('list is most recently used first', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createClient } from 'redis';
+import { indexKey } from '../../src/auth/sessions/redis-session.store.js';
 import { refreshCookieOf, registerAndLogin, startApp, type TestApp } from '../support/app.js';
 
 const describeRedis = process.env.REDIS_URL ? describe : describe.skip;
@@ -23,23 +24,24 @@ describeRedis('what Redis holds for a session', () => {
     const tokens = [user.cookie, refreshCookieOf(response.headers['set-cookie'])].map((c) => c.split('=')[1]);
     const secrets = tokens.map((token) => token.split('.')[2]);
 
-    const keys = await redis.keys(`sess:{${user.userId}}:*`);
-    expect(keys.sort()).toEqual([`sess:{${user.userId}}:g:${user.sessionId}`, `sess:{${user.userId}}:idx`, `sess:{${user.userId}}:s:${user.sessionId}`].sort());
+    const idx = indexKey(user.userId);
+    const keys = await redis.keys(`${idx}*`);
+    expect(keys.sort()).toEqual([idx, `${idx}:${user.sessionId}`, `${idx}:${user.sessionId}:g`].sort());
 
-    const session = await redis.hGetAll(`sess:{${user.userId}}:s:${user.sessionId}`);
-    const grace = (await redis.get(`sess:{${user.userId}}:g:${user.sessionId}`))!;
+    const session = await redis.hGetAll(`${idx}:${user.sessionId}`);
+    const grace = (await redis.get(`${idx}:${user.sessionId}:g`))!;
     const stored = JSON.stringify(session) + grace;
     for (const secret of secrets) expect(stored).not.toContain(secret);
 
     const ttl = async (key: string) => redis.pTTL(key);
     const hour = 3600_000;
-    const sessionTtl = await ttl(`sess:{${user.userId}}:s:${user.sessionId}`);
+    const sessionTtl = await ttl(`${idx}:${user.sessionId}`);
     expect(sessionTtl).toBeGreaterThan(hour - 60_000);
     expect(sessionTtl).toBeLessThanOrEqual(hour);
-    const graceTtl = await ttl(`sess:{${user.userId}}:g:${user.sessionId}`);
+    const graceTtl = await ttl(`${idx}:${user.sessionId}:g`);
     expect(graceTtl).toBeGreaterThan(0);
     expect(graceTtl).toBeLessThanOrEqual(10_000);
-    const indexTtl = await ttl(`sess:{${user.userId}}:idx`);
+    const indexTtl = await ttl(idx);
     expect(indexTtl).toBeGreaterThan(0);
     expect(indexTtl).toBeLessThanOrEqual(2 * hour);
   });
@@ -48,7 +50,6 @@ describeRedis('what Redis holds for a session', () => {
     const user = await registerAndLogin(t);
     await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
     await t.http().post('/auth/logout-all-devices').set('Authorization', `Bearer ${user.accessToken}`).expect(204);
-    const left = await redis.keys(`sess:{${user.userId}}:[sg]:*`);
-    expect(left).toEqual([]);
+    expect(await redis.keys(`${indexKey(user.userId)}*`)).toEqual([]);
   });
 });

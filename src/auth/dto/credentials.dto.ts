@@ -47,7 +47,7 @@ export class LoginDto {
 export class RefreshTokenBodyDto {
   @ApiPropertyOptional({
     description: 'Native clients only: the refresh token from the login/refresh body. Browsers send the cookie instead.',
-    example: '5b0f3a8e-2f4c-4c1e-9d55-0b1f8f2a7c11.kq3Pz0bX2w9mR1tYc4vN8A.Zk9...',
+    example: '5b0f3a8e-2f4c-4c1e-9d55-0b1f8f2a7c11.kq3Pz0bX2w9mR1tY.Zk9...',
   })
   @IsOptional()
   @IsString()

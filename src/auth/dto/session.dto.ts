@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import type { SessionInfo } from '../sessions/session-store.js';
 
 export class SessionDto {
-  @ApiProperty({ example: 'kq3Pz0bX2w9mR1tYc4vN8A' })
+  @ApiProperty({ example: 'kq3Pz0bX2w9mR1tY' })
   id: string;
 
   @ApiProperty({ description: 'True for the session of the token making this request', example: true })

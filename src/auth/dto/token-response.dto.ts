@@ -10,7 +10,7 @@ export class TokenResponseDto {
   @ApiProperty({ description: 'Access token lifetime in seconds', example: 900 })
   expiresIn: number;
 
-  @ApiProperty({ description: 'Id of the session this token belongs to', example: 'kq3Pz0bX2w9mR1tYc4vN8A' })
+  @ApiProperty({ description: 'Id of the session this token belongs to', example: 'kq3Pz0bX2w9mR1tY' })
   sessionId: string;
 
   @ApiPropertyOptional({ description: 'Only for `client: "native"`: the refresh token (browsers get the cookie)' })

@@ -42,11 +42,6 @@ export class MemorySessionStore implements SessionStore {
     return this.find(userId, sessionId) !== undefined;
   }
 
-  async get(userId: string, sessionId: string): Promise<SessionInfo | null> {
-    const session = this.find(userId, sessionId);
-    return session ? toInfo(session) : null;
-  }
-
   async list(userId: string): Promise<SessionInfo[]> {
     return [...this.liveSessions(userId).values()].map(toInfo).sort((a, b) => b.lastUsedAt - a.lastUsedAt);
   }

@@ -7,11 +7,18 @@ import {
   REVOKE_WITH_REFRESH,
   ROTATE_SESSION,
 } from './redis-session.scripts.js';
-import { type NewSession, type RotationRequest, type RotationResult, type SessionInfo, type SessionStore } from './session-store.js';
+import type { NewSession, RotationRequest, RotationResult, SessionInfo, SessionStore } from './session-store.js';
 
-const prefixOf = (userId: string) => `sess:{${userId}}:`;
-const indexKey = (userId: string) => `${prefixOf(userId)}idx`;
-const sessionKey = (userId: string, sessionId: string) => `${prefixOf(userId)}s:${sessionId}`;
+/** The user id in key names: a UUID's 16 bytes as 22 base64url characters (other ids as they are). */
+function compactUserId(userId: string): string {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(userId)
+    ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url')
+    : userId;
+}
+
+/** `s:{U}`: the user's session index; session keys extend it (`s:{U}:<sid>`), see redis-session.scripts.ts. */
+export const indexKey = (userId: string) => `s:{${compactUserId(userId)}}`;
+export const sessionKey = (userId: string, sessionId: string) => `${indexKey(userId)}:${sessionId}`;
 
 /** Sessions in Redis: every multi-key change is one Lua script, so it is atomic across instances. */
 export class RedisSessionStore implements SessionStore {
@@ -22,16 +29,15 @@ export class RedisSessionStore implements SessionStore {
       CREATE_SESSION,
       [indexKey(session.userId)],
       [
-        prefixOf(session.userId),
         session.id,
         String(session.lastUsedAt),
         String(session.createdAt),
         String(session.expiresAt),
         String(session.absoluteExpiresAt),
         session.refreshHash,
-        session.userAgent,
         session.ip,
         String(maxSessions),
+        ...userAgentPieces(session.userAgent),
       ],
     )) as string[];
     return { evicted };
@@ -41,14 +47,8 @@ export class RedisSessionStore implements SessionStore {
     return this.redis.run(async (client) => (await client.exists(sessionKey(userId, sessionId))) === 1);
   }
 
-  async get(userId: string, sessionId: string): Promise<SessionInfo | null> {
-    const fields = await this.redis.run((client) => client.hmGet(sessionKey(userId, sessionId), ['c', 'u', 'e', 'a', 'ua', 'ip']));
-    if (fields[0] === null) return null;
-    return toInfo(userId, [sessionId, ...(fields as string[])]);
-  }
-
   async list(userId: string): Promise<SessionInfo[]> {
-    const rows = (await this.redis.eval(LIST_SESSIONS, [indexKey(userId)], [prefixOf(userId)])) as string[][];
+    const rows = (await this.redis.eval(LIST_SESSIONS, [indexKey(userId)], [])) as string[][];
     return rows.map((row) => toInfo(userId, row));
   }
 
@@ -57,7 +57,6 @@ export class RedisSessionStore implements SessionStore {
       ROTATE_SESSION,
       [indexKey(request.userId)],
       [
-        prefixOf(request.userId),
         request.sessionId,
         request.presentedHash,
         request.nextHash,
@@ -68,12 +67,12 @@ export class RedisSessionStore implements SessionStore {
       ],
     )) as string[];
     const [status, ...fields] = reply;
-    const session = () => toInfo(request.userId, [request.sessionId, ...fields.slice(0, 6)]);
+    const session = () => toInfo(request.userId, [request.sessionId, ...fields.slice(0, 8)]);
     switch (status) {
       case 'rotated':
         return { status, session: session() };
       case 'grace':
-        return { status, session: session(), sealedSuccessor: fields[6] };
+        return { status, session: session(), sealedSuccessor: fields[8] };
       case 'reused':
         return { status };
       default:
@@ -82,19 +81,27 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revokeWithRefresh(userId: string, sessionId: string, presentedHash: string): Promise<boolean> {
-    return (await this.redis.eval(REVOKE_WITH_REFRESH, [indexKey(userId)], [prefixOf(userId), sessionId, presentedHash])) === 1;
+    return (await this.redis.eval(REVOKE_WITH_REFRESH, [indexKey(userId)], [sessionId, presentedHash])) === 1;
   }
 
   async revoke(userId: string, sessionId: string): Promise<boolean> {
-    return (await this.redis.eval(REVOKE_SESSION, [indexKey(userId)], [prefixOf(userId), sessionId])) === 1;
+    return (await this.redis.eval(REVOKE_SESSION, [indexKey(userId)], [sessionId])) === 1;
   }
 
   async revokeAll(userId: string, exceptSessionId?: string): Promise<number> {
-    return (await this.redis.eval(REVOKE_ALL_SESSIONS, [indexKey(userId)], [prefixOf(userId), exceptSessionId ?? ''])) as number;
+    return (await this.redis.eval(REVOKE_ALL_SESSIONS, [indexKey(userId)], [exceptSessionId ?? ''])) as number;
   }
 }
 
-/** row: [sid, created, lastUsed, expires, absoluteExpires, userAgent, ip] */
+/** Redis keeps a hash compact (listpack) only while every value is at most 64 bytes. */
+const PIECE = 64;
+
+/** The user agent (printable ASCII, at most 192 characters: see clientInfo) in three listpack-sized pieces. */
+function userAgentPieces(userAgent: string): [string, string, string] {
+  return [userAgent.slice(0, PIECE), userAgent.slice(PIECE, 2 * PIECE), userAgent.slice(2 * PIECE, 3 * PIECE)];
+}
+
+/** row: [sid, created, lastUsed, expires, absoluteExpires, ip, ua, ua2, ua3] */
 function toInfo(userId: string, row: string[]): SessionInfo {
   return {
     id: row[0],
@@ -103,7 +110,7 @@ function toInfo(userId: string, row: string[]): SessionInfo {
     lastUsedAt: Number(row[2]),
     expiresAt: Number(row[3]),
     absoluteExpiresAt: Number(row[4]),
-    userAgent: row[5],
-    ip: row[6],
+    ip: row[5],
+    userAgent: row[6] + row[7] + row[8],
   };
 }

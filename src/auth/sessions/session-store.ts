@@ -48,7 +48,6 @@ export interface SessionStore {
   create(session: NewSession, maxSessions: number): Promise<{ evicted: string[] }>;
   /** The per-request check: does this session still exist (not ended, not expired)? */
   isAlive(userId: string, sessionId: string): Promise<boolean>;
-  get(userId: string, sessionId: string): Promise<SessionInfo | null>;
   /** Live sessions of a user, most recently used first. */
   list(userId: string): Promise<SessionInfo[]>;
   /** Compare-and-swap rotation of the refresh token, with reuse detection. */

@@ -36,7 +36,7 @@ export class SessionService {
       lastUsedAt: now,
       expiresAt: Math.min(now + this.auth.refreshTokenTtl * 1000, absoluteExpiresAt),
       absoluteExpiresAt,
-      userAgent: client.userAgent.slice(0, 256),
+      userAgent: client.userAgent,
       ip: client.ip,
     };
     await this.store.create({ ...session, refreshHash: hashSecret(secret) }, this.auth.maxSessionsPerUser);

@@ -12,10 +12,11 @@ export interface ParsedRefreshToken {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
+const SESSION_ID = /^[A-Za-z0-9_-]{16}$/;
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
-export const newSessionId = (): string => randomBytes(16).toString('base64url');
+/** 96 random bits: unguessable, and not a secret (access tokens carry it); short, as it is in every key. */
+export const newSessionId = (): string => randomBytes(12).toString('base64url');
 export const newSecret = (): string => randomBytes(32).toString('base64url');
 
 export function formatRefreshToken(token: ParsedRefreshToken): string {
@@ -31,9 +32,13 @@ export function parseRefreshToken(value: unknown): ParsedRefreshToken | undefine
   return { userId, sessionId, secret };
 }
 
-/** SHA-256 is enough here: the secret has 256 bits of entropy, so there is nothing to brute-force. */
+/**
+ * SHA-256 truncated to 128 bits. Enough here: the secret has 256 bits of entropy, so there is
+ * nothing to brute-force, and a 128-bit preimage is out of reach; the shorter hash keeps every
+ * stored chain entry small (see the Redis memory budget in the README).
+ */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
+  return createHash('sha256').update(secret).digest().subarray(0, 16).toString('base64url');
 }
 
 /**

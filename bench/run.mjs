@@ -1,0 +1,368 @@
+// `npm run bench`: starts the built production server (and a stateless reference app), drives them
+// with autocannon from this separate process, prints one table and writes bench/results.json.
+//
+//   npm run bench                 # every scenario but sessions-1m
+//   npm run bench -- --large      # also sessions-1m (1,000,000 live sessions in Redis)
+//   npm run bench -- --quick      # CI smoke: one short run per scenario, no targets
+//   npm run bench -- --only=public,me
+//
+// Needs REDIS_URL; uses DATABASE_URL when set, the embedded database otherwise.
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { createClient } from 'redis';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? true];
+  }),
+);
+const quick = Boolean(args.quick);
+const large = Boolean(args.large);
+const only = typeof args.only === 'string' ? new Set(args.only.split(',')) : undefined;
+const RUNS = quick ? 1 : Number(args.runs ?? 5);
+const DURATION = quick ? 2 : Number(args.duration ?? 4);
+const CONNECTIONS = 32;
+const want = (name) => (only ? only.has(name) : name !== 'sessions-1m' || large);
+
+if (!process.env.REDIS_URL) {
+  console.error('bench: REDIS_URL is required (the point is a store-checked request), e.g. REDIS_URL=redis://127.0.0.1:6379 npm run bench');
+  process.exit(1);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+async function freePort() {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+// ---------------------------------------------------------------- processes
+const work = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const keyFile = join(work, 'jwt-private.pem');
+const publicKeyFile = join(work, 'jwt-public.pem');
+writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+writeFileSync(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }));
+const children = [];
+
+async function startProcess(name, script, env, readyPath) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [script], {
+    cwd: root,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  children.push(child);
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr}`);
+    try {
+      if ((await fetch(base + readyPath)).status < 500) return { base, child };
+    } catch {}
+    await sleep(100);
+  }
+  throw new Error(`${name} did not start: ${stderr}`);
+}
+
+function serverEnv(dataDir) {
+  return {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATA_DIR: dataDir,
+    JWT_PRIVATE_KEY_FILE: keyFile,
+    THROTTLE_LOGIN_LIMIT: '1000000',
+    THROTTLE_REFRESH_LIMIT: '1000000',
+    THROTTLE_LIMIT: '1000000',
+  };
+}
+
+async function shutdown() {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  await sleep(300);
+  rmSync(work, { recursive: true, force: true });
+}
+process.on('SIGINT', () => shutdown().then(() => process.exit(130)));
+
+// ---------------------------------------------------------------- HTTP helpers
+async function json(base, path, { method = 'GET', body, token } = {}) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+const PASSWORD = 'correct horse battery staple';
+const USER_AGENT = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36';
+async function newUser(base) {
+  const email = `bench-${randomUUID()}@example.com`;
+  const registered = await json(base, '/auth/register', { method: 'POST', body: { email, password: PASSWORD } });
+  if (registered.status !== 201) throw new Error(`register: ${registered.status}`);
+  return email;
+}
+async function nativeLogin(base, email) {
+  const login = await json(base, '/auth/login', { method: 'POST', body: { email, password: PASSWORD, client: 'native' } });
+  if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.body)}`);
+  return login.body;
+}
+
+// ---------------------------------------------------------------- load
+function cannon(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ connections: CONNECTIONS, duration: DURATION, ...options }, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+/** Median req/s and latencies of RUNS runs, after one warm-up run; non-2xx answers fail the bench. */
+async function measure(name, options) {
+  await cannon({ ...options, duration: quick ? 1 : 2 });
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const result = await cannon(options);
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    runs.push({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 });
+  }
+  const row = { rps: Math.round(median(runs.map((r) => r.rps))), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), runs: runs.map((r) => Math.round(r.rps)) };
+  console.error(`  ${name}: ${row.rps} req/s (runs ${row.runs.join(', ')}), p50 ${row.p50} ms, p99 ${row.p99} ms`);
+  return row;
+}
+
+// ---------------------------------------------------------------- scenarios
+const results = { scenarios: {}, ratios: {}, targets: {} };
+const databaseUrl = process.env.DATABASE_URL;
+
+try {
+  console.error(`bench: ${RUNS} run(s) × ${DURATION}s per scenario, ${CONNECTIONS} connections${quick ? ' (quick)' : ''}`);
+  const tessera = await startProcess('tessera', 'dist/main.js', { ...serverEnv(join(work, 'a')), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) }, '/health/ready');
+  const peer = await startProcess('stateless-peer', 'bench/stateless-peer.mjs', { PUBLIC_KEY_FILE: publicKeyFile, JWT_ISSUER: 'tessera', JWT_AUDIENCE: 'tessera-api' }, '/users/me');
+  const email = await newUser(tessera.base);
+  const { accessToken } = await nativeLogin(tessera.base, email);
+  const bearer = { authorization: `Bearer ${accessToken}` };
+
+  if (want('public')) results.scenarios.public = await measure('public', { url: `${tessera.base}/health/live` });
+  if (want('me')) results.scenarios.me = await measure('me', { url: `${tessera.base}/users/me`, headers: bearer });
+  if (want('stateless-peer')) results.scenarios['stateless-peer'] = await measure('stateless-peer', { url: `${peer.base}/users/me`, headers: bearer });
+
+  if (want('me-fixed-rate')) {
+    // p99 at a fixed 5,000 req/s (autocannon corrects for coordinated omission).
+    const result = await cannon({ url: `${tessera.base}/users/me`, headers: bearer, overallRate: 5000, duration: quick ? 2 : 10 });
+    if (result.non2xx > 0) throw new Error(`me-fixed-rate: ${result.non2xx} non-2xx`);
+    results.scenarios['me-fixed-rate'] = { rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99 };
+    console.error(`  me @5000/s: p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`);
+  }
+
+  if (want('refresh')) {
+    // 16 clients, each rotating its own chain (native clients: the token travels in the body).
+    const chains = [];
+    for (let i = 0; i < 16; i++) chains.push((await nativeLogin(tessera.base, await newUser(tessera.base))).refreshToken);
+    let next = 0;
+    results.scenarios.refresh = await measure('refresh', {
+      url: `${tessera.base}/auth/refresh`,
+      connections: 16,
+      requests: [
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (request, context) => {
+            context.token ??= chains[next++ % chains.length];
+            return { ...request, body: JSON.stringify({ refreshToken: context.token }) };
+          },
+          onResponse: (status, body, context) => {
+            if (status === 200) context.token = JSON.parse(body).refreshToken;
+          },
+        },
+      ],
+    });
+  }
+
+  if (want('login')) {
+    // Bounded by argon2id by design (about 13 ms of CPU each): reported, not tuned down.
+    const users = [];
+    for (let i = 0; i < 8; i++) users.push(await newUser(tessera.base));
+    let n = 0;
+    results.scenarios.login = await measure('login', {
+      url: `${tessera.base}/auth/login`,
+      connections: 8,
+      requests: [
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (request) => ({ ...request, body: JSON.stringify({ email: users[n++ % users.length], password: PASSWORD, client: 'native' }) }),
+        },
+      ],
+    });
+  }
+
+  if (want('revocation')) results.revocation = await revocationLatency(tessera, email);
+  if (want('memory')) results.memory = await memoryPerSession();
+  if (want('sessions-1m')) results.scenarios['sessions-1m'] = await withManySessions(quick ? 20_000 : 1_000_000, () => measure('sessions-1m', { url: `${tessera.base}/users/me`, headers: bearer }));
+
+  report();
+} finally {
+  await shutdown();
+}
+
+// A revocation on one instance, seen by another: logout on A, then poll B until it refuses.
+async function revocationLatency(a, email) {
+  const b = await startProcess('tessera-b', 'dist/main.js', { ...serverEnv(join(work, 'b')), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) }, '/health/ready');
+  const samples = [];
+  for (let i = 0; i < (quick ? 3 : 20); i++) {
+    const { accessToken: token } = await nativeLogin(a.base, email);
+    // B has answered for this token before (so any cache of B's is warm), then A ends the session.
+    if ((await json(b.base, '/auth/sessions', { token })).status !== 200) throw new Error('B refused a live session');
+    await json(a.base, '/auth/logout', { method: 'POST', token });
+    const ended = performance.now();
+    for (;;) {
+      const { status } = await json(b.base, '/auth/sessions', { token });
+      if (status === 401) break;
+      if (performance.now() - ended > 5000) throw new Error('B still accepts a revoked session after 5 s');
+    }
+    samples.push(performance.now() - ended);
+  }
+  b.child.kill('SIGTERM');
+  const row = { medianMs: +median(samples).toFixed(2), maxMs: +Math.max(...samples).toFixed(2), samples: samples.length };
+  console.error(`  revocation A→B: median ${row.medianMs} ms, max ${row.maxMs} ms`);
+  return row;
+}
+
+/** Tessera's own store and token helpers, from the build, so the bench writes exactly what the app writes. */
+async function storeModules() {
+  const { RedisService } = await import('../dist/redis/redis.service.js');
+  const { RedisSessionStore, sessionKey } = await import('../dist/auth/sessions/redis-session.store.js');
+  const tokens = await import('../dist/auth/tokens/refresh-token.js');
+  const redis = new RedisService({ url: process.env.REDIS_URL, commandTimeoutMs: 30_000 });
+  await redis.connect();
+  return { redis, store: new RedisSessionStore(redis), tokens, sessionKey, sealer: new tokens.SuccessorSealer(privateKey) };
+}
+
+/** Sessions written through Tessera's own store (its Lua scripts), one user each, realistic fields. */
+function sessionFor(tokens, i, now) {
+  return {
+    id: tokens.newSessionId(),
+    userId: randomUUID(),
+    createdAt: now,
+    lastUsedAt: now,
+    expiresAt: now + 7 * 86400_000,
+    absoluteExpiresAt: now + 30 * 86400_000,
+    userAgent: USER_AGENT,
+    ip: `203.0.${(i >> 8) & 255}.${i & 255}`,
+    refreshHash: tokens.hashSecret(tokens.newSecret()),
+  };
+}
+
+async function inBatches(items, size, fn) {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+async function usedMemory(client) {
+  const info = await client.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)[1]);
+}
+
+// Redis used_memory growth per live session, after one rotation each.
+async function memoryPerSession() {
+  const n = quick ? 2_000 : 20_000;
+  const { redis, store, tokens, sessionKey, sealer } = await storeModules();
+  const now = Date.now();
+  const sessions = Array.from({ length: n }, (_, i) => sessionFor(tokens, i, now));
+  const before = await usedMemory(redis.client);
+  await inBatches(sessions, 500, (s) => store.create(s, 10));
+  await inBatches(sessions, 500, (s) =>
+    store.rotate({
+      userId: s.userId,
+      sessionId: s.id,
+      presentedHash: s.refreshHash,
+      nextHash: tokens.hashSecret(tokens.newSecret()),
+      sealedSuccessor: sealer.seal(tokens.formatRefreshToken({ userId: s.userId, sessionId: s.id, secret: tokens.newSecret() }), s.id),
+      now,
+      idleTtlMs: 7 * 86400_000,
+      graceMs: 1000,
+    }),
+  );
+  const withGrace = await usedMemory(redis.client);
+  await sleep(1500); // the grace copies (1 s here) have expired…
+  await inBatches(sessions, 500, (s) => redis.client.exists(`${sessionKey(s.userId, s.id)}:g`)); // …and touching them frees them now
+  const steady = await usedMemory(redis.client);
+  await inBatches(sessions, 500, (s) => store.revokeAll(s.userId));
+  await redis.close();
+  const row = { sessions: n, bytesPerSession: Math.round((steady - before) / n), bytesPerSessionInGraceWindow: Math.round((withGrace - before) / n) };
+  console.error(`  memory: ${row.bytesPerSession} B/session (${row.bytesPerSessionInGraceWindow} B inside the grace window)`);
+  return row;
+}
+
+async function withManySessions(n, run) {
+  const { redis, store, tokens } = await storeModules();
+  const now = Date.now();
+  console.error(`  sessions-1m: writing ${n} sessions…`);
+  const sessions = [];
+  for (let i = 0; i < n; i += 10_000) {
+    const batch = Array.from({ length: Math.min(10_000, n - i) }, (_, j) => sessionFor(tokens, i + j, now));
+    await inBatches(batch, 1000, (s) => store.create(s, 10));
+    sessions.push(...batch.map((s) => s.userId));
+  }
+  try {
+    return await run();
+  } finally {
+    console.error('  sessions-1m: cleaning up…');
+    await inBatches(sessions, 1000, (userId) => store.revokeAll(userId));
+    await redis.close();
+  }
+}
+
+function report() {
+  const s = results.scenarios;
+  const ratio = (a, b) => (s[a] && s[b] ? +(s[a].rps / s[b].rps).toFixed(2) : undefined);
+  results.ratios = {
+    'me / public': ratio('me', 'public'),
+    'me / stateless-peer': ratio('me', 'stateless-peer'),
+    'refresh / public': ratio('refresh', 'public'),
+    'sessions-1m / me': ratio('sessions-1m', 'me'),
+  };
+  const check = (value, ok) => (value === undefined ? 'not run' : ok(value) ? 'met' : 'MISSED');
+  results.targets = {
+    'me / public ≥ 0.90': check(results.ratios['me / public'], (v) => v >= 0.9),
+    'me / stateless-peer ≥ 5': check(results.ratios['me / stateless-peer'], (v) => v >= 5),
+    'refresh / public ≥ 0.25': check(results.ratios['refresh / public'], (v) => v >= 0.25),
+    'p99 of me ≤ 5 ms at 5,000 req/s': check(s['me-fixed-rate']?.p99, (v) => v <= 5),
+    '≤ 600 B of Redis per session': check(results.memory?.bytesPerSession, (v) => v <= 600),
+    'sessions-1m within 5 % of me': check(results.ratios['sessions-1m / me'], (v) => v >= 0.95),
+    'revocation seen by another instance ≤ 50 ms': check(results.revocation?.maxMs, (v) => v <= 50),
+  };
+  results.machine = { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, database: databaseUrl ? 'postgres' : 'pglite' };
+  results.date = new Date().toISOString();
+  results.settings = { runs: RUNS, durationSeconds: DURATION, connections: CONNECTIONS, quick };
+
+  const table = Object.entries(s).map(([name, r]) => ({ scenario: name, 'req/s (median)': r.rps, 'p50 ms': r.p50, 'p99 ms': r.p99 }));
+  console.log('\n' + formatTable(table));
+  console.log('\n' + formatTable(Object.entries(results.ratios).filter(([, v]) => v !== undefined).map(([k, v]) => ({ ratio: k, value: v }))));
+  if (results.memory) console.log(`\nRedis memory: ${results.memory.bytesPerSession} B per live session after one rotation (${results.memory.bytesPerSessionInGraceWindow} B while the grace copy lives)`);
+  if (results.revocation) console.log(`Revocation on A seen by B: median ${results.revocation.medianMs} ms, max ${results.revocation.maxMs} ms (${results.revocation.samples} samples)`);
+  console.log('\n' + formatTable(Object.entries(results.targets).map(([k, v]) => ({ target: k, result: quick ? `${v} (not asserted in --quick)` : v }))));
+  writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log('\nwritten: bench/results.json');
+}
+
+function formatTable(rows) {
+  if (rows.length === 0) return '';
+  const columns = Object.keys(rows[0]);
+  const width = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells) => '| ' + cells.map((cell, i) => String(cell).padEnd(width[i])).join(' | ') + ' |';
+  return [line(columns), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(columns.map((c) => r[c])))].join('\n');
+}
