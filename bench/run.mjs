@@ -249,7 +249,14 @@ async function storeModules() {
   const tokens = await import('../dist/auth/tokens/refresh-token.js');
   const redis = new RedisService({ url: process.env.REDIS_URL, commandTimeoutMs: 30_000 });
   await redis.connect();
-  return { redis, store: new RedisSessionStore(redis), tokens, sessionKey, sealer: new tokens.SuccessorSealer(privateKey) };
+  return {
+    redis,
+    store: new RedisSessionStore(redis),
+    tokens,
+    sessionKey,
+    sealer: new tokens.SuccessorSealer(privateKey),
+    codec: new tokens.RefreshTokenCodec(privateKey),
+  };
 }
 
 /** Sessions written through Tessera's own store (its Lua scripts), one user each, realistic fields. */
@@ -279,7 +286,7 @@ async function usedMemory(client) {
 // Redis used_memory growth per live session, after one rotation each.
 async function memoryPerSession() {
   const n = quick ? 2_000 : 20_000;
-  const { redis, store, tokens, sessionKey, sealer } = await storeModules();
+  const { redis, store, tokens, sessionKey, sealer, codec } = await storeModules();
   const now = Date.now();
   const sessions = Array.from({ length: n }, (_, i) => sessionFor(tokens, i, now));
   const before = await usedMemory(redis.client);
@@ -288,9 +295,10 @@ async function memoryPerSession() {
     store.rotate({
       userId: s.userId,
       sessionId: s.id,
+      generation: 0,
       presentedHash: s.refreshHash,
       nextHash: tokens.hashSecret(tokens.newSecret()),
-      sealedSuccessor: sealer.seal(tokens.formatRefreshToken({ userId: s.userId, sessionId: s.id, secret: tokens.newSecret() }), s.id),
+      sealedSuccessor: sealer.seal(codec.mint(s.userId, s.id, 1).token, s.id),
       now,
       idleTtlMs: 7 * 86400_000,
       graceMs: 1000,

@@ -62,9 +62,11 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
       ...overrides,
     };
   }
-  const rotation = (s: NewSession, presentedHash: string, nextHash: string, graceMs = 10_000) => ({
+  /** Presents the token of `generation` whose hash is `presentedHash` (stores only see genuine tokens). */
+  const rotation = (s: NewSession, generation: number, presentedHash: string, nextHash: string, graceMs = 10_000) => ({
     userId: s.userId,
     sessionId: s.id,
+    generation,
     presentedHash,
     nextHash,
     sealedSuccessor: `sealed:${nextHash}`,
@@ -130,14 +132,12 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     expect((await store.list(userId)).map((s) => s.id)).toEqual([long.id]);
   });
 
-  test('rotation is a compare-and-swap: current → rotated, then the successor is current', async () => {
+  test('rotation is a compare-and-swap: the current token rotates, then its successor is current', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
     await store.create(s, 10);
-    const first = await store.rotate(rotation(s, s.refreshHash, 'h2'));
-    expect(first.status).toBe('rotated');
-    const second = await store.rotate(rotation(s, 'h2', 'h3'));
-    expect(second.status).toBe('rotated');
+    expect((await store.rotate(rotation(s, 0, s.refreshHash, 'h1'))).status).toBe('rotated');
+    expect((await store.rotate(rotation(s, 1, 'h1', 'h2'))).status).toBe('rotated');
     expect(await store.isAlive(userId, s.id)).toBe(true);
   });
 
@@ -146,51 +146,53 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     const now = Date.now();
     const s = newSession(userId, { expiresAt: now + 1_000, absoluteExpiresAt: now + 5_000 });
     await store.create(s, 10);
-    const result = await store.rotate({ ...rotation(s, s.refreshHash, 'n1'), idleTtlMs: 60_000 });
+    const result = await store.rotate({ ...rotation(s, 0, s.refreshHash, 'n1'), idleTtlMs: 60_000 });
     expect(result.status).toBe('rotated');
     if (result.status !== 'rotated') return;
     expect(result.session.expiresAt).toBe(s.absoluteExpiresAt);
     expect(result.session.absoluteExpiresAt).toBe(s.absoluteExpiresAt);
+    expect(result.session.lastUsedAt).toBeGreaterThanOrEqual(now);
   });
 
   test('the previous token inside the grace window returns the same sealed successor and changes nothing', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
     await store.create(s, 10);
-    await store.rotate(rotation(s, s.refreshHash, 'next'));
-    const again = await store.rotate(rotation(s, s.refreshHash, 'other'));
+    await store.rotate(rotation(s, 0, s.refreshHash, 'next'));
+    const again = await store.rotate(rotation(s, 0, s.refreshHash, 'other'));
     expect(again).toMatchObject({ status: 'grace', sealedSuccessor: 'sealed:next' });
-    // 'next' is still the current token: it rotates, 'other' never became current.
-    expect((await store.rotate(rotation(s, 'other', 'x'))).status).toBe('invalid');
-    expect((await store.rotate(rotation(s, 'next', 'after'))).status).toBe('rotated');
+    // 'next' is still the current token: 'other' never became current.
+    expect((await store.rotate(rotation(s, 1, 'other', 'x'))).status).toBe('invalid');
+    expect((await store.rotate(rotation(s, 1, 'next', 'after'))).status).toBe('rotated');
   });
 
   test('the previous token after the grace window is reuse: the session ends', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
     await store.create(s, 10);
-    await store.rotate(rotation(s, s.refreshHash, 'next', 200));
+    await store.rotate(rotation(s, 0, s.refreshHash, 'next', 200));
     await sleep(300);
-    expect((await store.rotate(rotation(s, s.refreshHash, 'late'))).status).toBe('reused');
+    expect((await store.rotate(rotation(s, 0, s.refreshHash, 'late'))).status).toBe('reused');
     expect(await store.isAlive(userId, s.id)).toBe(false);
-    expect((await store.rotate(rotation(s, 'next', 'after'))).status).toBe('invalid');
+    expect((await store.rotate(rotation(s, 1, 'next', 'after'))).status).toBe('invalid');
   });
 
   test('an older token of the chain is reuse at any time, even inside the grace window', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
     await store.create(s, 10);
-    await store.rotate(rotation(s, s.refreshHash, 'b'));
-    await store.rotate(rotation(s, 'b', 'c'));
-    expect((await store.rotate(rotation(s, s.refreshHash, 'z'))).status).toBe('reused');
+    await store.rotate(rotation(s, 0, s.refreshHash, 'b'));
+    await store.rotate(rotation(s, 1, 'b', 'c'));
+    expect((await store.rotate(rotation(s, 0, s.refreshHash, 'z'))).status).toBe('reused');
     expect(await store.isAlive(userId, s.id)).toBe(false);
   });
 
-  test('an unknown token for a live session is invalid and does not end it', async () => {
+  test('a current-generation token with the wrong secret, or a future generation, is invalid and ends nothing', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
     await store.create(s, 10);
-    expect((await store.rotate(rotation(s, 'made-up', 'x'))).status).toBe('invalid');
+    expect((await store.rotate(rotation(s, 0, 'made-up', 'x'))).status).toBe('invalid');
+    expect((await store.rotate(rotation(s, 5, s.refreshHash, 'x'))).status).toBe('invalid');
     expect(await store.isAlive(userId, s.id)).toBe(true);
   });
 
@@ -198,7 +200,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     const userId = randomUUID();
     const s = newSession(userId);
     await store.create(s, 10);
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.rotate(rotation(s, s.refreshHash, `n${i}`))));
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.rotate(rotation(s, 0, s.refreshHash, `n${i}`))));
     const rotated = results.filter((r) => r.status === 'rotated');
     expect(rotated).toHaveLength(1);
     const winner = results.findIndex((r) => r.status === 'rotated');
@@ -208,13 +210,19 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     }
   });
 
-  test('revokeWithRefresh ends the session only for its current (or grace-window previous) token', async () => {
+  test('revokeWithRefresh ends the session for its current token or an older one, not for a wrong secret', async () => {
     const userId = randomUUID();
-    const s = newSession(userId);
-    await store.create(s, 10);
-    expect(await store.revokeWithRefresh(userId, s.id, 'wrong')).toBe(false);
-    expect(await store.isAlive(userId, s.id)).toBe(true);
-    expect(await store.revokeWithRefresh(userId, s.id, s.refreshHash)).toBe(true);
-    expect(await store.isAlive(userId, s.id)).toBe(false);
+    const a = newSession(userId);
+    const b = newSession(userId);
+    await store.create(a, 10);
+    await store.create(b, 10);
+    expect(await store.revokeWithRefresh(userId, a.id, 0, 'wrong')).toBe(false);
+    expect(await store.isAlive(userId, a.id)).toBe(true);
+    expect(await store.revokeWithRefresh(userId, a.id, 0, a.refreshHash)).toBe(true);
+    expect(await store.isAlive(userId, a.id)).toBe(false);
+    // An older token of the chain (here inside the grace window) ends the session too.
+    await store.rotate(rotation(b, 0, b.refreshHash, 'b1'));
+    expect(await store.revokeWithRefresh(userId, b.id, 0, b.refreshHash)).toBe(true);
+    expect(await store.isAlive(userId, b.id)).toBe(false);
   });
 });

@@ -1,9 +1,7 @@
 import { Module } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
-import { appConfig, authConfig, storageConfig } from '../config/configuration.js';
 import { UsersModule } from '../users/users.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
@@ -18,7 +16,7 @@ import { SessionsController } from './sessions.controller.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { AccessTokenStrategy } from './strategies/access-token.strategy.js';
 import { JwksController } from './tokens/jwks.controller.js';
-import { KeyService } from './tokens/key.service.js';
+import { KeysModule } from './tokens/keys.module.js';
 import { TokenService } from './tokens/token.service.js';
 
 @Module({
@@ -26,18 +24,13 @@ import { TokenService } from './tokens/token.service.js';
     // Keys are passed per call (KeyService), so several can be published and rotated.
     JwtModule.register({}),
     PassportModule,
+    KeysModule,
     PasswordsModule,
     SessionsModule,
     UsersModule,
   ],
   controllers: [AuthController, RefreshController, SessionsController, JwksController],
   providers: [
-    {
-      provide: KeyService,
-      inject: [authConfig.KEY, storageConfig.KEY, appConfig.KEY],
-      useFactory: (auth: ConfigType<typeof authConfig>, storage: ConfigType<typeof storageConfig>, app: ConfigType<typeof appConfig>) =>
-        KeyService.load(auth, storage, app),
-    },
     TokenService,
     AccessTokenStrategy,
     AuthService,

@@ -53,10 +53,12 @@ describe('register, login, /users/me, logout', () => {
     const maxAge = Number(/Max-Age=(\d+)/.exec(cookie)![1]);
     expect(maxAge).toBeGreaterThan(7 * 86400 - 5);
     expect(maxAge).toBeLessThanOrEqual(7 * 86400);
-    // Opaque, not a JWT, with a 256-bit secret.
+    // Opaque, not a JWT: <userId>.<sessionId>.<generation>.<256-bit secret>.<tag>
     const token = cookie.split(';')[0].split('=')[1];
-    expect(token.split('.')).toHaveLength(3);
-    expect(token.split('.')[2]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const [userId, sessionId, generation, secret] = token.split('.');
+    expect(token.split('.')).toHaveLength(5);
+    expect({ userId, sessionId, generation }).toEqual({ userId: expect.stringMatching(/^[0-9a-f-]{36}$/), sessionId: response.body.sessionId, generation: '0' });
+    expect(Buffer.from(secret, 'base64url')).toHaveLength(32);
   });
 
   test('a native client gets the refresh token in the body and no cookie', async () => {

@@ -22,7 +22,8 @@ describeRedis('what Redis holds for a session', () => {
     const user = await registerAndLogin(t);
     const response = await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
     const tokens = [user.cookie, refreshCookieOf(response.headers['set-cookie'])].map((c) => c.split('=')[1]);
-    const secrets = tokens.map((token) => token.split('.')[2]);
+    const secrets = tokens.map((token) => token.split('.')[3]);
+    expect(secrets.every((secret) => secret.length === 43)).toBe(true);
 
     const idx = indexKey(user.userId);
     const keys = await redis.keys(`${idx}*`);

@@ -1,12 +1,10 @@
-import { type NewSession, type RotationRequest, type RotationResult, type SessionInfo, type SessionStore } from './session-store.js';
+import type { NewSession, RotationRequest, RotationResult, SessionInfo, SessionStore } from './session-store.js';
 
 interface MemorySession extends SessionInfo {
   refreshHash: string;
-  previousHash?: string;
-  /** Sealed successor and when it stops being served (the grace window). */
+  generation: number;
+  /** Sealed successor of the last rotation, and when it stops being served (the grace window). */
   grace?: { sealedSuccessor: string; until: number };
-  /** Every refresh hash this chain has issued before the current one. */
-  history: Set<string>;
 }
 
 /**
@@ -32,8 +30,7 @@ export class MemorySessionStore implements SessionStore {
       sessions.delete(oldest.id);
       evicted.push(oldest.id);
     }
-    const { refreshHash, ...info } = session;
-    sessions.set(session.id, { ...info, refreshHash, history: new Set() });
+    sessions.set(session.id, { ...session, generation: 0 });
     this.users.set(session.userId, sessions);
     return { evicted };
   }
@@ -49,9 +46,9 @@ export class MemorySessionStore implements SessionStore {
   async rotate(request: RotationRequest): Promise<RotationResult> {
     const session = this.find(request.userId, request.sessionId);
     if (!session) return { status: 'invalid' };
-    if (request.presentedHash === session.refreshHash) {
-      session.history.add(session.refreshHash);
-      session.previousHash = session.refreshHash;
+    const current = session.generation;
+    if (request.generation === current && request.presentedHash === session.refreshHash) {
+      session.generation = current + 1;
       session.refreshHash = request.nextHash;
       session.lastUsedAt = request.now;
       session.expiresAt = Math.min(request.now + request.idleTtlMs, session.absoluteExpiresAt);
@@ -59,21 +56,21 @@ export class MemorySessionStore implements SessionStore {
         request.graceMs > 0 ? { sealedSuccessor: request.sealedSuccessor, until: request.now + request.graceMs } : undefined;
       return { status: 'rotated', session: toInfo(session) };
     }
-    if (request.presentedHash === session.previousHash && session.grace && this.clock() < session.grace.until) {
+    if (request.generation === current - 1 && session.grace && this.clock() < session.grace.until) {
       return { status: 'grace', session: toInfo(session), sealedSuccessor: session.grace.sealedSuccessor };
     }
-    if (session.history.has(request.presentedHash)) {
+    if (request.generation < current) {
       this.users.get(request.userId)?.delete(request.sessionId);
       return { status: 'reused' };
     }
     return { status: 'invalid' };
   }
 
-  async revokeWithRefresh(userId: string, sessionId: string, presentedHash: string): Promise<boolean> {
+  async revokeWithRefresh(userId: string, sessionId: string, generation: number, presentedHash: string): Promise<boolean> {
     const session = this.find(userId, sessionId);
     if (!session) return false;
-    const inGrace = presentedHash === session.previousHash && session.grace !== undefined && this.clock() < session.grace.until;
-    if (presentedHash !== session.refreshHash && !inGrace) return false;
+    const current = generation === session.generation && presentedHash === session.refreshHash;
+    if (!current && generation >= session.generation) return false;
     return this.users.get(userId)!.delete(sessionId);
   }
 

@@ -6,10 +6,13 @@ import { luaScript } from '../../redis/redis.service.js';
  *   s:{U}            ZSET    sessionId -> lastUsedAt (ms): LRU order for the cap, the sessions list
  *   s:{U}:<sid>      HASH    c created, a absoluteExpiresAt (ms), ip,
  *                            ua/ua2/ua3 the user agent in pieces of at most 64 bytes,
- *                            h current refresh hash, o<hash> one field per older hash of the chain;
+ *                            h hash of the current refresh token, n its generation;
  *                            its expiry time is the session's expiresAt (PEXPIREAT, read back with
- *                            PEXPIRETIME), so the session and its history vanish together
- *   s:{U}:<sid>:g    STRING  "<previous hash>.<sealed successor>" of the last rotation (PX = grace window)
+ *                            PEXPIRETIME)
+ *   s:{U}:<sid>:g    STRING  the sealed successor of the last rotation (PX = grace window)
+ * Tokens carry their generation and a server tag (RefreshTokenCodec), and scripts only ever see
+ * genuine ones: a generation below n is an older token of the chain, so the chain's history needs
+ * no storage at all.
  * Every value stays within Redis's listpack limit (hash-max-listpack-value, 64 bytes by default), so
  * a session hash is a compact listpack rather than a hashtable (a third of the memory), and key
  * names are short: per-key overhead dominates a session's footprint.
@@ -36,7 +39,7 @@ if over > 0 then
   end
 end
 local key = idx .. ':' .. sid
-redis.call('HSET', key, 'c', ARGV[3], 'a', ARGV[5], 'h', ARGV[6], 'ip', ARGV[7], 'ua', ARGV[9])
+redis.call('HSET', key, 'c', ARGV[3], 'a', ARGV[5], 'h', ARGV[6], 'n', 0, 'ip', ARGV[7], 'ua', ARGV[9])
 if ARGV[10] ~= '' then redis.call('HSET', key, 'ua2', ARGV[10]) end
 if ARGV[11] ~= '' then redis.call('HSET', key, 'ua3', ARGV[11]) end
 redis.call('PEXPIREAT', key, ARGV[4])
@@ -46,17 +49,18 @@ return evicted
 `);
 
 /**
- * The compare-and-swap. KEYS: idx. ARGV: sid, presentedHash, nextHash, sealed, now, idleTtlMs, graceMs
+ * The compare-and-swap. KEYS: idx. ARGV: sid, generation, presentedHash, nextHash, sealed, now, idleTtlMs, graceMs
  * Returns {status[, c, u, e, a, ip, ua, ua2, ua3[, sealed]]}.
  */
 export const ROTATE_SESSION = luaScript(`
 local idx = KEYS[1]
-local sid, presented = ARGV[1], ARGV[2]
+local sid, generation, presented = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local key = idx .. ':' .. sid
 local grace = key .. ':g'
-local now = tonumber(ARGV[5])
-local current = redis.call('HGET', key, 'h')
-if not current then return {'invalid'} end
+local now = tonumber(ARGV[6])
+local chain = redis.call('HMGET', key, 'h', 'n')
+if not chain[1] then return {'invalid'} end
+local current = tonumber(chain[2])
 local s = redis.call('HMGET', key, ${SESSION_FIELDS})
 local e = redis.call('PEXPIRETIME', key)
 if now >= e then
@@ -64,27 +68,26 @@ if now >= e then
   redis.call('ZREM', idx, sid)
   return {'invalid'}
 end
-if current == presented then
-  local expires = math.min(now + tonumber(ARGV[6]), tonumber(s[2]))
-  redis.call('HSET', key, 'h', ARGV[3], 'o' .. presented, '1')
+if generation == current and chain[1] == presented then
+  local expires = math.min(now + tonumber(ARGV[7]), tonumber(s[2]))
+  redis.call('HSET', key, 'h', ARGV[4], 'n', current + 1)
   redis.call('PEXPIREAT', key, expires)
-  if tonumber(ARGV[7]) > 0 then
-    redis.call('SET', grace, presented .. '.' .. ARGV[4], 'PX', ARGV[7])
+  if tonumber(ARGV[8]) > 0 then
+    redis.call('SET', grace, ARGV[5], 'PX', ARGV[8])
   else
     redis.call('DEL', grace)
   end
   redis.call('ZADD', idx, now, sid)
-  return {'rotated', s[1], ARGV[5], tostring(expires), s[2], s[3], s[4] or '', s[5] or '', s[6] or ''}
+  return {'rotated', s[1], ARGV[6], tostring(expires), s[2], s[3], s[4] or '', s[5] or '', s[6] or ''}
 end
-local g = redis.call('GET', grace)
-if g then
-  local dot = string.find(g, '.', 1, true)
-  if string.sub(g, 1, dot - 1) == presented then
+if generation == current - 1 then
+  local sealed = redis.call('GET', grace)
+  if sealed then
     local used = redis.call('ZSCORE', idx, sid) or s[1]
-    return {'grace', s[1], used, tostring(e), s[2], s[3], s[4] or '', s[5] or '', s[6] or '', string.sub(g, dot + 1)}
+    return {'grace', s[1], used, tostring(e), s[2], s[3], s[4] or '', s[5] or '', s[6] or '', sealed}
   end
 end
-if redis.call('HEXISTS', key, 'o' .. presented) == 1 then
+if generation < current then
   redis.call('DEL', key, grace)
   redis.call('ZREM', idx, sid)
   return {'reused'}
@@ -92,14 +95,13 @@ end
 return {'invalid'}
 `);
 
-/** KEYS: idx. ARGV: sid, presentedHash. Returns 1 when the session was ended. */
+/** KEYS: idx. ARGV: sid, generation, presentedHash. Ends the session for its current token or any older one; 1 if ended. */
 export const REVOKE_WITH_REFRESH = luaScript(`
 local key = KEYS[1] .. ':' .. ARGV[1]
-local current = redis.call('HGET', key, 'h')
-if not current then return 0 end
-local g = redis.call('GET', key .. ':g')
-local previous = g and string.sub(g, 1, string.find(g, '.', 1, true) - 1)
-if current == ARGV[2] or previous == ARGV[2] then
+local chain = redis.call('HMGET', key, 'h', 'n')
+if not chain[1] then return 0 end
+local generation, current = tonumber(ARGV[2]), tonumber(chain[2])
+if (generation == current and chain[1] == ARGV[3]) or generation < current then
   redis.call('DEL', key, key .. ':g')
   redis.call('ZREM', KEYS[1], ARGV[1])
   return 1

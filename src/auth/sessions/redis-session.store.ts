@@ -58,6 +58,7 @@ export class RedisSessionStore implements SessionStore {
       [indexKey(request.userId)],
       [
         request.sessionId,
+        String(request.generation),
         request.presentedHash,
         request.nextHash,
         request.sealedSuccessor,
@@ -80,8 +81,8 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  async revokeWithRefresh(userId: string, sessionId: string, presentedHash: string): Promise<boolean> {
-    return (await this.redis.eval(REVOKE_WITH_REFRESH, [indexKey(userId)], [sessionId, presentedHash])) === 1;
+  async revokeWithRefresh(userId: string, sessionId: string, generation: number, presentedHash: string): Promise<boolean> {
+    return (await this.redis.eval(REVOKE_WITH_REFRESH, [indexKey(userId)], [sessionId, String(generation), presentedHash])) === 1;
   }
 
   async revoke(userId: string, sessionId: string): Promise<boolean> {

@@ -4,8 +4,7 @@ import { Problems } from '../../common/problem.js';
 import { authConfig } from '../../config/configuration.js';
 import { AuthMetrics } from '../../metrics/auth-metrics.js';
 import { UsersService } from '../../users/users.service.js';
-import { KeyService } from '../tokens/key.service.js';
-import { formatRefreshToken, hashSecret, newSecret, parseRefreshToken, SuccessorSealer } from '../tokens/refresh-token.js';
+import { hashSecret, RefreshTokenCodec, SuccessorSealer } from '../tokens/refresh-token.js';
 import { TokenService } from '../tokens/token.service.js';
 import { SESSION_STORE, type SessionInfo, type SessionStore } from './session-store.js';
 
@@ -23,33 +22,32 @@ export interface RefreshResult {
  */
 @Injectable()
 export class RefreshService {
-  private readonly sealer: SuccessorSealer;
-
   constructor(
     @Inject(SESSION_STORE) private readonly store: SessionStore,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
     private readonly tokens: TokenService,
     private readonly users: UsersService,
     private readonly metrics: AuthMetrics,
-    keys: KeyService,
-  ) {
-    this.sealer = new SuccessorSealer(keys.signing.privateKey);
-  }
+    private readonly refreshTokens: RefreshTokenCodec,
+    private readonly sealer: SuccessorSealer,
+  ) {}
 
   async refresh(presented: string | undefined): Promise<RefreshResult> {
-    const parsed = parseRefreshToken(presented);
-    if (!parsed) {
+    // Only tokens this server minted get as far as the store.
+    const token = this.refreshTokens.read(presented);
+    if (!token) {
       this.metrics.refreshed('invalid');
       throw presented === undefined ? Problems.invalidRefreshToken('No refresh token was sent') : Problems.invalidRefreshToken();
     }
-    const { userId, sessionId } = parsed;
-    const successor = formatRefreshToken({ userId, sessionId, secret: newSecret() });
+    const { userId, sessionId, generation } = token;
+    const successor = this.refreshTokens.mint(userId, sessionId, generation + 1);
     const result = await this.store.rotate({
       userId,
       sessionId,
-      presentedHash: hashSecret(parsed.secret),
-      nextHash: hashSecret(parseRefreshToken(successor)!.secret),
-      sealedSuccessor: this.sealer.seal(successor, sessionId),
+      generation,
+      presentedHash: hashSecret(token.secret),
+      nextHash: hashSecret(successor.secret),
+      sealedSuccessor: this.sealer.seal(successor.token, sessionId),
       now: Date.now(),
       idleTtlMs: this.auth.refreshTokenTtl * 1000,
       graceMs: this.auth.refreshReuseGraceSeconds * 1000,
@@ -62,7 +60,7 @@ export class RefreshService {
       case 'invalid':
         throw Problems.invalidRefreshToken();
       case 'rotated':
-        return this.issue(result.session, successor);
+        return this.issue(result.session, successor.token);
       case 'grace': {
         const same = this.sealer.open(result.sealedSuccessor, sessionId);
         // Unreadable only if the signing key changed within the window: ask for a login.

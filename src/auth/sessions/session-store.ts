@@ -13,13 +13,19 @@ export interface SessionInfo {
 }
 
 export interface NewSession extends SessionInfo {
-  /** Hash of the first refresh token of the chain; the token itself is never stored. */
+  /** Hash of the first refresh token of the chain (generation 0); the token itself is never stored. */
   refreshHash: string;
 }
 
+/**
+ * Stores receive only *genuine* refresh tokens (their tag verified by RefreshTokenCodec): a
+ * genuine token of an older generation than the session's current one is therefore reuse.
+ */
 export interface RotationRequest {
   userId: string;
   sessionId: string;
+  /** Generation of the presented token; the successor is generation + 1. */
+  generation: number;
   presentedHash: string;
   nextHash: string;
   /** The successor token, sealed (encrypted) by the caller; kept for the grace window only. */
@@ -34,9 +40,9 @@ export type RotationResult =
   | { status: 'rotated'; session: SessionInfo }
   /** The presented token was rotated moments ago: here is the same successor again. */
   | { status: 'grace'; session: SessionInfo; sealedSuccessor: string }
-  /** An old token of the chain: the session has been ended. */
+  /** An older token of the chain (outside the grace window): the session has been ended. */
   | { status: 'reused' }
-  /** Unknown token, or no such live session: nothing changed. */
+  /** No such live session, or a token that is not the chain's: nothing changed. */
   | { status: 'invalid' };
 
 /**
@@ -52,8 +58,8 @@ export interface SessionStore {
   list(userId: string): Promise<SessionInfo[]>;
   /** Compare-and-swap rotation of the refresh token, with reuse detection. */
   rotate(request: RotationRequest): Promise<RotationResult>;
-  /** Ends the session if `presentedHash` is its current refresh token (or the previous one in the grace window). */
-  revokeWithRefresh(userId: string, sessionId: string, presentedHash: string): Promise<boolean>;
+  /** Ends the session for any genuine token of its chain: the current one (hash checked) or an older one. */
+  revokeWithRefresh(userId: string, sessionId: string, generation: number, presentedHash: string): Promise<boolean>;
   /** Ends one session; false when it did not exist. */
   revoke(userId: string, sessionId: string): Promise<boolean>;
   /** Ends every session of the user except `exceptSessionId`; returns how many ended. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { authConfig } from '../../config/configuration.js';
-import { formatRefreshToken, hashSecret, newSecret, newSessionId, parseRefreshToken } from '../tokens/refresh-token.js';
+import { hashSecret, newSessionId, RefreshTokenCodec } from '../tokens/refresh-token.js';
 import { SESSION_STORE, type SessionInfo, type SessionStore } from './session-store.js';
 
 export interface ClientInfo {
@@ -21,13 +21,14 @@ export class SessionService {
   constructor(
     @Inject(SESSION_STORE) private readonly store: SessionStore,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+    private readonly refreshTokens: RefreshTokenCodec,
   ) {}
 
   /** Starts a session (ending the least recently used one beyond MAX_SESSIONS_PER_USER). */
   async start(userId: string, client: ClientInfo): Promise<StartedSession> {
     const now = Date.now();
     const sessionId = newSessionId();
-    const secret = newSecret();
+    const first = this.refreshTokens.mint(userId, sessionId, 0);
     const absoluteExpiresAt = now + this.auth.sessionMaxLifetime * 1000;
     const session: SessionInfo = {
       id: sessionId,
@@ -39,8 +40,8 @@ export class SessionService {
       userAgent: client.userAgent,
       ip: client.ip,
     };
-    await this.store.create({ ...session, refreshHash: hashSecret(secret) }, this.auth.maxSessionsPerUser);
-    return { session, refreshToken: formatRefreshToken({ userId, sessionId, secret }) };
+    await this.store.create({ ...session, refreshHash: hashSecret(first.secret) }, this.auth.maxSessionsPerUser);
+    return { session, refreshToken: first.token };
   }
 
   isAlive(userId: string, sessionId: string): Promise<boolean> {
@@ -59,10 +60,10 @@ export class SessionService {
     return this.store.revokeAll(userId, exceptSessionId);
   }
 
-  /** Ends the session a refresh token belongs to, if the token is its current one. */
+  /** Ends the session a genuine refresh token belongs to (its current token, or an older one: reuse). */
   async revokeWithRefreshToken(refreshToken: unknown): Promise<boolean> {
-    const parsed = parseRefreshToken(refreshToken);
-    if (!parsed) return false;
-    return this.store.revokeWithRefresh(parsed.userId, parsed.sessionId, hashSecret(parsed.secret));
+    const token = this.refreshTokens.read(refreshToken);
+    if (!token) return false;
+    return this.store.revokeWithRefresh(token.userId, token.sessionId, token.generation, hashSecret(token.secret));
   }
 }

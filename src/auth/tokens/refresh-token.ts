@@ -1,44 +1,78 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, KeyObject, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
- * Refresh tokens are opaque: `<userId>.<sessionId>.<secret>` with a 256-bit random secret.
- * The ids locate the session without a scan (and put it in the user's Redis hash slot);
- * only SHA-256 of the secret is stored.
+ * Refresh tokens are opaque: `<userId>.<sessionId>.<generation>.<secret>.<tag>`.
+ * - userId and sessionId locate the session without a scan (and put it in the user's Redis slot);
+ * - generation counts the rotations of the session's chain (0 at login);
+ * - secret is 256 random bits; only its (truncated) SHA-256 is stored, for the current token;
+ * - tag is an HMAC of everything before it under a server key (derived from the signing key, never
+ *   stored). It proves the server minted this exact token, so a *genuine* token of an older
+ *   generation is recognised as reuse from the generation number alone: the chain's whole history
+ *   is recognisable with O(1) storage, and nobody who merely knows a session id can forge an "old"
+ *   token to get the session ended.
  */
-export interface ParsedRefreshToken {
+export interface RefreshToken {
   userId: string;
   sessionId: string;
+  generation: number;
   secret: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SESSION_ID = /^[A-Za-z0-9_-]{16}$/;
+const GENERATION = /^(0|[1-9]\d{0,8})$/;
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
+const TAG = /^[A-Za-z0-9_-]{22}$/;
 
 /** 96 random bits: unguessable, and not a secret (access tokens carry it); short, as it is in every key. */
 export const newSessionId = (): string => randomBytes(12).toString('base64url');
 export const newSecret = (): string => randomBytes(32).toString('base64url');
 
-export function formatRefreshToken(token: ParsedRefreshToken): string {
-  return `${token.userId}.${token.sessionId}.${token.secret}`;
-}
-
-export function parseRefreshToken(value: unknown): ParsedRefreshToken | undefined {
-  if (typeof value !== 'string' || value.length > 200) return undefined;
-  const [userId, sessionId, secret, ...rest] = value.split('.');
-  if (rest.length > 0 || !UUID.test(userId ?? '') || !SESSION_ID.test(sessionId ?? '') || !SECRET.test(secret ?? '')) {
-    return undefined;
-  }
-  return { userId, sessionId, secret };
-}
-
 /**
  * SHA-256 truncated to 128 bits. Enough here: the secret has 256 bits of entropy, so there is
- * nothing to brute-force, and a 128-bit preimage is out of reach; the shorter hash keeps every
- * stored chain entry small (see the Redis memory budget in the README).
+ * nothing to brute-force, and a 128-bit preimage is out of reach; the shorter hash keeps the
+ * stored session small (see the Redis memory budget in the README).
  */
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest().subarray(0, 16).toString('base64url');
+}
+
+/** Keys derived from the signing key for refresh-token tags and sealed successors. */
+function derive(signingKey: KeyObject, purpose: string): Buffer {
+  const material = signingKey.export({ format: 'der', type: 'pkcs8' });
+  return Buffer.from(hkdfSync('sha256', material, 'tessera', purpose, 32));
+}
+
+/** Mints and reads refresh tokens; `read` accepts only tokens this server minted. */
+export class RefreshTokenCodec {
+  private readonly tagKey: Buffer;
+
+  constructor(signingKey: KeyObject) {
+    this.tagKey = derive(signingKey, 'refresh-token-tag-v1');
+  }
+
+  mint(userId: string, sessionId: string, generation: number): RefreshToken & { token: string } {
+    const secret = newSecret();
+    const body = `${userId}.${sessionId}.${generation}.${secret}`;
+    return { userId, sessionId, generation, secret, token: `${body}.${this.tag(body)}` };
+  }
+
+  read(value: unknown): RefreshToken | undefined {
+    if (typeof value !== 'string' || value.length > 200) return undefined;
+    const parts = value.split('.');
+    if (parts.length !== 5) return undefined;
+    const [userId, sessionId, generation, secret, tag] = parts;
+    if (!UUID.test(userId) || !SESSION_ID.test(sessionId) || !GENERATION.test(generation) || !SECRET.test(secret) || !TAG.test(tag)) {
+      return undefined;
+    }
+    const expected = Buffer.from(this.tag(parts.slice(0, 4).join('.')));
+    if (!timingSafeEqual(expected, Buffer.from(tag))) return undefined;
+    return { userId, sessionId, generation: Number(generation), secret };
+  }
+
+  private tag(body: string): string {
+    return createHmac('sha256', this.tagKey).update(body).digest().subarray(0, 16).toString('base64url');
+  }
 }
 
 /**
@@ -49,8 +83,7 @@ export class SuccessorSealer {
   private readonly key: Buffer;
 
   constructor(signingKey: KeyObject) {
-    const material = signingKey.export({ format: 'der', type: 'pkcs8' });
-    this.key = Buffer.from(hkdfSync('sha256', material, 'tessera', 'refresh-successor-v1', 32));
+    this.key = derive(signingKey, 'refresh-successor-v1');
   }
 
   seal(token: string, sessionId: string): string {
