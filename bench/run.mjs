@@ -290,7 +290,7 @@ async function memoryPerSession() {
   const now = Date.now();
   const sessions = Array.from({ length: n }, (_, i) => sessionFor(tokens, i, now));
   const before = await usedMemory(redis.client);
-  await inBatches(sessions, 500, (s) => store.create(s, 10));
+  await inBatches(sessions, 500, (s) => store.create(s, 10, now));
   await inBatches(sessions, 500, (s) =>
     store.rotate({
       userId: s.userId,
@@ -308,7 +308,7 @@ async function memoryPerSession() {
   await sleep(1500); // the grace copies (1 s here) have expired…
   await inBatches(sessions, 500, (s) => redis.client.exists(`${sessionKey(s.userId, s.id)}:g`)); // …and touching them frees them now
   const steady = await usedMemory(redis.client);
-  await inBatches(sessions, 500, (s) => store.revokeAll(s.userId));
+  await inBatches(sessions, 500, (s) => store.revoke(s.userId, s.id));
   await redis.close();
   const row = { sessions: n, bytesPerSession: Math.round((steady - before) / n), bytesPerSessionInGraceWindow: Math.round((withGrace - before) / n) };
   console.error(`  memory: ${row.bytesPerSession} B/session (${row.bytesPerSessionInGraceWindow} B inside the grace window)`);
@@ -322,14 +322,14 @@ async function withManySessions(n, run) {
   const sessions = [];
   for (let i = 0; i < n; i += 10_000) {
     const batch = Array.from({ length: Math.min(10_000, n - i) }, (_, j) => sessionFor(tokens, i + j, now));
-    await inBatches(batch, 1000, (s) => store.create(s, 10));
-    sessions.push(...batch.map((s) => s.userId));
+    await inBatches(batch, 1000, (s) => store.create(s, 10, now));
+    sessions.push(...batch);
   }
   try {
     return await run();
   } finally {
     console.error('  sessions-1m: cleaning up…');
-    await inBatches(sessions, 1000, (userId) => store.revokeAll(userId));
+    await inBatches(sessions, 1000, (s) => store.revoke(s.userId, s.id));
     await redis.close();
   }
 }

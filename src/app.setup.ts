@@ -1,22 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { Logger } from '@nestjs/common';
 import fastifyCookie from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
 import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
-import { Logger } from 'nestjs-pino';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
-import { ProblemDetailsFilter } from './common/problem-details.filter.js';
-import { Problems } from './common/problem.js';
+import { ProblemDetailsFilter, sendProblem } from './common/problem-details.filter.js';
+import { PROBLEM_CONTENT_TYPE, problemType } from './common/problem-details.js';
+import { BODY_LIMIT, Problems } from './common/problem.js';
 import { createValidationPipe } from './common/validation.js';
-import { appConfig, authConfig, parseAppConfig, validateEnvironment } from './config/configuration.js';
+import { appConfig, authConfig, parseAppConfig, parseAuthConfig, parseStorageConfig, validateEnvironment } from './config/configuration.js';
+import { KeyService } from './auth/tokens/key.service.js';
 import { MetricsRegistry } from './metrics/metrics.registry.js';
 import { setupSwagger } from './swagger.js';
 
-/** Request bodies are small JSON documents; anything bigger is refused with 413. */
-export const BODY_LIMIT = 16 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -32,8 +34,16 @@ function requestId(request: IncomingMessage): string {
  */
 export async function createApp(): Promise<NestFastifyApplication> {
   validateEnvironment(process.env);
+  // The signing key is the one other thing start-up can trip on; checked here, a bad one is a
+  // single clear line instead of a Nest stack trace (KeysModule then loads the same file).
+  await KeyService.load(parseAuthConfig(process.env), parseStorageConfig(process.env), parseAppConfig(process.env), false);
+  const frameworkLogger = new Logger('Http');
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
+    // Errors Fastify raises before any route runs (a malformed URL, an over-long parameter) are
+    // problem details too.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(error, request, reply, frameworkLogger),
+    clientErrorHandler: answerClientError,
     // pino-http (nestjs-pino) logs with this id too: it reuses the raw request's `id`.
     genReqId: requestId,
     // A hop count is valid for Fastify (proxy-addr), though the adapter's type omits it.
@@ -45,9 +55,23 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // Fastify's own JSON parser (wrapped in configureApp) does the parsing, with BODY_LIMIT.
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(PinoLogger));
   await configureApp(app);
   return app;
+}
+
+/** Requests Node's HTTP parser refuses (oversized headers, garbage): a bare problem, then close. */
+function answerClientError(error: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const code = status === 431 ? 'headers_too_large' : 'bad_request';
+  const body = JSON.stringify({ type: problemType(code), title: STATUS_CODES[status], status, detail: STATUS_CODES[status], code });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 async function configureApp(app: NestFastifyApplication): Promise<void> {

@@ -7,8 +7,12 @@ import { appConfig } from './config/configuration.js';
 async function bootstrap(): Promise<void> {
   const app = await createApp();
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
-  await app.listen({ port: config.port, host: config.host });
-  app.get(appConfig.KEY); // keep the typed config warm for later reads
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new ConfigError(code === 'EADDRINUSE' || code === 'EACCES' ? 'PORT' : 'HOST', `cannot be listened on (${message})`);
+  }
   console.info(`Tessera listening on http://localhost:${config.port} (Swagger UI at /docs)`);
 }
 

@@ -78,7 +78,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
   test('a created session is alive and listed with its metadata', async () => {
     const userId = randomUUID();
     const session = newSession(userId, { userAgent: 'Firefox', ip: '203.0.113.7' });
-    await store.create(session, 10);
+    await store.create(session, 10, Date.now());
     expect(await store.isAlive(userId, session.id)).toBe(true);
     const { refreshHash: _hash, ...info } = session;
     expect(await store.list(userId)).toEqual([info]);
@@ -90,17 +90,17 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     const userId = randomUUID();
     const a = newSession(userId);
     const b = newSession(userId);
-    await store.create(a, 10);
-    await store.create(b, 10);
+    await store.create(a, 10, Date.now());
+    await store.create(b, 10, Date.now());
     expect((await store.list(userId)).map((s) => s.id)).toEqual([b.id, a.id]);
   });
 
   test('the cap ends the least recently used sessions, atomically with the new one', async () => {
     const userId = randomUUID();
     const sessions = [newSession(userId), newSession(userId), newSession(userId)];
-    for (const s of sessions) await store.create(s, 3);
+    for (const s of sessions) await store.create(s, 3, Date.now());
     const extra = newSession(userId);
-    const { evicted } = await store.create(extra, 3);
+    const { evicted } = await store.create(extra, 3, Date.now());
     expect(evicted).toEqual([sessions[0].id]);
     expect(await store.isAlive(userId, sessions[0].id)).toBe(false);
     expect((await store.list(userId)).map((s) => s.id).sort()).toEqual([sessions[1].id, sessions[2].id, extra.id].sort());
@@ -109,23 +109,35 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
   test('revoke ends one session; revokeAll ends the others, sparing the excepted one', async () => {
     const userId = randomUUID();
     const [a, b, c] = [newSession(userId), newSession(userId), newSession(userId)];
-    for (const s of [a, b, c]) await store.create(s, 10);
+    for (const s of [a, b, c]) await store.create(s, 10, Date.now());
     expect(await store.revoke(userId, a.id)).toBe(true);
     expect(await store.revoke(userId, a.id)).toBe(false);
     expect(await store.isAlive(userId, a.id)).toBe(false);
-    expect(await store.revokeAll(userId, c.id)).toBe(1);
+    expect(await store.revokeAll(userId, Date.now(), c.id)).toBe(1);
     expect(await store.isAlive(userId, b.id)).toBe(false);
     expect(await store.isAlive(userId, c.id)).toBe(true);
-    expect(await store.revokeAll(userId)).toBe(1);
+    expect(await store.revokeAll(userId, Date.now())).toBe(1);
     expect(await store.list(userId)).toEqual([]);
+  });
+
+  test('after revokeAll, a login authenticated before it is refused; one authenticated after it is not', async () => {
+    const userId = randomUUID();
+    const checkedPassword = Date.now() - 1_000;
+    await store.revokeAll(userId, Date.now());
+    const raced = await store.create(newSession(userId), 10, checkedPassword);
+    expect(raced).toEqual({ stale: true, evicted: [] });
+    expect(await store.list(userId)).toEqual([]);
+    const later = await store.create(newSession(userId), 10, Date.now() + 1);
+    expect(later.stale).toBe(false);
+    expect(await store.list(userId)).toHaveLength(1);
   });
 
   test('sessions expire at expiresAt and leave the list', async () => {
     const userId = randomUUID();
     const short = newSession(userId, { expiresAt: Date.now() + 300 });
     const long = newSession(userId);
-    await store.create(short, 10);
-    await store.create(long, 10);
+    await store.create(short, 10, Date.now());
+    await store.create(long, 10, Date.now());
     expect(await store.isAlive(userId, short.id)).toBe(true);
     await sleep(450);
     expect(await store.isAlive(userId, short.id)).toBe(false);
@@ -135,7 +147,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
   test('rotation is a compare-and-swap: the current token rotates, then its successor is current', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
-    await store.create(s, 10);
+    await store.create(s, 10, Date.now());
     expect((await store.rotate(rotation(s, 0, s.refreshHash, 'h1'))).status).toBe('rotated');
     expect((await store.rotate(rotation(s, 1, 'h1', 'h2'))).status).toBe('rotated');
     expect(await store.isAlive(userId, s.id)).toBe(true);
@@ -145,7 +157,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     const userId = randomUUID();
     const now = Date.now();
     const s = newSession(userId, { expiresAt: now + 1_000, absoluteExpiresAt: now + 5_000 });
-    await store.create(s, 10);
+    await store.create(s, 10, Date.now());
     const result = await store.rotate({ ...rotation(s, 0, s.refreshHash, 'n1'), idleTtlMs: 60_000 });
     expect(result.status).toBe('rotated');
     if (result.status !== 'rotated') return;
@@ -157,7 +169,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
   test('the previous token inside the grace window returns the same sealed successor and changes nothing', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
-    await store.create(s, 10);
+    await store.create(s, 10, Date.now());
     await store.rotate(rotation(s, 0, s.refreshHash, 'next'));
     const again = await store.rotate(rotation(s, 0, s.refreshHash, 'other'));
     expect(again).toMatchObject({ status: 'grace', sealedSuccessor: 'sealed:next' });
@@ -169,7 +181,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
   test('the previous token after the grace window is reuse: the session ends', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
-    await store.create(s, 10);
+    await store.create(s, 10, Date.now());
     await store.rotate(rotation(s, 0, s.refreshHash, 'next', 200));
     await sleep(300);
     expect((await store.rotate(rotation(s, 0, s.refreshHash, 'late'))).status).toBe('reused');
@@ -180,7 +192,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
   test('an older token of the chain is reuse at any time, even inside the grace window', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
-    await store.create(s, 10);
+    await store.create(s, 10, Date.now());
     await store.rotate(rotation(s, 0, s.refreshHash, 'b'));
     await store.rotate(rotation(s, 1, 'b', 'c'));
     expect((await store.rotate(rotation(s, 0, s.refreshHash, 'z'))).status).toBe('reused');
@@ -190,7 +202,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
   test('a current-generation token with the wrong secret, or a future generation, is invalid and ends nothing', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
-    await store.create(s, 10);
+    await store.create(s, 10, Date.now());
     expect((await store.rotate(rotation(s, 0, 'made-up', 'x'))).status).toBe('invalid');
     expect((await store.rotate(rotation(s, 5, s.refreshHash, 'x'))).status).toBe('invalid');
     expect(await store.isAlive(userId, s.id)).toBe(true);
@@ -199,7 +211,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
   test('concurrent rotations with one token: one rotates, the rest get the same successor', async () => {
     const userId = randomUUID();
     const s = newSession(userId);
-    await store.create(s, 10);
+    await store.create(s, 10, Date.now());
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.rotate(rotation(s, 0, s.refreshHash, `n${i}`))));
     const rotated = results.filter((r) => r.status === 'rotated');
     expect(rotated).toHaveLength(1);
@@ -214,8 +226,8 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     const userId = randomUUID();
     const a = newSession(userId);
     const b = newSession(userId);
-    await store.create(a, 10);
-    await store.create(b, 10);
+    await store.create(a, 10, Date.now());
+    await store.create(b, 10, Date.now());
     expect(await store.revokeWithRefresh(userId, a.id, 0, 'wrong')).toBe(false);
     expect(await store.isAlive(userId, a.id)).toBe(true);
     expect(await store.revokeWithRefresh(userId, a.id, 0, a.refreshHash)).toBe(true);

@@ -1,16 +1,16 @@
-import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/api-problems.decorator.js';
+import { ProblemException } from '../common/problem.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { UserDto } from '../users/dto/user.dto.js';
 import { AuthService } from './auth.service.js';
 import { bearerToken, clientInfo } from './client-info.js';
-import { Auth, BEARER_SCHEME, CurrentUser, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
+import { Auth, BEARER_SCHEME, CookieAuthenticated, CurrentUser, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
 import { ChangePasswordDto, LoginDto, RefreshTokenBodyDto, RegisterDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
-import { OriginGuard } from './guards/origin.guard.js';
-import { RefreshCookie, tokenResponse } from './refresh-cookie.js';
+import { RefreshCookie } from './refresh-cookie.js';
 import type { AuthenticatedUser } from './tokens/access-token.js';
 
 @ApiTags('auth')
@@ -26,7 +26,7 @@ export class AuthController {
   @Post('register')
   @ApiOperation({ summary: 'Create an account', description: 'Emails are trimmed and lower-cased. Passwords: 10 to 128 characters.' })
   @ApiCreatedResponse({ type: UserDto })
-  @ApiProblems([400, 409, 413], { 409: 'An account with this email exists (`email_taken`)' })
+  @ApiProblems([400, 409, 413, 503], { 409: 'An account with this email exists (`email_taken`)' })
   async register(@Body() body: RegisterDto): Promise<UserDto> {
     return UserDto.from(await this.auth.register(body.email, body.password));
   }
@@ -42,31 +42,39 @@ export class AuthController {
       'With `client: "native"` the refresh token is returned in the body instead. Rate limited per IP and per account.',
   })
   @ApiOkResponse({ type: TokenResponseDto, headers: { 'Set-Cookie': { description: 'The refresh token cookie (browsers)' } } })
-  @ApiProblems([400, 401, 413], { 401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)' })
+  @ApiProblems([400, 401, 413, 503], { 401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)' })
   async login(@Body() body: LoginDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
     const result = await this.auth.login(body.email, body.password, clientInfo(request));
-    return tokenResponse(this.cookie, reply, result, body.client === 'native');
+    return this.cookie.respond(reply, result, body.client === 'native');
   }
 
   @Public()
-  @UseGuards(OriginGuard)
+  @RateLimit('public')
+  @CookieAuthenticated()
   @Post('logout')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
     summary: 'Log out of this session',
-    description: 'Identifies the session by the Bearer access token, or else by the refresh cookie (or body, for native clients). Its tokens stop working at once.',
+    description:
+      'Identifies the session by the Bearer access token, or else by the refresh cookie (or body, for native clients). ' +
+      'Its tokens stop working at once. Presenting an older refresh token of the session ends it too.',
   })
   @ApiBearerAuth(BEARER_SCHEME)
   @ApiCookieAuth(REFRESH_COOKIE_SCHEME)
   @ApiBody({ type: RefreshTokenBodyDto, required: false })
   @ApiNoContentResponse({ description: 'Session ended; the refresh cookie is cleared' })
-  @ApiProblems([400, 401, 403], {
-    401: 'No usable token (`missing_token`, `invalid_token`, `token_expired`, `invalid_refresh_token`)',
-    403: 'Cookie request from a foreign Origin (`forbidden_origin`)',
+  @ApiProblems([400, 401, 503], {
+    401: 'No usable token (`missing_token`, `invalid_token`, `token_expired`, `invalid_refresh_token`); the cookie is cleared',
   })
-  async logout(@Body() body: RefreshTokenBodyDto = {}, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+  async logout(@Body() body: RefreshTokenBodyDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    try {
+      await this.auth.logout(bearerToken(request), this.cookie.presented(request, body).token);
+    } catch (error) {
+      // Kept on a 503 (the session may still be alive and the user may retry); useless after a 401.
+      if (error instanceof ProblemException && error.getStatus() === HttpStatus.UNAUTHORIZED) this.cookie.clear(reply);
+      throw error;
+    }
     this.cookie.clear(reply);
-    await this.auth.logout(bearerToken(request), body?.refreshToken ?? this.cookie.read(request));
   }
 
   @Auth()

@@ -5,15 +5,9 @@ import { UsersService } from '../users/users.service.js';
 import type { User } from '../users/user.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
-import type { SessionInfo } from './sessions/session-store.js';
+import type { IssuedTokens } from './refresh-cookie.js';
 import { TokenService } from './tokens/token.service.js';
 
-export interface LoginResult {
-  accessToken: string;
-  expiresIn: number;
-  session: SessionInfo;
-  refreshToken: string;
-}
 
 /** Credentials and session lifecycle: who may log in, and what ends a session. */
 @Injectable()
@@ -31,14 +25,21 @@ export class AuthService {
   }
 
   /** Unknown email, wrong password and disabled account fail alike, after the same argon2 work. */
-  async login(email: string, password: string, client: ClientInfo): Promise<LoginResult> {
+  async login(email: string, password: string, client: ClientInfo): Promise<IssuedTokens> {
+    const authenticatedAt = Date.now();
     const user = await this.users.findCredentialsByEmail(email);
     const passwordOk = await this.passwords.verify(user?.passwordHash, password);
     if (!user || !passwordOk || user.disabled) {
       this.metrics.loginFailed();
       throw Problems.invalidCredentials();
     }
-    const { session, refreshToken } = await this.sessions.start(user.id, client);
+    const started = await this.sessions.start(user.id, client, authenticatedAt);
+    if (!started) {
+      // The password changed or the account was disabled while this login was being checked.
+      this.metrics.loginFailed();
+      throw Problems.invalidCredentials();
+    }
+    const { session, refreshToken } = started;
     const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
     this.metrics.loginSucceeded();
     return { accessToken, expiresIn, session, refreshToken };
@@ -61,7 +62,8 @@ export class AuthService {
 
   /**
    * Ends the current session, identified by the Bearer token or else by the refresh token.
-   * A valid Bearer whose session has already ended is a successful (idempotent) logout.
+   * A valid Bearer whose session has already ended is a successful (idempotent) logout; a genuine
+   * but older refresh token of a live session ends it too (it is reuse).
    */
   async logout(bearer: string | undefined, refreshToken: string | undefined): Promise<void> {
     if (bearer !== undefined) {

@@ -3,17 +3,44 @@ import type { ConfigType } from '@nestjs/config';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authConfig } from '../config/configuration.js';
 
-/** The refresh cookie, exactly as the contract describes it, in one place. */
+/** What login and refresh hand out. */
+export interface IssuedTokens {
+  accessToken: string;
+  expiresIn: number;
+  session: { id: string; expiresAt: number };
+  refreshToken: string;
+}
+
+/** Where a refresh token came from: native clients send it in the body, browsers as the cookie. */
+export interface PresentedRefreshToken {
+  token: string | undefined;
+  native: boolean;
+}
+
+/** The refresh cookie exactly as the contract describes it, and the token responses, in one place. */
 @Injectable()
 export class RefreshCookie {
   constructor(@Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>) {}
 
-  get name(): string {
-    return this.auth.cookieName;
+  /** The body's token (a native client) if it sent one, else the cookie's (a browser). */
+  presented(request: FastifyRequest, body: { refreshToken?: unknown } | undefined): PresentedRefreshToken {
+    const fromBody = body?.refreshToken;
+    if (typeof fromBody === 'string') return { token: fromBody, native: true };
+    return { token: request.cookies?.[this.auth.cookieName], native: false };
   }
 
-  read(request: FastifyRequest): string | undefined {
-    return request.cookies?.[this.auth.cookieName];
+  /** The login/refresh body; a browser gets the refresh token only as the cookie. Never cached. */
+  respond(reply: FastifyReply, tokens: IssuedTokens, native: boolean) {
+    reply.header('Cache-Control', 'no-store');
+    const body = {
+      accessToken: tokens.accessToken,
+      tokenType: 'Bearer' as const,
+      expiresIn: tokens.expiresIn,
+      sessionId: tokens.session.id,
+    };
+    if (native) return { ...body, refreshToken: tokens.refreshToken };
+    this.set(reply, tokens.refreshToken, tokens.session.expiresAt);
+    return body;
   }
 
   /** `expiresAt` in epoch ms: Max-Age is the session's remaining lifetime. */
@@ -36,28 +63,4 @@ export class RefreshCookie {
       path: this.auth.cookiePath,
     };
   }
-}
-
-export interface IssuedTokens {
-  accessToken: string;
-  expiresIn: number;
-  session: { id: string; expiresAt: number };
-  refreshToken: string;
-}
-
-/**
- * The body (and cookie) of login and refresh: browsers get the refresh token as the cookie,
- * native clients in the body. Never cached.
- */
-export function tokenResponse(cookie: RefreshCookie, reply: FastifyReply, tokens: IssuedTokens, native: boolean) {
-  reply.header('Cache-Control', 'no-store');
-  const body = {
-    accessToken: tokens.accessToken,
-    tokenType: 'Bearer' as const,
-    expiresIn: tokens.expiresIn,
-    sessionId: tokens.session.id,
-  };
-  if (native) return { ...body, refreshToken: tokens.refreshToken };
-  cookie.set(reply, tokens.refreshToken, tokens.session.expiresAt);
-  return body;
 }

@@ -1,13 +1,13 @@
-import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiCookieAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/api-problems.decorator.js';
+import { ProblemException } from '../common/problem.js';
 import { RateLimit } from '../throttling/rate-limit.js';
-import { Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
+import { CookieAuthenticated, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
 import { RefreshTokenBodyDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
-import { OriginGuard } from './guards/origin.guard.js';
-import { RefreshCookie, tokenResponse } from './refresh-cookie.js';
+import { RefreshCookie } from './refresh-cookie.js';
 import { RefreshService } from './sessions/refresh.service.js';
 
 @ApiTags('auth')
@@ -19,8 +19,8 @@ export class RefreshController {
   ) {}
 
   @Public()
-  @UseGuards(OriginGuard)
   @RateLimit('refresh')
+  @CookieAuthenticated()
   @Post('refresh')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
@@ -33,18 +33,16 @@ export class RefreshController {
   @ApiCookieAuth(REFRESH_COOKIE_SCHEME)
   @ApiBody({ type: RefreshTokenBodyDto, required: false })
   @ApiOkResponse({ type: TokenResponseDto, headers: { 'Set-Cookie': { description: 'The new refresh token cookie (cookie clients)' } } })
-  @ApiProblems([400, 401, 403, 503], {
+  @ApiProblems([400, 401, 503], {
     401: 'Missing, unknown, expired or ended refresh token (`invalid_refresh_token`), or a reused one (`refresh_reused`, the session is ended)',
-    403: 'Cookie request from a foreign Origin (`forbidden_origin`); the token is not consumed',
   })
-  async refresh(@Body() body: RefreshTokenBodyDto = {}, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
-    const fromBody = body?.refreshToken;
+  async refresh(@Body() body: RefreshTokenBodyDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
+    const presented = this.cookie.presented(request, body);
     try {
-      const result = await this.refreshes.refresh(fromBody ?? this.cookie.read(request));
-      return tokenResponse(this.cookie, reply, result, fromBody !== undefined);
+      return this.cookie.respond(reply, await this.refreshes.refresh(presented.token), presented.native);
     } catch (error) {
-      // A cookie that cannot refresh is of no further use to the browser.
-      if (fromBody === undefined && (error as { getStatus?: () => number }).getStatus?.() === HttpStatus.UNAUTHORIZED) this.cookie.clear(reply);
+      // A cookie that cannot refresh is of no further use to the browser; on a 503 it is kept.
+      if (!presented.native && error instanceof ProblemException && error.getStatus() === HttpStatus.UNAUTHORIZED) this.cookie.clear(reply);
       throw error;
     }
   }

@@ -16,7 +16,7 @@ import type { RedisService } from '../redis/redis.service.js';
       inject: [REDIS],
       useFactory: (redis: RedisService | null) => {
         const keyv = redis
-          ? new Keyv({ store: new KeyvRedis(redis.client, { namespace: 'cache', throwOnErrors: true }), useKeyPrefix: false })
+          ? new Keyv({ store: new KeyvRedis(redis.client, { throwOnErrors: true }), namespace: 'cache', useKeyPrefix: false })
           : new Keyv();
         // Cache errors are handled by callers (they fall back to the database); never crash on them.
         keyv.on('error', () => undefined);

@@ -1,3 +1,4 @@
+import { STATUS_CODES as STATUS_TEXT } from 'node:http';
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { isDependencyFailure } from './dependency-error.js';
 import { ProblemException, Problems } from './problem.js';
@@ -31,6 +32,7 @@ const STATUS_CODES: Partial<Record<number, string>> = {
   406: 'not_acceptable',
   409: 'conflict',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
   429: 'rate_limited',
   503: 'service_unavailable',
@@ -52,7 +54,7 @@ export function toProblem(error: unknown, instance?: string): RenderedProblem {
         status: problem.getStatus(),
         detail: problem.detail,
         code: problem.code,
-        instance,
+        instance: instance?.slice(0, 256),
         ...(problem.errors ? { errors: problem.errors } : {}),
       },
     };
@@ -76,10 +78,13 @@ export function toProblem(error: unknown, instance?: string): RenderedProblem {
 function asProblemException(error: unknown): ProblemException | undefined {
   if (error instanceof ProblemException) return error;
   if (isDependencyFailure(error)) return Problems.serviceUnavailable();
+  if (isUnstorableData(error)) {
+    return new ProblemException(HttpStatus.BAD_REQUEST, 'bad_request', 'Bad request', { detail: 'The request contains characters that cannot be stored' });
+  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     if (status === HttpStatus.NOT_FOUND) return Problems.notFound(routeNotFoundDetail(error.message));
-    if (status === HttpStatus.PAYLOAD_TOO_LARGE) return Problems.payloadTooLarge(16 * 1024);
+    if (status === HttpStatus.PAYLOAD_TOO_LARGE) return Problems.payloadTooLarge();
     if (status === HttpStatus.SERVICE_UNAVAILABLE) return Problems.serviceUnavailable();
     const code = STATUS_CODES[status] ?? (status >= 500 ? 'internal_error' : 'bad_request');
     if (status >= 500) return undefined;
@@ -89,7 +94,7 @@ function asProblemException(error: unknown): ProblemException | undefined {
   const fastify = error as { code?: string; statusCode?: number; message?: string };
   switch (fastify?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return Problems.payloadTooLarge(16 * 1024);
+      return Problems.payloadTooLarge();
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
@@ -102,7 +107,8 @@ function asProblemException(error: unknown): ProblemException | undefined {
   }
   if (typeof fastify?.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
     const code = STATUS_CODES[fastify.statusCode] ?? 'bad_request';
-    return new ProblemException(fastify.statusCode, code, 'Bad request', { detail: 'The request could not be processed' });
+    const title = STATUS_TEXT[fastify.statusCode] ?? 'Bad request';
+    return new ProblemException(fastify.statusCode, code, title, { detail: 'The request could not be processed' });
   }
   return undefined;
 }
@@ -122,4 +128,12 @@ function detailOf(error: HttpException): string {
   const message = typeof response === 'object' ? response?.message : response;
   if (Array.isArray(message)) return message.join('; ');
   return typeof message === 'string' ? message : error.message;
+}
+
+/** PostgreSQL "data exception" errors caused by input (e.g. 22021: a NUL byte in text): the client's fault. */
+function isUnstorableData(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === '22021' || e.code === '22P05') return true;
+  }
+  return false;
 }

@@ -1,5 +1,8 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 
+/** Request bodies are small JSON documents; anything bigger is refused with 413. */
+export const BODY_LIMIT = 16 * 1024;
+
 export interface FieldError {
   field: string;
   message: string;
@@ -45,10 +48,9 @@ export const Problems = {
     }),
   malformedJson: (detail = 'The request body is not valid JSON') =>
     new ProblemException(HttpStatus.BAD_REQUEST, 'malformed_json', 'Malformed JSON body', { detail }),
-  badRequest: (detail: string) => new ProblemException(HttpStatus.BAD_REQUEST, 'bad_request', 'Bad request', { detail }),
-  payloadTooLarge: (limit: number) =>
+  payloadTooLarge: () =>
     new ProblemException(HttpStatus.PAYLOAD_TOO_LARGE, 'payload_too_large', 'Payload too large', {
-      detail: `Request bodies are limited to ${limit} bytes`,
+      detail: `Request bodies are limited to ${BODY_LIMIT} bytes`,
     }),
   unsupportedMediaType: () =>
     new ProblemException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'unsupported_media_type', 'Unsupported media type', {
@@ -84,10 +86,6 @@ export const Problems = {
   refreshReused: () =>
     new ProblemException(HttpStatus.UNAUTHORIZED, 'refresh_reused', 'Refresh token reused', {
       detail: 'This refresh token was already used; the session has been ended to protect the account',
-    }),
-  invalidPassword: () =>
-    new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_credentials', 'Invalid credentials', {
-      detail: 'The current password is incorrect',
     }),
   forbidden: (detail = 'You do not have permission to do this') =>
     new ProblemException(HttpStatus.FORBIDDEN, 'forbidden', 'Forbidden', { detail }),

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { registerAs } from '@nestjs/config';
 import { ConfigError } from './config-error.js';
-import { boolean, duration, integer, optional, origins, string, trustProxy, url } from './env.js';
+import { boolean, duration, hostname, integer, optional, origins, string, trustProxy, url } from './env.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -21,10 +21,12 @@ export function parseAppConfig(env: Env) {
     nodeEnv,
     production,
     port: integer(env, 'PORT', 3000, 0, 65535),
-    host: string(env, 'HOST', '0.0.0.0'),
+    host: hostname(env, 'HOST', '0.0.0.0'),
     logLevel,
     trustProxy: trustProxy(env, 'TRUST_PROXY'),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
+    /** This server's own origin as browsers see it (e.g. behind a TLS proxy); derived from each request when unset. */
+    publicOrigin: origins(env, 'PUBLIC_ORIGIN')[0],
     /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
     metricsToken: optional(env, 'METRICS_TOKEN'),
     demoPage: boolean(env, 'DEMO_PAGE', !production),

@@ -97,3 +97,11 @@ export function trustProxy(env: Env, name: string): boolean | number | string[] 
   }
   return entries;
 }
+
+export function hostname(env: Env, name: string, fallback: string): string {
+  const value = read(env, name) ?? fallback;
+  if (isIP(value) === 0 && !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(value)) {
+    throw new ConfigError(name, `must be an IP address or a host name (got "${value}")`);
+  }
+  return value;
+}

@@ -29,7 +29,8 @@ export class MetricsController {
     if (expected !== undefined) {
       const given = Buffer.from(authorization ?? '');
       const wanted = Buffer.from(`Bearer ${expected}`);
-      if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw Problems.missingToken();
+      if (!authorization) throw Problems.missingToken();
+      if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw Problems.invalidToken('The metrics token is not right');
     }
     return this.metrics.registry.metrics();
   }

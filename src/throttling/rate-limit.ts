@@ -1,6 +1,7 @@
 import { applyDecorators, type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadata, UseGuards } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
+import { isIPv6 } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/api-problems.decorator.js';
 import { Problems } from '../common/problem.js';
@@ -24,7 +25,31 @@ interface Rule {
   tracker: (request: FastifyRequest) => string;
 }
 
-const byIp = (request: FastifyRequest) => `ip:${request.ip}`;
+/**
+ * The client's address as a rate-limit bucket: IPv4 as is, IPv6 by its /64 (one subscriber's
+ * prefix, inside which a client can pick any address it likes).
+ */
+export function addressBucket(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  const [head, tail = ''] = ip.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+const byIp = (request: FastifyRequest) => `ip:${addressBucket(request.ip)}`;
+
+/** Refreshes count per account too: the user id that opens every refresh token (body or cookie). */
+function byRefreshAccount(request: FastifyRequest): string {
+  const fromBody = (request.body as { refreshToken?: unknown } | undefined)?.refreshToken;
+  const cookie = Object.entries(request.cookies ?? {}).find(([name]) => name.endsWith('refresh_token'))?.[1];
+  const token = typeof fromBody === 'string' ? fromBody : cookie;
+  const userId = token?.slice(0, token.indexOf('.'));
+  return userId && /^[0-9a-f-]{36}$/.test(userId) ? `account:${userId}` : byIp(request);
+}
 
 const byUser = (request: FastifyRequest) => `user:${(request as { user?: { id?: string } }).user?.id ?? request.ip}`;
 
@@ -39,7 +64,10 @@ const POLICIES: Record<RateLimitPolicy, Rule[]> = {
     { name: 'login-ip', limit: (c) => c.loginLimit, tracker: byIp },
     { name: 'login-account', limit: (c) => c.loginLimit, tracker: byAccount },
   ],
-  refresh: [{ name: 'refresh-ip', limit: (c) => c.refreshLimit, tracker: byIp }],
+  refresh: [
+    { name: 'refresh-ip', limit: (c) => c.refreshLimit, tracker: byIp },
+    { name: 'refresh-account', limit: (c) => c.refreshLimit, tracker: byRefreshAccount },
+  ],
   // Password changes guess the current password: limited like logins, per authenticated user.
   password: [{ name: 'password-user', limit: (c) => c.loginLimit, tracker: byUser }],
   public: [{ name: 'public-ip', limit: (c) => c.limit, tracker: byIp }],

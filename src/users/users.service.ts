@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs
 import type { ConfigType } from '@nestjs/config';
 import type { Cache } from 'cache-manager';
 import { withDeadline } from '../common/deadline.js';
+import { DependencyUnavailableError } from '../common/dependency-error.js';
 import { Problems } from '../common/problem.js';
 import { authConfig } from '../config/configuration.js';
 import { PasswordService } from '../auth/passwords/password.service.js';
@@ -54,6 +55,11 @@ export class UsersService implements OnApplicationBootstrap {
     return user;
   }
 
+  /** Straight from the database: for authorisation decisions, which must not trail a change. */
+  findFresh(id: string): Promise<User | undefined> {
+    return this.repository.findById(id);
+  }
+
   async getById(id: string): Promise<User> {
     const user = await this.findById(id);
     if (!user) throw Problems.notFound('No user with this id');
@@ -80,7 +86,13 @@ export class UsersService implements OnApplicationBootstrap {
     await this.forget(id);
   }
 
+  /** A failed invalidation fails the change (503, retry) rather than leave a stale record served. */
   private async forget(id: string): Promise<void> {
-    await withDeadline(this.cache.del(cacheKey(id)), CACHE_DEADLINE_MS * 10, false);
+    const deleted = await withDeadline(
+      this.cache.del(cacheKey(id)).then(() => true),
+      CACHE_DEADLINE_MS * 10,
+      false,
+    );
+    if (!deleted) throw new DependencyUnavailableError('redis');
   }
 }

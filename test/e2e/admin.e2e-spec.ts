@@ -66,6 +66,11 @@ describe('admin routes and the bootstrap admin', () => {
     expect(refused.body.code).toBe('session_revoked');
     const login = await t.http().post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(401);
     expect(login.body.code).toBe('invalid_credentials');
+    // Exactly what an unknown email gets: a disabled account is not revealed.
+    const unknown = await t.http().post('/auth/login').send({ email: uniqueEmail(), password: PASSWORD }).expect(401);
+    expect({ ...login.body, instance: undefined }).toEqual({ ...unknown.body, instance: undefined });
+    // Its refresh token is dead too.
+    await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(401);
     await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ disabled: false }).expect(200);
     await t.http().post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
   });

@@ -79,6 +79,13 @@ describe('register, login, /users/me, logout', () => {
     expect(wrong.body.code).toBe('invalid_credentials');
   });
 
+  test('login refuses control characters in the email with 400, and a non-string field by its type', async () => {
+    const nul = await t.http().post('/auth/login').send({ email: 'a\u0000@b.c', password: PASSWORD }).expect(400);
+    expect(nul.body.errors[0].field).toBe('email');
+    const typed = await t.http().post('/auth/login').send({ email: uniqueEmail(), password: 42 }).expect(400);
+    expect(typed.body.errors).toEqual([{ field: 'password', message: 'password must be a string' }]);
+  });
+
   test('passwords are verified exactly as sent: no case folding, no truncation', async () => {
     const email = uniqueEmail();
     const long = 'p'.repeat(100) + 'END';

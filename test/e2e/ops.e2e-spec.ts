@@ -39,6 +39,13 @@ describe('errors, health, metrics, JWKS, Swagger', () => {
     expect(response.body.code).toBe('unsupported_media_type');
   });
 
+  test('errors Fastify raises before routing are problem details too', async () => {
+    const longId = await t.http().delete(`/auth/sessions/${'a'.repeat(300)}`);
+    expect({ status: longId.status, type: longId.headers['content-type'] }).toEqual({ status: 414, type: expect.stringMatching(/^application\/problem\+json/) });
+    const badUrl = await t.http().get('/%');
+    expect({ status: badUrl.status, code: badUrl.body.code }).toEqual({ status: 400, code: 'bad_request' });
+  });
+
   test('unknown routes are 404 not_found problem details', async () => {
     const response = await t.http().get('/no/such/route').expect(404);
     expect(response.body).toMatchObject({ status: 404, code: 'not_found', type: expect.any(String), title: expect.any(String) });
@@ -134,7 +141,7 @@ describe('/metrics with METRICS_TOKEN', () => {
 
   test('wants the token', async () => {
     await t.http().get('/metrics').expect(401);
-    await t.http().get('/metrics').set('Authorization', 'Bearer wrong').expect(401);
+    expect((await t.http().get('/metrics').set('Authorization', 'Bearer wrong').expect(401)).body.code).toBe('invalid_token');
     await t.http().get('/metrics').set('Authorization', 'Bearer scrape-secret').expect(200);
   });
 });

@@ -51,6 +51,9 @@ describeRedis('what Redis holds for a session', () => {
     const user = await registerAndLogin(t);
     await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
     await t.http().post('/auth/logout-all-devices').set('Authorization', `Bearer ${user.accessToken}`).expect(204);
-    expect(await redis.keys(`${indexKey(user.userId)}*`)).toEqual([]);
+    // Only the marker that refuses logins in flight remains, briefly.
+    const idx = indexKey(user.userId);
+    expect(await redis.keys(`${idx}*`)).toEqual([`${idx}:nbf`]);
+    expect(await redis.pTTL(`${idx}:nbf`)).toBeLessThanOrEqual(5 * 60_000);
   });
 });

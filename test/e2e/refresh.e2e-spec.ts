@@ -112,10 +112,32 @@ describe('POST /auth/refresh: rotation, grace window, theft detection', () => {
     await refresh(user2.cookie).set('Origin', 'https://app.example').expect(200);
   });
 
-  test('logout ends refresh too; a disabled-then-revoked session cannot refresh', async () => {
+  test('logout ends refresh too', async () => {
     const user = await registerAndLogin(t);
     await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
     await refresh(user.cookie).expect(401);
+  });
+
+  test('logging out with an older refresh token of the chain ends the session (it is reuse)', async () => {
+    const user = await registerAndLogin(t);
+    await refresh(user.cookie).expect(200);
+    await t.http().post('/auth/logout').set('Cookie', user.cookie).expect(204);
+    await t.http().get('/users/me').set(bearer(user.accessToken)).expect(401);
+  });
+
+  test('a cookie client cannot get the refresh token into the body: refreshToken must be a string if present', async () => {
+    const user = await registerAndLogin(t);
+    const response = await refresh(user.cookie).send({ refreshToken: null }).expect(400);
+    expect(response.body.errors[0].field).toBe('refreshToken');
+    const ok = await refresh(user.cookie).send({}).expect(200);
+    expect(ok.body.refreshToken).toBeUndefined();
+    expect(refreshCookieOf(ok.headers['set-cookie'])).not.toBe('');
+  });
+
+  test("the server's own origin is allowed", async () => {
+    const user = await registerAndLogin(t);
+    await refresh(user.cookie).set('Host', 'tessera.test').set('Origin', 'http://tessera.test').expect(200);
+    await refresh(user.cookie).set('Host', 'tessera.test').set('Origin', 'https://tessera.test').expect(403);
   });
 });
 
@@ -250,7 +272,7 @@ describe('sessions page, logout everywhere, password change, the cap', () => {
 describe('refresh without a grace window', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ REFRESH_REUSE_GRACE_SECONDS: '0', THROTTLE_REFRESH_LIMIT: '3', TRUST_PROXY: 'loopback' });
+    t = await startApp({ REFRESH_REUSE_GRACE_SECONDS: '0', TRUST_PROXY: 'loopback' });
   });
   afterAll(async () => {
     await t.close();
@@ -270,6 +292,38 @@ describe('refresh without a grace window', () => {
     expect(refused.some((r) => r.body.code === 'refresh_reused')).toBe(true);
     const winner = responses.find((r) => r.status === 200)!;
     await t.http().get('/users/me').set(bearer(winner.body.accessToken)).expect(401);
+  });
+
+});
+
+describe('refresh rate limits and origins', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ THROTTLE_REFRESH_LIMIT: '3', TRUST_PROXY: 'loopback', PUBLIC_ORIGIN: 'https://auth.example' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  test('requests refused for their Origin consume neither the token nor the rate limit', async () => {
+    const user = await registerAndLogin(t);
+    const ip = `10.7.${randomInt(256)}.${randomInt(1, 255)}`;
+    for (let i = 0; i < 5; i++) {
+      await t.http().post('/auth/refresh').set('X-Forwarded-For', ip).set('Cookie', user.cookie).set('Origin', 'https://evil.example').expect(403);
+    }
+    // PUBLIC_ORIGIN is this server's origin as browsers see it.
+    await t.http().post('/auth/refresh').set('X-Forwarded-For', ip).set('Cookie', user.cookie).set('Origin', 'https://auth.example').expect(200);
+  });
+
+  test('refresh is rate limited per account across IPs', async () => {
+    const email = uniqueEmail();
+    await t.http().post('/auth/register').send({ email, password: PASSWORD }).expect(201);
+    let token = (await t.http().post('/auth/login').send({ email, password: PASSWORD, client: 'native' }).expect(200)).body.refreshToken;
+    for (let i = 0; i < 3; i++) {
+      const ok = await t.http().post('/auth/refresh').set('X-Forwarded-For', `10.6.${randomInt(256)}.${i + 1}`).send({ refreshToken: token }).expect(200);
+      token = ok.body.refreshToken;
+    }
+    await t.http().post('/auth/refresh').set('X-Forwarded-For', `10.5.${randomInt(256)}.9`).send({ refreshToken: token }).expect(429);
   });
 
   test('refresh is rate limited per IP (THROTTLE_REFRESH_LIMIT)', async () => {

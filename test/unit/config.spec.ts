@@ -61,6 +61,8 @@ describe('configuration', () => {
     [{ THROTTLE_TTL: 'soon' }, 'THROTTLE_TTL'],
     [{ BOOTSTRAP_ADMIN_EMAIL: 'admin@example.com', BOOTSTRAP_ADMIN_PASSWORD: 'short' }, 'BOOTSTRAP_ADMIN_PASSWORD'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+    [{ HOST: 'not_a_host' }, 'HOST'],
+    [{ PUBLIC_ORIGIN: 'auth.example' }, 'PUBLIC_ORIGIN'],
   ])('%j stops start-up with one line naming %s', (env, variable) => {
     let error: unknown;
     try {

@@ -1,6 +1,7 @@
-import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/api-problems.decorator.js';
+import { OriginGuard } from '../guards/origin.guard.js';
 import type { AuthenticatedUser } from '../tokens/access-token.js';
 
 export const IS_PUBLIC = 'tessera:isPublic';
@@ -21,12 +22,24 @@ export const Roles = (...roles: string[]) => SetMetadata(REQUIRED_ROLES, roles);
  */
 export function Auth(...roles: string[]) {
   return applyDecorators(
-    SetMetadata(REQUIRED_ROLES, roles),
+    Roles(...roles),
     ApiBearerAuth(BEARER_SCHEME),
     ApiProblems(roles.length > 0 ? [401, 403, 503] : [401, 503], {
       401: 'Missing, invalid or expired access token, or its session has ended (`missing_token`, `invalid_token`, `token_expired`, `session_revoked`)',
       403: `Requires role ${roles.join(' or ')} (\`forbidden\`)`,
     }),
+  );
+}
+
+/**
+ * For routes a browser authenticates with the refresh cookie (refresh, logout): refuses a foreign
+ * `Origin` (403 forbidden_origin) before anything else on the route runs. Place it *below*
+ * @RateLimit so a refused request consumes neither the token nor the caller's rate limit.
+ */
+export function CookieAuthenticated() {
+  return applyDecorators(
+    UseGuards(OriginGuard),
+    ApiProblems([403], { 403: 'Cookie request from a foreign Origin (`forbidden_origin`); nothing is consumed' }),
   );
 }
 

@@ -1,37 +1,45 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsEmail, IsIn, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, IsString, Length, Matches, MaxLength, ValidateIf } from 'class-validator';
 
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 128;
 
+/*
+ * class-validator runs a property's decorators bottom-up and stops at the first failure
+ * (stopAtFirstError), so the type check sits at the bottom and is reported first.
+ */
+
 /** Emails are trimmed and lower-cased before validation, so " Ada@Example.com" is ada@example.com. */
 const NormaliseEmail = () => Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value));
+/** PostgreSQL text cannot hold NUL, and no email has control characters: refused up front (400, not 500). */
+const NoControlCharacters = () => Matches(/^[^\u0000-\u001f\u007f]*$/, { message: '$property must not contain control characters' });
 
 export class RegisterDto {
   @ApiProperty({ example: 'ada@example.com', description: 'Trimmed and lower-cased; unique', maxLength: 254 })
   @NormaliseEmail()
-  @IsString()
-  @MaxLength(254)
   @IsEmail({}, { message: 'email must be an email address' })
+  @MaxLength(254)
+  @IsString()
   email: string;
 
   @ApiProperty({ example: 'correct horse battery', minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
-  @IsString()
   @Length(PASSWORD_MIN, PASSWORD_MAX)
+  @IsString()
   password: string;
 }
 
 export class LoginDto {
   @ApiProperty({ example: 'ada@example.com' })
   @NormaliseEmail()
-  @IsString()
+  @NoControlCharacters()
   @MaxLength(254)
+  @IsString()
   email: string;
 
   @ApiProperty({ example: 'correct horse battery', description: 'Verified exactly as sent' })
-  @IsString()
   @MaxLength(PASSWORD_MAX)
+  @IsString()
   password: string;
 
   @ApiPropertyOptional({
@@ -47,22 +55,23 @@ export class LoginDto {
 export class RefreshTokenBodyDto {
   @ApiPropertyOptional({
     description: 'Native clients only: the refresh token from the login/refresh body. Browsers send the cookie instead.',
-    example: '5b0f3a8e-2f4c-4c1e-9d55-0b1f8f2a7c11.kq3Pz0bX2w9mR1tY.Zk9...',
+    example: '5b0f3a8e-2f4c-4c1e-9d55-0b1f8f2a7c11.kq3Pz0bX2w9mR1tY.4.Zk9…',
   })
-  @IsOptional()
-  @IsString()
+  // Absent is fine (the cookie is used); present means a string: null is refused, not read as "absent".
+  @ValidateIf((_body, value) => value !== undefined)
   @MaxLength(200)
+  @IsString()
   refreshToken?: string;
 }
 
 export class ChangePasswordDto {
   @ApiProperty({ example: 'correct horse battery' })
-  @IsString()
   @MaxLength(PASSWORD_MAX)
+  @IsString()
   currentPassword: string;
 
   @ApiProperty({ example: 'staple tuning fork lamp', minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
-  @IsString()
   @Length(PASSWORD_MIN, PASSWORD_MAX)
+  @IsString()
   newPassword: string;
 }

@@ -17,7 +17,7 @@ export class OriginGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const origin = request.headers.origin;
     if (origin === undefined) return true;
-    const own = `${request.protocol}://${request.host}`;
+    const own = this.app.publicOrigin ?? `${request.protocol}://${request.host}`;
     if (origin === own || this.app.corsOrigins.includes(origin)) return true;
     throw Problems.forbiddenOrigin();
   }

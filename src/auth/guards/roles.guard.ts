@@ -6,8 +6,8 @@ import { REQUIRED_ROLES } from '../decorators/auth.decorators.js';
 import type { AuthenticatedUser } from '../tokens/access-token.js';
 
 /**
- * Checks @Roles / @Auth(role) against the user's *current* roles (cached record), so removing a
- * role takes effect at once rather than when the access token expires.
+ * Checks @Roles / @Auth(role) against the user's *current* roles, read from the database (not the
+ * token, not a cache), so removing a role or disabling the user takes effect on the next request.
  */
 @Injectable()
 export class RolesGuard implements CanActivate {
@@ -20,7 +20,7 @@ export class RolesGuard implements CanActivate {
     const roles = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, [context.getHandler(), context.getClass()]);
     if (!roles || roles.length === 0) return true;
     const principal = context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
-    const user = principal ? await this.users.findById(principal.id) : undefined;
+    const user = principal ? await this.users.findFresh(principal.id) : undefined;
     if (!user || user.disabled || !roles.some((role) => user.roles.includes(role))) throw Problems.forbidden();
     return true;
   }

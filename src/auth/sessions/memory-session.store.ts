@@ -1,4 +1,4 @@
-import type { NewSession, RotationRequest, RotationResult, SessionInfo, SessionStore } from './session-store.js';
+import { type NewSession, REVOKED_LOGINS_WINDOW_MS, type RotationRequest, type RotationResult, type SessionInfo, type SessionStore } from './session-store.js';
 
 interface MemorySession extends SessionInfo {
   refreshHash: string;
@@ -14,6 +14,8 @@ interface MemorySession extends SessionInfo {
  */
 export class MemorySessionStore implements SessionStore {
   private readonly users = new Map<string, Map<string, MemorySession>>();
+  /** userId → { sessions ended at, refused until }: see revokeAll. */
+  private readonly revokedAt = new Map<string, { at: number; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: () => number = Date.now) {
@@ -21,7 +23,9 @@ export class MemorySessionStore implements SessionStore {
     this.sweeper.unref();
   }
 
-  async create(session: NewSession, maxSessions: number): Promise<{ evicted: string[] }> {
+  async create(session: NewSession, maxSessions: number, authenticatedAt: number): Promise<{ stale: boolean; evicted: string[] }> {
+    const revoked = this.revokedAt.get(session.userId);
+    if (revoked && revoked.until > this.clock() && authenticatedAt < revoked.at) return { stale: true, evicted: [] };
     const sessions = this.liveSessions(session.userId);
     const evicted: string[] = [];
     const byLeastRecentUse = [...sessions.values()].sort((a, b) => a.lastUsedAt - b.lastUsedAt || (a.id < b.id ? -1 : 1));
@@ -32,7 +36,7 @@ export class MemorySessionStore implements SessionStore {
     }
     sessions.set(session.id, { ...session, generation: 0 });
     this.users.set(session.userId, sessions);
-    return { evicted };
+    return { stale: false, evicted };
   }
 
   async isAlive(userId: string, sessionId: string): Promise<boolean> {
@@ -80,7 +84,8 @@ export class MemorySessionStore implements SessionStore {
     return found;
   }
 
-  async revokeAll(userId: string, exceptSessionId?: string): Promise<number> {
+  async revokeAll(userId: string, now: number, exceptSessionId?: string): Promise<number> {
+    this.revokedAt.set(userId, { at: now, until: now + REVOKED_LOGINS_WINDOW_MS });
     const sessions = this.liveSessions(userId);
     let ended = 0;
     for (const id of [...sessions.keys()]) {
@@ -115,9 +120,11 @@ export class MemorySessionStore implements SessionStore {
   }
 
   private sweep(): void {
-    for (const [userId, sessions] of this.users) {
+    for (const [userId] of this.users) {
       if (this.liveSessions(userId).size === 0) this.users.delete(userId);
     }
+    const now = this.clock();
+    for (const [userId, revoked] of this.revokedAt) if (revoked.until <= now) this.revokedAt.delete(userId);
   }
 }
 

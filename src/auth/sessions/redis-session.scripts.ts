@@ -10,6 +10,8 @@ import { luaScript } from '../../redis/redis.service.js';
  *                            its expiry time is the session's expiresAt (PEXPIREAT, read back with
  *                            PEXPIRETIME)
  *   s:{U}:<sid>:g    STRING  the sealed successor of the last rotation (PX = grace window)
+ *   s:{U}:nbf        STRING  when all sessions were last ended (revokeAll): logins authenticated
+ *                            before it are refused (PX = REVOKED_LOGINS_WINDOW_MS)
  * Tokens carry their generation and a server tag (RefreshTokenCodec), and scripts only ever see
  * genuine ones: a generation below n is an older token of the chain, so the chain's history needs
  * no storage at all.
@@ -22,10 +24,15 @@ import { luaScript } from '../../redis/redis.service.js';
 /** Fields returned for a session by the scripts, in this order (lastUsedAt comes from the index). */
 const SESSION_FIELDS = `'c', 'a', 'ip', 'ua', 'ua2', 'ua3'`;
 
-/** KEYS: idx. ARGV: sid, now, created, expiresAt, absoluteExpiresAt, hash, ip, maxSessions, ua, ua2, ua3 */
+/**
+ * KEYS: idx. ARGV: sid, now, created, expiresAt, absoluteExpiresAt, hash, ip, maxSessions, ua, ua2, ua3, authenticatedAt
+ * Returns {'stale'} or {'created', evicted...}.
+ */
 export const CREATE_SESSION = luaScript(`
 local idx = KEYS[1]
 local sid, now, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[8])
+local revoked = redis.call('GET', idx .. ':nbf')
+if revoked and tonumber(ARGV[12]) < tonumber(revoked) then return {'stale'} end
 for _, member in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
   if redis.call('EXISTS', idx .. ':' .. member) == 0 then redis.call('ZREM', idx, member) end
 end
@@ -45,6 +52,7 @@ if ARGV[11] ~= '' then redis.call('HSET', key, 'ua3', ARGV[11]) end
 redis.call('PEXPIREAT', key, ARGV[4])
 redis.call('ZADD', idx, now, sid)
 if redis.call('PEXPIRETIME', idx) < tonumber(ARGV[5]) then redis.call('PEXPIREAT', idx, ARGV[5]) end
+table.insert(evicted, 1, 'created')
 return evicted
 `);
 
@@ -118,10 +126,11 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 return existed
 `);
 
-/** KEYS: idx. ARGV: exceptSid ('' for none). Returns how many live sessions ended. */
+/** KEYS: idx. ARGV: exceptSid ('' for none), now, refuseMs. Returns how many live sessions ended. */
 export const REVOKE_ALL_SESSIONS = luaScript(`
 local idx = KEYS[1]
 local ended = 0
+redis.call('SET', idx .. ':nbf', ARGV[2], 'PX', ARGV[3])
 for _, member in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
   if member ~= ARGV[1] then
     ended = ended + redis.call('EXISTS', idx .. ':' .. member)

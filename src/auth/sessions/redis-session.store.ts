@@ -7,7 +7,7 @@ import {
   REVOKE_WITH_REFRESH,
   ROTATE_SESSION,
 } from './redis-session.scripts.js';
-import type { NewSession, RotationRequest, RotationResult, SessionInfo, SessionStore } from './session-store.js';
+import { type NewSession, REVOKED_LOGINS_WINDOW_MS, type RotationRequest, type RotationResult, type SessionInfo, type SessionStore } from './session-store.js';
 
 /** The user id in key names: a UUID's 16 bytes as 22 base64url characters (other ids as they are). */
 function compactUserId(userId: string): string {
@@ -24,8 +24,8 @@ export const sessionKey = (userId: string, sessionId: string) => `${indexKey(use
 export class RedisSessionStore implements SessionStore {
   constructor(private readonly redis: RedisService) {}
 
-  async create(session: NewSession, maxSessions: number): Promise<{ evicted: string[] }> {
-    const evicted = (await this.redis.eval(
+  async create(session: NewSession, maxSessions: number, authenticatedAt: number): Promise<{ stale: boolean; evicted: string[] }> {
+    const [status, ...evicted] = (await this.redis.eval(
       CREATE_SESSION,
       [indexKey(session.userId)],
       [
@@ -38,9 +38,10 @@ export class RedisSessionStore implements SessionStore {
         session.ip,
         String(maxSessions),
         ...userAgentPieces(session.userAgent),
+        String(authenticatedAt),
       ],
     )) as string[];
-    return { evicted };
+    return { stale: status === 'stale', evicted };
   }
 
   isAlive(userId: string, sessionId: string): Promise<boolean> {
@@ -89,8 +90,9 @@ export class RedisSessionStore implements SessionStore {
     return (await this.redis.eval(REVOKE_SESSION, [indexKey(userId)], [sessionId])) === 1;
   }
 
-  async revokeAll(userId: string, exceptSessionId?: string): Promise<number> {
-    return (await this.redis.eval(REVOKE_ALL_SESSIONS, [indexKey(userId)], [exceptSessionId ?? ''])) as number;
+  async revokeAll(userId: string, now: number, exceptSessionId?: string): Promise<number> {
+    const args = [exceptSessionId ?? '', String(now), String(REVOKED_LOGINS_WINDOW_MS)];
+    return (await this.redis.eval(REVOKE_ALL_SESSIONS, [indexKey(userId)], args)) as number;
   }
 }
 

@@ -6,15 +6,9 @@ import { AuthMetrics } from '../../metrics/auth-metrics.js';
 import { UsersService } from '../../users/users.service.js';
 import { hashSecret, RefreshTokenCodec, SuccessorSealer } from '../tokens/refresh-token.js';
 import { TokenService } from '../tokens/token.service.js';
+import type { IssuedTokens } from '../refresh-cookie.js';
 import { SESSION_STORE, type SessionInfo, type SessionStore } from './session-store.js';
 
-export interface RefreshResult {
-  accessToken: string;
-  expiresIn: number;
-  session: SessionInfo;
-  /** The successor refresh token (the same one again inside the grace window). */
-  refreshToken: string;
-}
 
 /**
  * Refresh-token rotation policy. The store does the compare-and-swap atomically; this decides
@@ -32,7 +26,7 @@ export class RefreshService {
     private readonly sealer: SuccessorSealer,
   ) {}
 
-  async refresh(presented: string | undefined): Promise<RefreshResult> {
+  async refresh(presented: string | undefined): Promise<IssuedTokens> {
     // Only tokens this server minted get as far as the store.
     const token = this.refreshTokens.read(presented);
     if (!token) {
@@ -70,7 +64,7 @@ export class RefreshService {
     }
   }
 
-  private async issue(session: SessionInfo, refreshToken: string): Promise<RefreshResult> {
+  private async issue(session: SessionInfo, refreshToken: string): Promise<IssuedTokens> {
     const user = await this.users.findById(session.userId);
     if (!user || user.disabled) {
       await this.store.revoke(session.userId, session.id);

@@ -50,8 +50,12 @@ export type RotationResult =
  * from the caller. Every method is atomic with respect to concurrent callers on any instance.
  */
 export interface SessionStore {
-  /** Stores a new session; when the user already has `maxSessions` live ones, ends the least recently used. */
-  create(session: NewSession, maxSessions: number): Promise<{ evicted: string[] }>;
+  /**
+   * Stores a new session; when the user already has `maxSessions` live ones, ends the least recently
+   * used. Refused (`stale`) when the user's sessions were all ended after `authenticatedAt`: a login
+   * that checked the password just before a password change or a disable must not survive it.
+   */
+  create(session: NewSession, maxSessions: number, authenticatedAt: number): Promise<{ stale: boolean; evicted: string[] }>;
   /** The per-request check: does this session still exist (not ended, not expired)? */
   isAlive(userId: string, sessionId: string): Promise<boolean>;
   /** Live sessions of a user, most recently used first. */
@@ -62,8 +66,14 @@ export interface SessionStore {
   revokeWithRefresh(userId: string, sessionId: string, generation: number, presentedHash: string): Promise<boolean>;
   /** Ends one session; false when it did not exist. */
   revoke(userId: string, sessionId: string): Promise<boolean>;
-  /** Ends every session of the user except `exceptSessionId`; returns how many ended. */
-  revokeAll(userId: string, exceptSessionId?: string): Promise<number>;
+  /**
+   * Ends every session of the user except `exceptSessionId`, and refuses for a while (see create)
+   * any session whose login was authenticated before `now`. Returns how many ended.
+   */
+  revokeAll(userId: string, now: number, exceptSessionId?: string): Promise<number>;
 }
 
 export const SESSION_STORE = Symbol('SESSION_STORE');
+
+/** How long a revokeAll keeps refusing logins authenticated before it: far longer than any login takes. */
+export const REVOKED_LOGINS_WINDOW_MS = 5 * 60_000;

@@ -24,8 +24,12 @@ export class SessionService {
     private readonly refreshTokens: RefreshTokenCodec,
   ) {}
 
-  /** Starts a session (ending the least recently used one beyond MAX_SESSIONS_PER_USER). */
-  async start(userId: string, client: ClientInfo): Promise<StartedSession> {
+  /**
+   * Starts a session (ending the least recently used one beyond MAX_SESSIONS_PER_USER).
+   * `authenticatedAt`: when the credentials were checked; undefined if every session of the user
+   * was ended since (a password change or a disable raced this login).
+   */
+  async start(userId: string, client: ClientInfo, authenticatedAt: number): Promise<StartedSession | undefined> {
     const now = Date.now();
     const sessionId = newSessionId();
     const first = this.refreshTokens.mint(userId, sessionId, 0);
@@ -40,8 +44,8 @@ export class SessionService {
       userAgent: client.userAgent,
       ip: client.ip,
     };
-    await this.store.create({ ...session, refreshHash: hashSecret(first.secret) }, this.auth.maxSessionsPerUser);
-    return { session, refreshToken: first.token };
+    const { stale } = await this.store.create({ ...session, refreshHash: hashSecret(first.secret) }, this.auth.maxSessionsPerUser, authenticatedAt);
+    return stale ? undefined : { session, refreshToken: first.token };
   }
 
   isAlive(userId: string, sessionId: string): Promise<boolean> {
@@ -56,8 +60,9 @@ export class SessionService {
     return this.store.revoke(userId, sessionId);
   }
 
+  /** Ends every session of the user (but `exceptSessionId`), including logins in flight. */
   revokeAll(userId: string, exceptSessionId?: string): Promise<number> {
-    return this.store.revokeAll(userId, exceptSessionId);
+    return this.store.revokeAll(userId, Date.now(), exceptSessionId);
   }
 
   /** Ends the session a genuine refresh token belongs to (its current token, or an older one: reuse). */

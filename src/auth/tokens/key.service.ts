@@ -31,8 +31,9 @@ export class KeyService {
     this.algorithms = [...new Set([...this.byKid.values()].map((k) => k.alg))];
   }
 
-  static async load(auth: AuthConfig, storage: StorageConfig, app: AppConfig): Promise<KeyService> {
-    const signing = await signingKey(await loadPrivateKey(auth, storage, app));
+  /** `announce`: log which key is used (once, from the module; not from the start-up pre-check). */
+  static async load(auth: AuthConfig, storage: StorageConfig, app: AppConfig, announce = true): Promise<KeyService> {
+    const signing = await signingKey(await loadPrivateKey(auth, storage, app, announce));
     const previous: VerificationKey[] = [];
     for (const file of auth.previousPublicKeyFiles) {
       previous.push(await verificationKey(await readKey('JWT_PREVIOUS_PUBLIC_KEY_FILES', () => readPublicKeyFile(file))));
@@ -50,7 +51,7 @@ export class KeyService {
   }
 }
 
-async function loadPrivateKey(auth: AuthConfig, storage: StorageConfig, app: AppConfig): Promise<KeyObject> {
+async function loadPrivateKey(auth: AuthConfig, storage: StorageConfig, app: AppConfig, announce: boolean): Promise<KeyObject> {
   if (auth.privateKeyFile) {
     const file = auth.privateKeyFile;
     return readKey('JWT_PRIVATE_KEY_FILE', () => readPrivateKeyFile(file));
@@ -59,9 +60,10 @@ async function loadPrivateKey(auth: AuthConfig, storage: StorageConfig, app: App
     throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'must be set in production (generated development keys are refused)');
   }
   const path = join(storage.dataDir, 'keys', 'jwt-private.pem');
-  const { key, created } = await loadOrCreateDevelopmentKey(path);
+  const { key } = await loadOrCreateDevelopmentKey(path);
+  if (!announce) return key;
   new Logger('Keys').warn(
-    `${created ? 'Generated' : 'Using'} the development signing key ${path}. Set JWT_PRIVATE_KEY_FILE in production; ` +
+    `Using the development signing key ${path}. Set JWT_PRIVATE_KEY_FILE in production; ` +
       'several instances need a configured key (or one shared DATA_DIR).',
   );
   return key;
