@@ -180,12 +180,13 @@ try {
         {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
+          // The chains outlive each autocannon run: a connection takes one over and keeps it current.
           setupRequest: (request, context) => {
-            context.token ??= chains[next++ % chains.length];
-            return { ...request, body: JSON.stringify({ refreshToken: context.token }) };
+            context.chain ??= next++ % chains.length;
+            return { ...request, body: JSON.stringify({ refreshToken: chains[context.chain] }) };
           },
           onResponse: (status, body, context) => {
-            if (status === 200) context.token = JSON.parse(body).refreshToken;
+            if (status === 200) chains[context.chain] = JSON.parse(body).refreshToken;
           },
         },
       ],

@@ -3,16 +3,16 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import fastifyCookie from '@fastify/cookie';
-import fastifyHelmet from '@fastify/helmet';
 import type { ConfigType } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Logger as PinoLogger } from 'nestjs-pino';
+import { Logger as NestPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { ProblemDetailsFilter, sendProblem } from './common/problem-details.filter.js';
 import { PROBLEM_CONTENT_TYPE, problemType } from './common/problem-details.js';
 import { BODY_LIMIT, Problems } from './common/problem.js';
+import { securityHeaders } from './common/security-headers.js';
 import { createValidationPipe } from './common/validation.js';
 import { appConfig, authConfig, parseAppConfig, parseAuthConfig, parseStorageConfig, validateEnvironment } from './config/configuration.js';
 import { KeyService } from './auth/tokens/key.service.js';
@@ -55,9 +55,20 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // Fastify's own JSON parser (wrapped in configureApp) does the parsing, with BODY_LIMIT.
     bodyParser: false,
   });
-  app.useLogger(app.get(PinoLogger));
+  app.useLogger(app.get(NestPinoLogger));
   await configureApp(app);
   return app;
+}
+
+/** One line per request, at info (5xx at error, 503 at warn); nothing is built when the level is off. */
+function logRequest(request: FastifyRequest, status: number, elapsedMs: number): void {
+  const logger = PinoLogger.root;
+  const level = status === 503 ? 'warn' : status >= 500 ? 'error' : 'info';
+  if (!logger?.isLevelEnabled(level)) return;
+  logger[level](
+    { reqId: request.id, method: request.method, path: request.url.split('?')[0], status, responseTime: Math.round(elapsedMs) },
+    'request completed',
+  );
 }
 
 /** Requests Node's HTTP parser refuses (oversized headers, garbage): a bare problem, then close. */
@@ -80,7 +91,7 @@ async function configureApp(app: NestFastifyApplication): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
 
   await app.register(fastifyCookie as never);
-  await app.register(fastifyHelmet as never, {
+  const headers = securityHeaders({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -94,7 +105,12 @@ async function configureApp(app: NestFastifyApplication): Promise<void> {
         upgradeInsecureRequests: null,
       },
     },
-  } as never);
+  });
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headers);
+    reply.header('x-request-id', request.id);
+    done();
+  });
   if (config.corsOrigins.length > 0) {
     app.enableCors({ origin: config.corsOrigins, credentials: true, exposedHeaders: ['WWW-Authenticate', 'Retry-After', 'x-request-id'] });
   }
@@ -109,16 +125,13 @@ async function configureApp(app: NestFastifyApplication): Promise<void> {
     else parseJson(request, body as string, (error, value) => (error ? done(Problems.malformedJson(), undefined) : done(null, value)));
   });
 
-  fastify.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
-
   const metrics = app.get(MetricsRegistry);
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+    const status = reply.statusCode;
+    metrics.httpRequests.inc({ method: request.method, route, status });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    logRequest(request, status, reply.elapsedTime);
     done();
   });
 

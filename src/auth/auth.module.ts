@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
-import { PassportModule } from '@nestjs/passport';
 import { UsersModule } from '../users/users.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
@@ -14,7 +13,6 @@ import { RefreshController } from './refresh.controller.js';
 import { RefreshService } from './sessions/refresh.service.js';
 import { SessionsController } from './sessions.controller.js';
 import { SessionsModule } from './sessions/sessions.module.js';
-import { AccessTokenStrategy } from './strategies/access-token.strategy.js';
 import { JwksController } from './tokens/jwks.controller.js';
 import { KeysModule } from './tokens/keys.module.js';
 import { TokenService } from './tokens/token.service.js';
@@ -23,7 +21,6 @@ import { TokenService } from './tokens/token.service.js';
   imports: [
     // Keys are passed per call (KeyService), so several can be published and rotated.
     JwtModule.register({}),
-    PassportModule,
     KeysModule,
     PasswordsModule,
     SessionsModule,
@@ -32,7 +29,6 @@ import { TokenService } from './tokens/token.service.js';
   controllers: [AuthController, RefreshController, SessionsController, JwksController],
   providers: [
     TokenService,
-    AccessTokenStrategy,
     AuthService,
     RefreshService,
     RefreshCookie,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
+import { within } from '../common/deadline.js';
 import { DependencyUnavailableError } from '../common/dependency-error.js';
 
 export interface LuaScript {
@@ -15,46 +16,94 @@ export function luaScript(source: string): LuaScript {
 export interface RedisOptions {
   url: string;
   commandTimeoutMs: number;
+  /** Entries of the client-side cache (RESP3 tracking); 0 turns it off. */
+  clientCacheEntries?: number;
 }
 
+/** A heartbeat every half second; no answer for this long means Redis is treated as down. */
+const HEARTBEAT_MS = 500;
+const HEARTBEAT_STALE_MS = 2000;
+
 /**
- * Tessera's one Redis connection (node-redis), shared by the session store, the throttler
- * storage, the cache and health checks. Every call is bounded by `commandTimeoutMs`: node-redis
- * only times out commands not yet written, and a frozen server (SIGSTOP) never answers written
- * ones, so the deadline is enforced here. Failures surface as DependencyUnavailableError (503).
+ * Tessera's one Redis connection (node-redis), shared by the session store, the rate limits, the
+ * cache and health checks.
+ *
+ * - Client-side caching (RESP3 tracking): reads such as the per-request `EXISTS` on a session are
+ *   answered from memory, and Redis pushes an invalidation the moment any instance changes the
+ *   key; so a live session costs no round trip, and a revocation still lands at once everywhere.
+ *   node-redis drops the whole cache when the connection errors or closes.
+ * - Fail closed: every call is bounded by `commandTimeoutMs` (node-redis only times out commands
+ *   not yet written, and a frozen server never answers written ones), and a heartbeat marks Redis
+ *   down when it stops answering, so nothing is served from memory while Redis cannot be heard.
+ *   Failures surface as DependencyUnavailableError (503).
  */
 export class RedisService {
   readonly client: RedisClientType;
   private readonly logger = new Logger('Redis');
-  private healthy = false;
+  private connected = false;
   private warnedDown = false;
+  /** When the unanswered heartbeat ping was sent (undefined: none outstanding). */
+  private heartbeatSentAt: number | undefined;
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly options: RedisOptions) {
+    const cacheEntries = options.clientCacheEntries ?? 100_000;
     this.client = createClient({
       url: options.url,
+      RESP: 3,
+      ...(cacheEntries > 0 ? { clientSideCache: { maxEntries: cacheEntries, evictPolicy: 'LRU' as const, recordStats: false } } : {}),
       // Commands fail at once while disconnected instead of queueing: fail closed, fast.
       disableOfflineQueue: true,
-      // Keeps traffic on the socket so a frozen server is noticed by socketTimeout below.
-      pingInterval: 1000,
       socket: {
         connectTimeout: 2000,
-        socketTimeout: Math.max(3000, options.commandTimeoutMs * 3),
+        // No byte for this long (the heartbeat keeps the socket busy): the connection is replaced.
+        socketTimeout: Math.max(5000, options.commandTimeoutMs * 3),
         // Capped exponential backoff with jitter: recovers within seconds, no reconnect storm.
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) + Math.floor(Math.random() * 100),
       },
-    }) as RedisClientType;
-    this.client.on('error', (error: Error) => {
-      if (this.healthy || !this.warnedDown) {
-        this.logger.warn(`Redis unavailable (${error.message}); failing closed until it returns`);
-        this.warnedDown = true;
-      }
-      this.healthy = false;
-    });
+    }) as unknown as RedisClientType;
+    this.client.on('error', (error: Error) => this.markDown(error.message));
     this.client.on('ready', () => {
       if (this.warnedDown) this.logger.log('Redis connection restored');
-      this.healthy = true;
+      this.connected = true;
       this.warnedDown = false;
+      this.heartbeatSentAt = undefined;
     });
+    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * One ping at a time; staleness is measured from when it was *sent*, so a busy event loop here
+   * (which delays sending) is not mistaken for a silent Redis.
+   */
+  private beat(): void {
+    if (!this.client.isReady) return;
+    if (this.heartbeatSentAt !== undefined) {
+      if (this.connected && Date.now() - this.heartbeatSentAt > HEARTBEAT_STALE_MS) this.markDown('no answer to the heartbeat');
+      return;
+    }
+    this.heartbeatSentAt = Date.now();
+    this.client.ping().then(
+      () => {
+        this.heartbeatSentAt = undefined;
+        if (!this.connected && this.client.isReady) {
+          this.connected = true;
+          if (this.warnedDown) this.logger.log('Redis answers again');
+          this.warnedDown = false;
+        }
+      },
+      () => {
+        this.heartbeatSentAt = undefined;
+      },
+    );
+  }
+
+  /** Logged once per outage, however many errors the outage produces. */
+  private markDown(reason: string): void {
+    if (!this.warnedDown) this.logger.warn(`Redis unavailable (${reason}); failing closed until it returns`);
+    this.warnedDown = true;
+    this.connected = false;
   }
 
   /** Connects, waiting at most a few seconds: a Redis down at start-up means 503s, not a crash. */
@@ -63,21 +112,19 @@ export class RedisService {
     await Promise.race([connecting, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
   }
 
+  /** Connected and answering the heartbeat. */
   get isReady(): boolean {
-    return this.client.isReady;
+    const waiting = this.heartbeatSentAt === undefined ? 0 : Date.now() - this.heartbeatSentAt;
+    return this.connected && this.client.isReady && waiting <= HEARTBEAT_STALE_MS;
   }
 
   /** Runs one Redis operation under the deadline, mapping connection failures to 503. */
   async run<T>(operation: (client: RedisClientType) => Promise<T>): Promise<T> {
-    if (!this.client.isReady) throw new DependencyUnavailableError('redis');
-    let timer: NodeJS.Timeout | undefined;
+    if (!this.isReady) throw new DependencyUnavailableError('redis');
     try {
-      return await Promise.race([
-        operation(this.client),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new DependencyUnavailableError('redis')), this.options.commandTimeoutMs);
-        }),
-      ]);
+      return await within(operation(this.client), this.options.commandTimeoutMs, () => {
+        throw new DependencyUnavailableError('redis');
+      });
     } catch (error) {
       // A reply error is a bug in a script or command, not an outage: let it surface as such.
       if (error instanceof ErrorReply && !error.message.startsWith('NOSCRIPT') && !/^(LOADING|BUSY|MASTERDOWN|READONLY)/.test(error.message)) {
@@ -85,8 +132,6 @@ export class RedisService {
       }
       if (error instanceof DependencyUnavailableError) throw error;
       throw new DependencyUnavailableError('redis', error);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -109,6 +154,7 @@ export class RedisService {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.heartbeat);
     if (this.client.isOpen) {
       await this.client.close().catch(() => this.client.destroy());
     }

@@ -4,11 +4,12 @@ import { luaScript } from '../../redis/redis.service.js';
  * Key layout for one user, U = the user id in 22 base64url characters. Every key carries the hash
  * tag {U}, so each script touches one slot and runs on Redis Cluster too:
  *   s:{U}            ZSET    sessionId -> lastUsedAt (ms): LRU order for the cap, the sessions list
- *   s:{U}:<sid>      HASH    c created, a absoluteExpiresAt (ms), ip,
+ *   s:{U}:<sid>      HASH    c created, e expiresAt, a absoluteExpiresAt (ms), ip,
  *                            ua/ua2/ua3 the user agent in pieces of at most 64 bytes,
  *                            h hash of the current refresh token, n its generation;
- *                            its expiry time is the session's expiresAt (PEXPIREAT, read back with
- *                            PEXPIRETIME)
+ *                            PEXPIREAT = e. The per-request check reads `e` (HGET, answered from the
+ *                            client-side cache) rather than EXISTS: expiry sends no invalidation
+ *                            until Redis reclaims the key, but `e` says when the session ended.
  *   s:{U}:<sid>:g    STRING  the sealed successor of the last rotation (PX = grace window)
  *   s:{U}:nbf        STRING  when all sessions were last ended (revokeAll): logins authenticated
  *                            before it are refused (PX = REVOKED_LOGINS_WINDOW_MS)
@@ -22,7 +23,7 @@ import { luaScript } from '../../redis/redis.service.js';
  */
 
 /** Fields returned for a session by the scripts, in this order (lastUsedAt comes from the index). */
-const SESSION_FIELDS = `'c', 'a', 'ip', 'ua', 'ua2', 'ua3'`;
+const SESSION_FIELDS = `'c', 'a', 'ip', 'ua', 'ua2', 'ua3', 'e'`;
 
 /**
  * KEYS: idx. ARGV: sid, now, created, expiresAt, absoluteExpiresAt, hash, ip, maxSessions, ua, ua2, ua3, authenticatedAt
@@ -46,7 +47,7 @@ if over > 0 then
   end
 end
 local key = idx .. ':' .. sid
-redis.call('HSET', key, 'c', ARGV[3], 'a', ARGV[5], 'h', ARGV[6], 'n', 0, 'ip', ARGV[7], 'ua', ARGV[9])
+redis.call('HSET', key, 'c', ARGV[3], 'e', ARGV[4], 'a', ARGV[5], 'h', ARGV[6], 'n', 0, 'ip', ARGV[7], 'ua', ARGV[9])
 if ARGV[10] ~= '' then redis.call('HSET', key, 'ua2', ARGV[10]) end
 if ARGV[11] ~= '' then redis.call('HSET', key, 'ua3', ARGV[11]) end
 redis.call('PEXPIREAT', key, ARGV[4])
@@ -70,7 +71,7 @@ local chain = redis.call('HMGET', key, 'h', 'n')
 if not chain[1] then return {'invalid'} end
 local current = tonumber(chain[2])
 local s = redis.call('HMGET', key, ${SESSION_FIELDS})
-local e = redis.call('PEXPIRETIME', key)
+local e = tonumber(s[7])
 if now >= e then
   redis.call('DEL', key, grace)
   redis.call('ZREM', idx, sid)
@@ -78,7 +79,7 @@ if now >= e then
 end
 if generation == current and chain[1] == presented then
   local expires = math.min(now + tonumber(ARGV[7]), tonumber(s[2]))
-  redis.call('HSET', key, 'h', ARGV[4], 'n', current + 1)
+  redis.call('HSET', key, 'h', ARGV[4], 'n', current + 1, 'e', expires)
   redis.call('PEXPIREAT', key, expires)
   if tonumber(ARGV[8]) > 0 then
     redis.call('SET', grace, ARGV[5], 'PX', ARGV[8])
@@ -92,7 +93,7 @@ if generation == current - 1 then
   local sealed = redis.call('GET', grace)
   if sealed then
     local used = redis.call('ZSCORE', idx, sid) or s[1]
-    return {'grace', s[1], used, tostring(e), s[2], s[3], s[4] or '', s[5] or '', s[6] or '', sealed}
+    return {'grace', s[1], used, s[7], s[2], s[3], s[4] or '', s[5] or '', s[6] or '', sealed}
   end
 end
 if generation < current then
@@ -148,10 +149,9 @@ local out = {}
 local members = redis.call('ZREVRANGE', idx, 0, -1, 'WITHSCORES')
 for i = 1, #members, 2 do
   local member = members[i]
-  local key = idx .. ':' .. member
-  local s = redis.call('HMGET', key, ${SESSION_FIELDS})
+  local s = redis.call('HMGET', idx .. ':' .. member, ${SESSION_FIELDS})
   if s[1] then
-    out[#out + 1] = {member, s[1], members[i + 1], tostring(redis.call('PEXPIRETIME', key)), s[2], s[3], s[4] or '', s[5] or '', s[6] or ''}
+    out[#out + 1] = {member, s[1], members[i + 1], s[7], s[2], s[3], s[4] or '', s[5] or '', s[6] or ''}
   else
     redis.call('ZREM', idx, member)
   end

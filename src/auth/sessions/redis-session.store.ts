@@ -9,15 +9,25 @@ import {
 } from './redis-session.scripts.js';
 import { type NewSession, REVOKED_LOGINS_WINDOW_MS, type RotationRequest, type RotationResult, type SessionInfo, type SessionStore } from './session-store.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Recently used users' index keys: computing one is most of the per-request store check's own cost. */
+const indexKeys = new Map<string, string>();
+
 /** The user id in key names: a UUID's 16 bytes as 22 base64url characters (other ids as they are). */
 function compactUserId(userId: string): string {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(userId)
-    ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url')
-    : userId;
+  return UUID.test(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : userId;
 }
 
 /** `s:{U}`: the user's session index; session keys extend it (`s:{U}:<sid>`), see redis-session.scripts.ts. */
-export const indexKey = (userId: string) => `s:{${compactUserId(userId)}}`;
+export function indexKey(userId: string): string {
+  let key = indexKeys.get(userId);
+  if (key === undefined) {
+    if (indexKeys.size >= 10_000) indexKeys.delete(indexKeys.keys().next().value!);
+    key = `s:{${compactUserId(userId)}}`;
+    indexKeys.set(userId, key);
+  }
+  return key;
+}
 export const sessionKey = (userId: string, sessionId: string) => `${indexKey(userId)}:${sessionId}`;
 
 /** Sessions in Redis: every multi-key change is one Lua script, so it is atomic across instances. */
@@ -44,8 +54,12 @@ export class RedisSessionStore implements SessionStore {
     return { stale: status === 'stale', evicted };
   }
 
+  /** One HGET, served from the client-side cache while the session is unchanged (see RedisService). */
   isAlive(userId: string, sessionId: string): Promise<boolean> {
-    return this.redis.run(async (client) => (await client.exists(sessionKey(userId, sessionId))) === 1);
+    return this.redis.run(async (client) => {
+      const expiresAt = await client.hGet(sessionKey(userId, sessionId), 'e');
+      return expiresAt !== null && Number(expiresAt) > Date.now();
+    });
   }
 
   async list(userId: string): Promise<SessionInfo[]> {

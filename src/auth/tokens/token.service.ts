@@ -7,20 +7,34 @@ import { Problems } from '../../common/problem.js';
 import { authConfig } from '../../config/configuration.js';
 import { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from './access-token.js';
 import { KeyService } from './key.service.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 export interface IssuedAccessToken {
   accessToken: string;
   expiresIn: number;
 }
 
-/** Issues access tokens and defines, in one place, how they are verified. */
+/** Issues access tokens, and verifies them: the one place that decides whether a JWT is acceptable. */
 @Injectable()
 export class TokenService {
+  private readonly verifyOptions: VerifyOptions & { complete: true };
+  private readonly verified: VerifiedTokenCache;
+
   constructor(
     private readonly jwt: JwtService,
     private readonly keys: KeyService,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
-  ) {}
+  ) {
+    // Algorithm pinned to the keys we hold, issuer, audience, small leeway; `complete` exposes the header.
+    this.verifyOptions = {
+      algorithms: keys.algorithms as Algorithm[],
+      issuer: auth.issuer,
+      audience: auth.audience,
+      clockTolerance: auth.clockToleranceSeconds,
+      complete: true,
+    };
+    this.verified = new VerifiedTokenCache(10_000, auth.clockToleranceSeconds);
+  }
 
   issueAccessToken(user: { id: string; roles: string[] }, sessionId: string): IssuedAccessToken {
     const key = this.keys.signing;
@@ -40,37 +54,25 @@ export class TokenService {
     return { accessToken, expiresIn: this.auth.accessTokenTtl };
   }
 
-  /** jsonwebtoken options: algorithm pinned, issuer, audience, small leeway; `complete` exposes the header. */
-  get verifyOptions(): VerifyOptions & { complete: true } {
-    return {
-      algorithms: this.keys.algorithms as Algorithm[],
-      issuer: this.auth.issuer,
-      audience: this.auth.audience,
-      clockTolerance: this.auth.clockToleranceSeconds,
-      complete: true,
-    };
-  }
-
-  /** The public key for a token's header `kid`, or undefined for unknown kids. */
-  keyForToken(rawJwt: string) {
-    const header = this.jwt.decode<{ header?: { kid?: unknown } } | null>(rawJwt, { complete: true })?.header;
-    return this.keys.forKid(header?.kid)?.key;
-  }
-
   /**
-   * Verifies an access token outside the guard (logout accepts one without requiring it), with
-   * exactly the guard's rules. Throws the same problems the guard answers with.
+   * Verifies an access token: signature by the key its `kid` names (unknown kids refused, never
+   * guessed), algorithm pinned, `iss`, `aud`, `exp` with leeway, `typ: at+jwt` and Tessera's claims.
+   * Throws `token_expired` or `invalid_token`. Whether its session is alive is the caller's next question.
    */
   verifyAccessToken(rawJwt: string): AccessTokenClaims {
-    const key = this.keyForToken(rawJwt);
+    const cached = this.verified.get(rawJwt);
+    if (cached) return cached;
+    const kid = this.jwt.decode<{ header?: { kid?: unknown } } | null>(rawJwt, { complete: true })?.header?.kid;
+    const key = this.keys.forKid(kid);
     if (!key) throw Problems.invalidToken();
     let verified: { header: { typ?: unknown }; payload: Partial<AccessTokenClaims> };
     try {
-      verified = this.jwt.verify(rawJwt, { ...this.verifyOptions, publicKey: key } as never);
+      verified = this.jwt.verify(rawJwt, { ...this.verifyOptions, publicKey: key.key } as never);
     } catch (error) {
       throw (error as Error).name === 'TokenExpiredError' ? Problems.tokenExpired() : Problems.invalidToken();
     }
     if (!TokenService.hasValidShape(verified.header, verified.payload)) throw Problems.invalidToken();
+    this.verified.set(rawJwt, verified.payload);
     return verified.payload;
   }
 
