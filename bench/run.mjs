@@ -5,11 +5,12 @@
 //   npm run bench -- --large      # also sessions-1m (1,000,000 live sessions in Redis)
 //   npm run bench -- --quick      # CI smoke: one short run per scenario, no targets
 //   npm run bench -- --only=public,me
+//   npm run bench -- --only=refresh --profile   # CPU profile of the server in bench/profiles/
 //
 // Needs REDIS_URL; uses DATABASE_URL when set, the embedded database otherwise.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -61,7 +62,9 @@ const children = [];
 
 async function startProcess(name, script, env, readyPath) {
   const port = await freePort();
-  const child = spawn(process.execPath, [script], {
+  // --profile: the Tessera server writes a V8 CPU profile into bench/profiles/ when it stops.
+  const profile = args.profile && name === 'tessera' ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles')}`] : [];
+  const child = spawn(process.execPath, [...profile, script], {
     cwd: root,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -93,8 +96,9 @@ function serverEnv(dataDir) {
 }
 
 async function shutdown() {
+  const exits = children.filter((child) => child.exitCode === null).map((child) => new Promise((resolve) => child.once('exit', resolve)));
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  await sleep(300);
+  await Promise.race([Promise.all(exits), sleep(5000)]);
   rmSync(work, { recursive: true, force: true });
 }
 process.on('SIGINT', () => shutdown().then(() => process.exit(130)));
@@ -144,6 +148,27 @@ async function measure(name, options) {
   return row;
 }
 
+/** Like measure(), for several scenarios run in turn each round; keeps each round's req/s for ratios. */
+async function measureInterleaved(scenarios) {
+  const names = Object.keys(scenarios);
+  for (const name of names) await cannon({ ...scenarios[name], duration: quick ? 1 : 2 });
+  const runs = Object.fromEntries(names.map((name) => [name, []]));
+  for (let i = 0; i < RUNS; i++) {
+    for (const name of names) {
+      const result = await cannon(scenarios[name]);
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+      runs[name].push({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 });
+    }
+  }
+  const rows = {};
+  for (const name of names) {
+    const r = runs[name];
+    rows[name] = { rps: Math.round(median(r.map((x) => x.rps))), p50: median(r.map((x) => x.p50)), p99: median(r.map((x) => x.p99)), runs: r.map((x) => Math.round(x.rps)) };
+    console.error(`  ${name}: ${rows[name].rps} req/s (runs ${rows[name].runs.join(', ')}), p50 ${rows[name].p50} ms, p99 ${rows[name].p99} ms`);
+  }
+  return rows;
+}
+
 // ---------------------------------------------------------------- scenarios
 const results = { scenarios: {}, ratios: {}, targets: {} };
 const databaseUrl = process.env.DATABASE_URL;
@@ -156,9 +181,13 @@ try {
   const { accessToken } = await nativeLogin(tessera.base, email);
   const bearer = { authorization: `Bearer ${accessToken}` };
 
-  if (want('public')) results.scenarios.public = await measure('public', { url: `${tessera.base}/health/live` });
-  if (want('me')) results.scenarios.me = await measure('me', { url: `${tessera.base}/users/me`, headers: bearer });
-  if (want('stateless-peer')) results.scenarios['stateless-peer'] = await measure('stateless-peer', { url: `${peer.base}/users/me`, headers: bearer });
+  // Interleaved, round by round, so a noisy neighbour hits all three alike; ratios are per round.
+  const compared = {
+    public: { url: `${tessera.base}/health/live` },
+    me: { url: `${tessera.base}/users/me`, headers: bearer },
+    'stateless-peer': { url: `${peer.base}/users/me`, headers: bearer },
+  };
+  Object.assign(results.scenarios, await measureInterleaved(Object.fromEntries(Object.entries(compared).filter(([name]) => want(name)))));
 
   if (want('me-fixed-rate')) {
     // p99 at a fixed 5,000 req/s (autocannon corrects for coordinated omission).
@@ -167,6 +196,8 @@ try {
     results.scenarios['me-fixed-rate'] = { rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99 };
     console.error(`  me @5000/s: p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`);
   }
+
+  if (want('cpu')) results.cpu = await cpuPerRequest(tessera, { public: compared.public, me: compared.me });
 
   if (want('refresh')) {
     // 16 clients, each rotating its own chain (native clients: the token travels in the body).
@@ -220,6 +251,35 @@ try {
   await shutdown();
 }
 
+/**
+ * The server's own CPU (user + system, from /proc) per request at a fixed 4,000 req/s: unlike
+ * req/s at saturation, it does not depend on how much CPU the load generator takes on this box.
+ */
+async function cpuPerRequest(server, scenarios) {
+  const statOf = () => {
+    try {
+      const fields = readFileSync(`/proc/${server.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100); // clock ticks → µs (USER_HZ 100)
+    } catch {
+      return undefined;
+    }
+  };
+  const rows = {};
+  for (const [name, options] of Object.entries(scenarios)) {
+    const samples = [];
+    for (let i = 0; i < (quick ? 1 : 3); i++) {
+      const before = statOf();
+      const result = await cannon({ ...options, connections: 16, overallRate: 4000, duration: quick ? 2 : 5 });
+      const after = statOf();
+      if (before === undefined || after === undefined) return undefined;
+      samples.push((after - before) / result.requests.total);
+    }
+    rows[name] = Math.round(median(samples));
+  }
+  console.error(`  CPU per request at 4,000 req/s: ${Object.entries(rows).map(([k, v]) => `${k} ${v} µs`).join(', ')}`);
+  return rows;
+}
+
 // A revocation on one instance, seen by another: logout on A, then poll B until it refuses.
 async function revocationLatency(a, email) {
   const b = await startProcess('tessera-b', 'dist/main.js', { ...serverEnv(join(work, 'b')), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) }, '/health/ready');
@@ -248,7 +308,8 @@ async function storeModules() {
   const { RedisService } = await import('../dist/redis/redis.service.js');
   const { RedisSessionStore, sessionKey } = await import('../dist/auth/sessions/redis-session.store.js');
   const tokens = await import('../dist/auth/tokens/refresh-token.js');
-  const redis = new RedisService({ url: process.env.REDIS_URL, commandTimeoutMs: 30_000 });
+  // No client-side caching here: its tracking table in Redis would be counted as session memory.
+  const redis = new RedisService({ url: process.env.REDIS_URL, commandTimeoutMs: 30_000, clientCacheEntries: 0 });
   await redis.connect();
   return {
     redis,
@@ -337,7 +398,13 @@ async function withManySessions(n, run) {
 
 function report() {
   const s = results.scenarios;
-  const ratio = (a, b) => (s[a] && s[b] ? +(s[a].rps / s[b].rps).toFixed(2) : undefined);
+  // Median of the per-round ratios where both were measured round by round, else of the medians.
+  const ratio = (a, b) => {
+    if (!s[a] || !s[b]) return undefined;
+    const paired = s[a].runs.length === s[b].runs.length && s[a].runs.length > 1 && a !== 'refresh' && a !== 'sessions-1m';
+    const value = paired ? median(s[a].runs.map((x, i) => x / s[b].runs[i])) : s[a].rps / s[b].rps;
+    return +value.toFixed(2);
+  };
   results.ratios = {
     'me / public': ratio('me', 'public'),
     'me / stateless-peer': ratio('me', 'stateless-peer'),
@@ -362,6 +429,7 @@ function report() {
   console.log('\n' + formatTable(table));
   console.log('\n' + formatTable(Object.entries(results.ratios).filter(([, v]) => v !== undefined).map(([k, v]) => ({ ratio: k, value: v }))));
   if (results.memory) console.log(`\nRedis memory: ${results.memory.bytesPerSession} B per live session after one rotation (${results.memory.bytesPerSessionInGraceWindow} B while the grace copy lives)`);
+  if (results.cpu) console.log(`Server CPU per request at a fixed 4,000 req/s: ${Object.entries(results.cpu).map(([k, v]) => `${k} ${v} µs`).join(', ')}`);
   if (results.revocation) console.log(`Revocation on A seen by B: median ${results.revocation.medianMs} ms, max ${results.revocation.maxMs} ms (${results.revocation.samples} samples)`);
   console.log('\n' + formatTable(Object.entries(results.targets).map(([k, v]) => ({ target: k, result: quick ? `${v} (not asserted in --quick)` : v }))));
   writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');

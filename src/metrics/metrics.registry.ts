@@ -33,7 +33,21 @@ export class MetricsRegistry {
     registers: [this.registry],
   });
 
+  /** Label children per route and status, so the per-request path does not hash label sets. */
+  private readonly children = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let child = this.children.get(key);
+    if (!child) {
+      child = { count: this.httpRequests.labels(method, route, String(status)), duration: this.httpDuration.labels(method, route) };
+      this.children.set(key, child);
+    }
+    child.count.inc();
+    child.duration.observe(seconds);
   }
 }

@@ -16,9 +16,14 @@ export class RolesGuard implements CanActivate {
     private readonly users: UsersService,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /** Synchronous for routes without roles (almost all): no promise on the common path. */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const roles = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, [context.getHandler(), context.getClass()]);
     if (!roles || roles.length === 0) return true;
+    return this.hasRole(context, roles);
+  }
+
+  private async hasRole(context: ExecutionContext, roles: string[]): Promise<boolean> {
     const principal = context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
     const user = principal ? await this.users.findFresh(principal.id) : undefined;
     if (!user || user.disabled || !roles.some((role) => user.roles.includes(role))) throw Problems.forbidden();
