@@ -13,6 +13,7 @@ import { ProblemDetailsFilter, sendProblem } from './common/problem-details.filt
 import { PROBLEM_CONTENT_TYPE, problemType } from './common/problem-details.js';
 import { BODY_LIMIT, Problems } from './common/problem.js';
 import { securityHeaders } from './common/security-headers.js';
+import { registerDemoPage } from './demo/demo-page.js';
 import { createValidationPipe } from './common/validation.js';
 import { appConfig, authConfig, parseAppConfig, parseAuthConfig, parseStorageConfig, validateEnvironment } from './config/configuration.js';
 import { KeyService } from './auth/tokens/key.service.js';
@@ -138,6 +139,8 @@ async function configureApp(app: NestFastifyApplication): Promise<void> {
     logRequest(request, status, reply.elapsedTime);
     done();
   });
+
+  if (config.demoPage) await registerDemoPage(fastify);
 
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());

@@ -1,0 +1,278 @@
+/**
+ * Tessera's browser client: framework-free, no runtime dependencies.
+ *
+ * Rules it follows (see the README's client guidance):
+ * - the access token lives in this object's memory only, never in localStorage/sessionStorage;
+ *   the refresh token is the server's HttpOnly cookie, which scripts never see;
+ * - `fetch()` adds the Bearer token and, on 401 `token_expired`, refreshes once and retries once;
+ * - refresh is single-flight: any number of concurrent callers share one request;
+ * - `restore()` on page load turns the surviving cookie back into a session with one refresh;
+ * - tabs stay in step through BroadcastChannel: a logout in one tab logs out the others.
+ */
+
+export interface TokenResponse {
+  accessToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+  sessionId: string;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  roles: string[];
+}
+
+export interface Session {
+  id: string;
+  current: boolean;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+  userAgent: string;
+  ip: string;
+}
+
+/** RFC 9457 problem details, as Tessera answers every error. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  errors?: { field: string; message: string }[];
+}
+
+export class TesseraError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly problem?: Problem,
+  ) {
+    super(problem?.detail ?? `Request failed with status ${status}`);
+    this.name = 'TesseraError';
+  }
+}
+
+export type SessionState = 'logged-in' | 'logged-out';
+
+interface ChannelLike {
+  postMessage(message: unknown): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  close(): void;
+}
+
+export interface TesseraClientOptions {
+  /** Where Tessera is served; '' (the default) means this page's origin. */
+  baseUrl?: string;
+  /** For tests and unusual environments; defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Tabs sharing this name stay in step; null turns cross-tab messages off. */
+  channel?: string | null;
+  /** For tests; defaults to the global BroadcastChannel when there is one. */
+  createChannel?: (name: string) => ChannelLike;
+}
+
+type Message = { type: 'logged-out' } | { type: 'logged-in' };
+
+export class TesseraClient {
+  private accessToken: string | undefined;
+  private currentSessionId: string | undefined;
+  private refreshing: Promise<boolean> | undefined;
+  private readonly listeners = new Set<(state: SessionState) => void>();
+  private readonly channel: ChannelLike | undefined;
+  private readonly baseUrl: string;
+  private readonly doFetch: typeof fetch;
+
+  constructor(options: TesseraClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? '').replace(/\/$/, '');
+    this.doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const name = options.channel === undefined ? 'tessera-session' : options.channel;
+    const create =
+      options.createChannel ??
+      (typeof BroadcastChannel === 'undefined' ? undefined : (channelName: string) => new BroadcastChannel(channelName) as unknown as ChannelLike);
+    if (name !== null && create) {
+      this.channel = create(name);
+      this.channel.addEventListener('message', (event) => this.onMessage(event.data as Message));
+    }
+  }
+
+  get isLoggedIn(): boolean {
+    return this.accessToken !== undefined;
+  }
+
+  /** The id of this tab's session (to mark it in a sessions list). */
+  get sessionId(): string | undefined {
+    return this.currentSessionId;
+  }
+
+  /** Called with 'logged-in' / 'logged-out' whenever that changes, here or in another tab. */
+  onChange(listener: (state: SessionState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async register(email: string, password: string): Promise<User> {
+    return this.json<User>(await this.post('/auth/register', { email, password }));
+  }
+
+  async login(email: string, password: string): Promise<void> {
+    this.accept(await this.json<TokenResponse>(await this.post('/auth/login', { email, password })));
+    this.broadcast({ type: 'logged-in' });
+  }
+
+  /** On page load: the HttpOnly cookie survives reloads, so one refresh restores the session. */
+  restore(): Promise<boolean> {
+    return this.refresh();
+  }
+
+  /** Single-flight: concurrent callers share one refresh request. Resolves to whether it worked. */
+  refresh(): Promise<boolean> {
+    this.refreshing ??= this.refreshOnce().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  /**
+   * fetch() with the Bearer token. On 401 `token_expired` it refreshes once and retries once;
+   * on any other 401 the session is over and the client says so.
+   */
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    if (!this.accessToken && !(await this.refresh())) throw new TesseraError(401, 'missing_token');
+    let response = await this.send(path, init);
+    if (response.status === 401 && (await this.problemCode(response.clone())) === 'token_expired' && (await this.refresh())) {
+      response = await this.send(path, init);
+    }
+    if (response.status === 401) this.end(true);
+    return response;
+  }
+
+  async me(): Promise<User> {
+    return this.json<User>(await this.fetch('/users/me'));
+  }
+
+  async sessions(): Promise<Session[]> {
+    return this.json<Session[]>(await this.fetch('/auth/sessions'));
+  }
+
+  async revokeSession(id: string): Promise<void> {
+    await this.expectNoContent(await this.fetch(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }));
+  }
+
+  /** Ends this session (Bearer, or the cookie alone when the access token is gone) and tells the other tabs. */
+  async logout(): Promise<void> {
+    try {
+      await this.doFetch(`${this.baseUrl}/auth/logout`, {
+        method: 'POST',
+        credentials: 'include',
+        headers: this.accessToken ? { Authorization: `Bearer ${this.accessToken}` } : {},
+      });
+    } finally {
+      this.end(true);
+    }
+  }
+
+  async logoutAllDevices(): Promise<void> {
+    try {
+      await this.expectNoContent(await this.fetch('/auth/logout-all-devices', { method: 'POST' }));
+    } finally {
+      this.end(true);
+    }
+  }
+
+  /** Stops listening to other tabs (e.g. in tests, or when the app unmounts). */
+  close(): void {
+    this.channel?.close();
+  }
+
+  private async refreshOnce(): Promise<boolean> {
+    const wasLoggedIn = this.isLoggedIn;
+    let response: Response;
+    try {
+      response = await this.doFetch(`${this.baseUrl}/auth/refresh`, { method: 'POST', credentials: 'include' });
+    } catch {
+      return false; // offline: keep the state, the next call tries again
+    }
+    if (response.ok) {
+      this.accept((await response.json()) as TokenResponse);
+      return true;
+    }
+    // 503 and 429 are passing troubles; a 401 means the session is over.
+    if (response.status === 401) this.end(wasLoggedIn);
+    return false;
+  }
+
+  private accept(tokens: TokenResponse): void {
+    const wasLoggedIn = this.isLoggedIn;
+    this.accessToken = tokens.accessToken;
+    this.currentSessionId = tokens.sessionId;
+    if (!wasLoggedIn) this.emit('logged-in');
+  }
+
+  /** Forgets the tokens; `tell` also informs the other tabs and listeners. */
+  private end(tell: boolean): void {
+    const wasLoggedIn = this.isLoggedIn;
+    this.accessToken = undefined;
+    this.currentSessionId = undefined;
+    if (!wasLoggedIn) return;
+    this.emit('logged-out');
+    if (tell) this.broadcast({ type: 'logged-out' });
+  }
+
+  private onMessage(message: Message): void {
+    if (message?.type === 'logged-out') this.end(false);
+    // Another tab logged in: the shared cookie now holds a session; pick it up with a refresh.
+    else if (message?.type === 'logged-in' && !this.isLoggedIn) void this.refresh();
+  }
+
+  private broadcast(message: Message): void {
+    this.channel?.postMessage(message);
+  }
+
+  private emit(state: SessionState): void {
+    for (const listener of this.listeners) listener(state);
+  }
+
+  private send(path: string, init: RequestInit): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.accessToken) headers.set('Authorization', `Bearer ${this.accessToken}`);
+    return this.doFetch(`${this.baseUrl}${path}`, { ...init, headers, credentials: 'include' });
+  }
+
+  private post(path: string, body: unknown): Promise<Response> {
+    return this.doFetch(`${this.baseUrl}${path}`, {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  }
+
+  private async json<T>(response: Response): Promise<T> {
+    if (!response.ok) throw await this.error(response);
+    return (await response.json()) as T;
+  }
+
+  private async expectNoContent(response: Response): Promise<void> {
+    if (!response.ok) throw await this.error(response);
+  }
+
+  private async error(response: Response): Promise<TesseraError> {
+    let problem: Problem | undefined;
+    try {
+      problem = (await response.json()) as Problem;
+    } catch {
+      problem = undefined;
+    }
+    return new TesseraError(response.status, problem?.code ?? 'http_error', problem);
+  }
+
+  private async problemCode(response: Response): Promise<string | undefined> {
+    try {
+      return ((await response.json()) as Problem).code;
+    } catch {
+      return undefined;
+    }
+  }
+}

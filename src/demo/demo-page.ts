@@ -1,0 +1,28 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+
+/** The browser client's folder: `client/` beside `src/` and `dist/`. */
+const CLIENT_DIR = fileURLToPath(new URL('../../client/', import.meta.url));
+
+/**
+ * The demo page at /demo: static HTML and CSS (client/public) and the compiled browser client
+ * (client/dist, built by `npm run build:client`). Public by design: it holds no data, and every
+ * call it makes goes through the API's own guards.
+ */
+export async function registerDemoPage(fastify: FastifyInstance): Promise<void> {
+  const compiled = `${CLIENT_DIR}dist`;
+  if (!existsSync(`${compiled}/demo.js`)) {
+    throw new Error('The demo page is on but client/dist is missing: run `npm run build:client` (or set DEMO_PAGE=false)');
+  }
+  const page = readFileSync(`${CLIENT_DIR}public/index.html`, 'utf8');
+  await fastify.register(fastifyStatic, {
+    root: [compiled, `${CLIENT_DIR}public`],
+    prefix: '/demo/',
+    decorateReply: false,
+    // Only what the page loads: no source maps, no type declarations.
+    allowedPath: (path: string) => /^\/[\w-]+\.(js|css|html)$/.test(path),
+  });
+  fastify.get('/demo', (_request, reply) => reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(page));
+}

@@ -1,0 +1,168 @@
+import { describe, expect, jest, test } from '@jest/globals';
+import { TesseraClient } from '../../client/tessera-client.js';
+
+type Handler = (url: string, init: RequestInit) => Response | Promise<Response>;
+
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+const problem = (status: number, code: string) => json(status, { type: `urn:tessera:problem:${code}`, title: code, status, detail: code, code });
+const tokens = (n: number) => ({ accessToken: `access-${n}`, tokenType: 'Bearer', expiresIn: 900, sessionId: 'sess' });
+
+/** A fake Tessera: records every call; `routes` answer by "METHOD path". */
+function fakeServer(routes: Record<string, Handler>) {
+  const calls: { method: string; path: string; authorization: string | null; credentials?: string }[] = [];
+  const fetch = jest.fn(async (input: Parameters<typeof globalThis.fetch>[0], init: RequestInit = {}): Promise<Response> => {
+    const path = String(input);
+    const method = init.method ?? 'GET';
+    calls.push({ method, path, authorization: new Headers(init.headers).get('Authorization'), credentials: init.credentials });
+    const handler = routes[`${method} ${path}`];
+    if (!handler) return problem(404, 'not_found');
+    return handler(path, init);
+  }) as unknown as typeof globalThis.fetch;
+  return { fetch, calls };
+}
+
+/** BroadcastChannel stand-in: every channel of one hub hears the others, like tabs of one origin. */
+function channelHub() {
+  const members = new Set<{ listener?: (event: { data: unknown }) => void }>();
+  return (_name: string) => {
+    const me: { listener?: (event: { data: unknown }) => void } = {};
+    members.add(me);
+    return {
+      postMessage: (data: unknown) => {
+        for (const other of members) if (other !== me) queueMicrotask(() => other.listener?.({ data }));
+      },
+      addEventListener: (_type: 'message', listener: (event: { data: unknown }) => void) => {
+        me.listener = listener;
+      },
+      close: () => members.delete(me),
+    };
+  };
+}
+
+describe('TesseraClient', () => {
+  test('login keeps the access token in memory and sends it as Bearer; the refresh token never reaches it', async () => {
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'GET /users/me': (_p, init) => (new Headers(init.headers).get('Authorization') === 'Bearer access-1' ? json(200, { id: 'u', email: 'a@b.c', roles: ['user'] }) : problem(401, 'invalid_token')),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    expect(client.isLoggedIn).toBe(true);
+    expect(await client.me()).toEqual({ id: 'u', email: 'a@b.c', roles: ['user'] });
+    expect(server.calls.every((c) => c.credentials === 'include')).toBe(true);
+    expect(JSON.stringify(client)).not.toContain('refresh');
+  });
+
+  test('on 401 token_expired it refreshes once and retries once', async () => {
+    let refreshes = 0;
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'POST /auth/refresh': () => json(200, tokens(++refreshes + 1)),
+      'GET /users/me': (_p, init) =>
+        new Headers(init.headers).get('Authorization') === 'Bearer access-2' ? json(200, { id: 'u', email: 'a@b.c', roles: [] }) : problem(401, 'token_expired'),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    expect((await client.me()).id).toBe('u');
+    expect(refreshes).toBe(1);
+    expect(server.calls.map((c) => `${c.method} ${c.path} ${c.authorization ?? ''}`)).toEqual([
+      'POST /auth/login ',
+      'GET /users/me Bearer access-1',
+      'POST /auth/refresh ',
+      'GET /users/me Bearer access-2',
+    ]);
+  });
+
+  test('concurrent calls share one refresh (single flight)', async () => {
+    let refreshes = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'POST /auth/refresh': async () => {
+        refreshes++;
+        await gate;
+        return json(200, tokens(2));
+      },
+      'GET /users/me': (_p, init) =>
+        new Headers(init.headers).get('Authorization') === 'Bearer access-2' ? json(200, { id: 'u', email: 'a@b.c', roles: [] }) : problem(401, 'token_expired'),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    const calls = Promise.all(Array.from({ length: 5 }, () => client.me()));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    release();
+    expect((await calls).map((u) => u.id)).toEqual(['u', 'u', 'u', 'u', 'u']);
+    expect(refreshes).toBe(1);
+  });
+
+  test('restore() turns the surviving cookie into a session, or reports there is none', async () => {
+    const ok = new TesseraClient({ fetch: fakeServer({ 'POST /auth/refresh': () => json(200, tokens(7)) }).fetch, channel: null });
+    const states: string[] = [];
+    ok.onChange((state) => states.push(state));
+    expect(await ok.restore()).toBe(true);
+    expect(ok.isLoggedIn).toBe(true);
+    expect(states).toEqual(['logged-in']);
+
+    const none = new TesseraClient({ fetch: fakeServer({ 'POST /auth/refresh': () => problem(401, 'invalid_refresh_token') }).fetch, channel: null });
+    expect(await none.restore()).toBe(false);
+    expect(none.isLoggedIn).toBe(false);
+  });
+
+  test('any other 401 ends the session; a 503 on refresh keeps it', async () => {
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'GET /users/me': () => problem(401, 'session_revoked'),
+      'POST /auth/refresh': () => problem(503, 'service_unavailable'),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    expect(await client.refresh()).toBe(false);
+    expect(client.isLoggedIn).toBe(true);
+    await expect(client.me()).rejects.toMatchObject({ status: 401, code: 'session_revoked' });
+    expect(client.isLoggedIn).toBe(false);
+  });
+
+  test('errors carry the problem details', async () => {
+    const client = new TesseraClient({ fetch: fakeServer({ 'POST /auth/login': () => problem(401, 'invalid_credentials') }).fetch, channel: null });
+    await expect(client.login('a@b.c', 'wrong password!')).rejects.toMatchObject({ status: 401, code: 'invalid_credentials', problem: { code: 'invalid_credentials' } });
+  });
+
+  test('a logout in one tab logs out the others', async () => {
+    const hub = channelHub();
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'POST /auth/refresh': () => json(200, tokens(2)),
+      'POST /auth/logout': () => new Response(null, { status: 204 }),
+    });
+    const tabA = new TesseraClient({ fetch: server.fetch, createChannel: hub });
+    const tabB = new TesseraClient({ fetch: server.fetch, createChannel: hub });
+    await tabA.login('a@b.c', 'correct horse battery');
+    // B hears of the login and picks the session up from the shared cookie.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(tabB.isLoggedIn).toBe(true);
+    const statesB: string[] = [];
+    tabB.onChange((state) => statesB.push(state));
+    await tabA.logout();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(tabA.isLoggedIn).toBe(false);
+    expect(tabB.isLoggedIn).toBe(false);
+    expect(statesB).toEqual(['logged-out']);
+    tabA.close();
+    tabB.close();
+  });
+
+  test('the access token is never written to web storage', async () => {
+    const setItem = jest.fn();
+    const storage = { setItem, getItem: jest.fn(), removeItem: jest.fn(), clear: jest.fn(), key: jest.fn(), length: 0 };
+    Object.assign(globalThis, { localStorage: storage, sessionStorage: storage });
+    try {
+      const client = new TesseraClient({ fetch: fakeServer({ 'POST /auth/login': () => json(200, tokens(1)) }).fetch, channel: null });
+      await client.login('a@b.c', 'correct horse battery');
+      expect(setItem).not.toHaveBeenCalled();
+    } finally {
+      delete (globalThis as Record<string, unknown>).localStorage;
+      delete (globalThis as Record<string, unknown>).sessionStorage;
+    }
+  });
+});
