@@ -58,6 +58,9 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
+# The demo page (off in production unless DEMO_PAGE=true): its static files and the compiled client.
+COPY client/public ./client/public
+COPY --from=build /app/client/dist ./client/dist
 RUN mkdir -p /app/data && chown node:node /app/data
 
 USER node
