@@ -109,14 +109,22 @@ $('call-me').addEventListener('click', async () => {
 });
 
 $('logout').addEventListener('click', async () => {
-  await client.logout();
-  say('Logged out');
+  try {
+    await client.logout();
+    say('Logged out');
+  } catch (error) {
+    say(`Could not log out: ${describe(error)}`);
+  }
   await render();
 });
 
 $('logout-all').addEventListener('click', async () => {
-  await client.logoutAllDevices().catch(() => undefined);
-  say('Logged out on every device');
+  try {
+    await client.logoutAllDevices();
+    say('Logged out on every device');
+  } catch (error) {
+    say(`Could not log out everywhere: ${describe(error)}`);
+  }
   await render();
 });
 

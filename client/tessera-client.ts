@@ -140,8 +140,16 @@ export class TesseraClient {
    */
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     if (!this.accessToken && !(await this.refresh())) throw new TesseraError(401, 'missing_token');
+    const sentWith = this.accessToken;
     let response = await this.send(path, init);
-    if (response.status === 401 && (await this.problemCode(response.clone())) === 'token_expired' && (await this.refresh())) {
+    if (response.status === 401 && (await this.problemCode(response.clone())) === 'token_expired') {
+      // Another call may have refreshed meanwhile: then just retry with the newer token.
+      const refreshed = this.accessToken !== sentWith || (await this.refresh());
+      if (!refreshed) {
+        // The refresh itself ended the session (401), or failed for a passing reason (503, offline).
+        if (this.isLoggedIn) throw new TesseraError(503, 'refresh_unavailable');
+        return response;
+      }
       response = await this.send(path, init);
     }
     if (response.status === 401) this.end(true);
@@ -160,25 +168,26 @@ export class TesseraClient {
     await this.expectNoContent(await this.fetch(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }));
   }
 
-  /** Ends this session (Bearer, or the cookie alone when the access token is gone) and tells the other tabs. */
+  /**
+   * Ends this session (Bearer, or the cookie alone when the access token is gone) and tells the
+   * other tabs. Throws, and stays logged in, if the server could not end it (503, offline): a
+   * logout that did not happen must not look as if it had.
+   */
   async logout(): Promise<void> {
-    try {
-      await this.doFetch(`${this.baseUrl}/auth/logout`, {
-        method: 'POST',
-        credentials: 'include',
-        headers: this.accessToken ? { Authorization: `Bearer ${this.accessToken}` } : {},
-      });
-    } finally {
-      this.end(true);
-    }
+    const response = await this.doFetch(`${this.baseUrl}/auth/logout`, {
+      method: 'POST',
+      credentials: 'include',
+      headers: this.accessToken ? { Authorization: `Bearer ${this.accessToken}` } : {},
+    });
+    // 401: there was no session left to end, which is just as logged out.
+    if (!response.ok && response.status !== 401) throw await this.error(response);
+    this.end(true);
   }
 
   async logoutAllDevices(): Promise<void> {
-    try {
-      await this.expectNoContent(await this.fetch('/auth/logout-all-devices', { method: 'POST' }));
-    } finally {
-      this.end(true);
-    }
+    const response = await this.fetch('/auth/logout-all-devices', { method: 'POST' });
+    if (!response.ok && response.status !== 401) throw await this.error(response);
+    this.end(true);
   }
 
   /** Stops listening to other tabs (e.g. in tests, or when the app unmounts). */
@@ -222,8 +231,17 @@ export class TesseraClient {
 
   private onMessage(message: Message): void {
     if (message?.type === 'logged-out') this.end(false);
-    // Another tab logged in: the shared cookie now holds a session; pick it up with a refresh.
-    else if (message?.type === 'logged-in' && !this.isLoggedIn) void this.refresh();
+    // Another tab logged in: the shared cookie now holds that session (perhaps another user's);
+    // pick it up with a refresh, and say so if it is a different session.
+    else if (message?.type === 'logged-in') void this.adopt();
+  }
+
+  private async adopt(): Promise<void> {
+    const before = this.currentSessionId;
+    if ((await this.refresh()) && before !== undefined && before !== this.currentSessionId) {
+      this.emit('logged-out');
+      this.emit('logged-in');
+    }
   }
 
   private broadcast(message: Message): void {

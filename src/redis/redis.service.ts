@@ -99,8 +99,9 @@ export class RedisService {
     );
   }
 
-  /** Logged once per outage, however many errors the outage produces. */
+  /** Logged once per outage, however many errors the outage produces. Nothing cached is trusted after it. */
   private markDown(reason: string): void {
+    this.client.clientSideCache?.clear();
     if (!this.warnedDown) this.logger.warn(`Redis unavailable (${reason}); failing closed until it returns`);
     this.warnedDown = true;
     this.connected = false;
@@ -127,7 +128,7 @@ export class RedisService {
       });
     } catch (error) {
       // A reply error is a bug in a script or command, not an outage: let it surface as such.
-      if (error instanceof ErrorReply && !error.message.startsWith('NOSCRIPT') && !/^(LOADING|BUSY|MASTERDOWN|READONLY)/.test(error.message)) {
+      if (error instanceof ErrorReply && !error.message.startsWith('NOSCRIPT') && !/^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOPERM)/.test(error.message)) {
         throw error;
       }
       if (error instanceof DependencyUnavailableError) throw error;

@@ -82,6 +82,13 @@ describe('register, login, /users/me, logout', () => {
   test('login refuses control characters in the email with 400, and a non-string field by its type', async () => {
     const nul = await t.http().post('/auth/login').send({ email: 'a\u0000@b.c', password: PASSWORD }).expect(400);
     expect(nul.body.errors[0].field).toBe('email');
+    for (const body of [
+      { email: '\ud800@b.com', password: PASSWORD },
+      { email: uniqueEmail(), password: '\ud800'.repeat(10) },
+    ]) {
+      const lone = await t.http().post('/auth/register').set('Content-Type', 'application/json').send(JSON.stringify(body)).expect(400);
+      expect(lone.body.code).toBe('validation_failed');
+    }
     const typed = await t.http().post('/auth/login').send({ email: uniqueEmail(), password: 42 }).expect(400);
     expect(typed.body.errors).toEqual([{ field: 'password', message: 'password must be a string' }]);
   });

@@ -219,6 +219,12 @@ describe('sessions page, logout everywhere, password change, the cap', () => {
     await t.http().get('/users/me').set(bearer(user.accessToken)).expect(200);
     expect((await t.http().delete('/auth/sessions/nosuchsessionxxxxxxxxx').set(bearer(user.accessToken)).expect(404)).body.code).toBe('not_found');
 
+    // Ids name sessions only, never other keys of the user (the grace copy, the revoke marker).
+    await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
+    for (const id of [`${user.sessionId}:g`, 'nbf', '../x']) {
+      await t.http().delete(`/auth/sessions/${encodeURIComponent(id)}`).set(bearer(user.accessToken)).expect(404);
+    }
+
     const stranger = await registerAndLogin(t);
     await t.http().delete(`/auth/sessions/${stranger.sessionId}`).set(bearer(user.accessToken)).expect(404);
     await t.http().get('/users/me').set(bearer(stranger.accessToken)).expect(200);

@@ -123,6 +123,21 @@ describe('TesseraClient', () => {
     expect(client.isLoggedIn).toBe(false);
   });
 
+  test('a refresh that fails for a passing reason keeps the session; a failed logout does not pretend', async () => {
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'GET /users/me': () => problem(401, 'token_expired'),
+      'POST /auth/refresh': () => problem(503, 'service_unavailable'),
+      'POST /auth/logout': () => problem(503, 'service_unavailable'),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    await expect(client.me()).rejects.toMatchObject({ status: 503 });
+    expect(client.isLoggedIn).toBe(true);
+    await expect(client.logout()).rejects.toMatchObject({ status: 503, code: 'service_unavailable' });
+    expect(client.isLoggedIn).toBe(true);
+  });
+
   test('errors carry the problem details', async () => {
     const client = new TesseraClient({ fetch: fakeServer({ 'POST /auth/login': () => problem(401, 'invalid_credentials') }).fetch, channel: null });
     await expect(client.login('a@b.c', 'wrong password!')).rejects.toMatchObject({ status: 401, code: 'invalid_credentials', problem: { code: 'invalid_credentials' } });

@@ -12,6 +12,12 @@ export const PASSWORD_MAX = 128;
 
 /** Emails are trimmed and lower-cased before validation, so " Ada@Example.com" is ada@example.com. */
 const NormaliseEmail = () => Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value));
+/**
+ * Lone UTF-16 surrogates cannot be encoded (they would become U+FFFD, so two different passwords
+ * could verify alike, and validator's isEmail throws on them): refused with 400.
+ */
+const WellFormed = () =>
+  Matches(/^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/, { message: '$property must be well-formed Unicode text' });
 /** PostgreSQL text cannot hold NUL, and no email has control characters: refused up front (400, not 500). */
 const NoControlCharacters = () => Matches(/^[^\u0000-\u001f\u007f]*$/, { message: '$property must not contain control characters' });
 
@@ -20,11 +26,13 @@ export class RegisterDto {
   @NormaliseEmail()
   @IsEmail({}, { message: 'email must be an email address' })
   @MaxLength(254)
+  @WellFormed()
   @IsString()
   email: string;
 
   @ApiProperty({ example: 'correct horse battery', minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
   @Length(PASSWORD_MIN, PASSWORD_MAX)
+  @WellFormed()
   @IsString()
   password: string;
 }
@@ -34,11 +42,13 @@ export class LoginDto {
   @NormaliseEmail()
   @NoControlCharacters()
   @MaxLength(254)
+  @WellFormed()
   @IsString()
   email: string;
 
   @ApiProperty({ example: 'correct horse battery', description: 'Verified exactly as sent' })
   @MaxLength(PASSWORD_MAX)
+  @WellFormed()
   @IsString()
   password: string;
 
@@ -67,11 +77,13 @@ export class RefreshTokenBodyDto {
 export class ChangePasswordDto {
   @ApiProperty({ example: 'correct horse battery' })
   @MaxLength(PASSWORD_MAX)
+  @WellFormed()
   @IsString()
   currentPassword: string;
 
   @ApiProperty({ example: 'staple tuning fork lamp', minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
   @Length(PASSWORD_MIN, PASSWORD_MAX)
+  @WellFormed()
   @IsString()
   newPassword: string;
 }

@@ -120,6 +120,7 @@ return 0
 
 /** KEYS: idx. ARGV: sid. Returns 1 when the session existed. */
 export const REVOKE_SESSION = luaScript(`
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 local key = KEYS[1] .. ':' .. ARGV[1]
 local existed = redis.call('EXISTS', key)
 redis.call('DEL', key, key .. ':g')

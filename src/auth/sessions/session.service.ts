@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { authConfig } from '../../config/configuration.js';
-import { hashSecret, newSessionId, RefreshTokenCodec } from '../tokens/refresh-token.js';
+import { hashSecret, isSessionId, newSessionId, RefreshTokenCodec } from '../tokens/refresh-token.js';
 import { SESSION_STORE, type SessionInfo, type SessionStore } from './session-store.js';
 
 export interface ClientInfo {
@@ -56,8 +56,9 @@ export class SessionService {
     return this.store.list(userId);
   }
 
-  revoke(userId: string, sessionId: string): Promise<boolean> {
-    return this.store.revoke(userId, sessionId);
+  /** Only well-formed session ids reach the store: an id is never a way to name other keys. */
+  async revoke(userId: string, sessionId: string): Promise<boolean> {
+    return isSessionId(sessionId) && this.store.revoke(userId, sessionId);
   }
 
   /** Ends every session of the user (but `exceptSessionId`), including logins in flight. */

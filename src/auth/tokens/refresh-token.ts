@@ -27,6 +27,7 @@ const TAG = /^[A-Za-z0-9_-]{22}$/;
 /** 96 random bits: unguessable, and not a secret (access tokens carry it); short, as it is in every key. */
 export const newSessionId = (): string => randomBytes(12).toString('base64url');
 export const newSecret = (): string => randomBytes(32).toString('base64url');
+export const isSessionId = (value: string): boolean => SESSION_ID.test(value);
 
 /**
  * SHA-256 truncated to 128 bits. Enough here: the secret has 256 bits of entropy, so there is

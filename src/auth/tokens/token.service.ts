@@ -67,7 +67,8 @@ export class TokenService {
     if (!key) throw Problems.invalidToken();
     let verified: { header: { typ?: unknown }; payload: Partial<AccessTokenClaims> };
     try {
-      verified = this.jwt.verify(rawJwt, { ...this.verifyOptions, publicKey: key.key } as never);
+      // Pinned to the algorithm of the key this `kid` names.
+      verified = this.jwt.verify(rawJwt, { ...this.verifyOptions, algorithms: [key.alg], publicKey: key.key } as never);
     } catch (error) {
       throw (error as Error).name === 'TokenExpiredError' ? Problems.tokenExpired() : Problems.invalidToken();
     }
