@@ -60,7 +60,7 @@ async function loadPrivateKey(auth: AuthConfig, storage: StorageConfig, app: App
     throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'must be set in production (generated development keys are refused)');
   }
   const path = join(storage.dataDir, 'keys', 'jwt-private.pem');
-  const { key } = await loadOrCreateDevelopmentKey(path);
+  const key = await loadOrCreateDevelopmentKey(path);
   if (!announce) return key;
   new Logger('Keys').warn(
     `Using the development signing key ${path}. Set JWT_PRIVATE_KEY_FILE in production; ` +

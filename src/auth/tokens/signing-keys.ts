@@ -64,9 +64,9 @@ export async function readPublicKeyFile(path: string): Promise<KeyObject> {
  * Reads the development key from `path`, creating it first if missing. The exclusive create
  * (`wx`) means instances starting together on one DATA_DIR end up sharing a single key.
  */
-export async function loadOrCreateDevelopmentKey(path: string): Promise<{ key: KeyObject; created: boolean }> {
+export async function loadOrCreateDevelopmentKey(path: string): Promise<KeyObject> {
   try {
-    return { key: await readPrivateKeyFile(path), created: false };
+    return await readPrivateKeyFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -76,9 +76,9 @@ export async function loadOrCreateDevelopmentKey(path: string): Promise<{ key: K
   try {
     await writeFile(path, pem, { flag: 'wx', mode: 0o600 });
     await chmod(path, 0o600);
-    return { key: privateKey, created: true };
+    return privateKey;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return { key: await readPrivateKeyFile(path), created: false };
+    return readPrivateKeyFile(path);
   }
 }

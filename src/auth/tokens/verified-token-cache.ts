@@ -26,8 +26,4 @@ export class VerifiedTokenCache {
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(token, { claims, validUntilMs: (claims.exp + this.clockToleranceSeconds) * 1000 });
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
