@@ -9,7 +9,7 @@
 //
 // Needs REDIS_URL; uses DATABASE_URL when set, the embedded database otherwise.
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,7 @@ async function freePort() {
 const work = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const keyFile = join(work, 'jwt-private.pem');
+const serverSecret = randomBytes(32).toString('hex');
 const publicKeyFile = join(work, 'jwt-public.pem');
 writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
 writeFileSync(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }));
@@ -86,6 +87,9 @@ async function startProcess(name, script, env, readyPath) {
 function serverEnv(dataDir) {
   return {
     NODE_ENV: 'production',
+    // What production requires (the server refuses to start without them).
+    SERVER_SECRETS: serverSecret,
+    PUBLIC_ORIGIN: 'http://localhost',
     LOG_LEVEL: 'warn',
     DATA_DIR: dataDir,
     JWT_PRIVATE_KEY_FILE: keyFile,

@@ -169,6 +169,12 @@ function checkCompose() {
     const env = environmentOf('app', app);
     checkUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres');
     checkUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis');
+    if (env.NODE_ENV === 'production') {
+      // What a production start-up refuses to run without (src/config/configuration.ts).
+      for (const variable of ['SERVER_SECRETS', 'PUBLIC_ORIGIN', 'JWT_PRIVATE_KEY_FILE']) {
+        if (env[variable] === undefined || env[variable] === '') fail(`services.app.environment has no ${variable}, which production requires`);
+      }
+    }
     const keyFile = env.JWT_PRIVATE_KEY_FILE;
     if (keyFile && keyFile.startsWith('/run/secrets/')) {
       const secret = keyFile.slice('/run/secrets/'.length);

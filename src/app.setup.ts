@@ -145,5 +145,6 @@ async function configureApp(app: NestFastifyApplication): Promise<void> {
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
   app.enableShutdownHooks();
-  setupSwagger(app, auth.cookieName);
+  // Production serves the API description only when DOCS=true says so.
+  if (config.docs) setupSwagger(app, auth.cookieName);
 }

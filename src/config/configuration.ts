@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { registerAs } from '@nestjs/config';
 import { ConfigError } from './config-error.js';
-import { boolean, duration, hostname, integer, optional, origins, string, trustProxy, url } from './env.js';
+import { boolean, duration, hostname, integer, isLoopbackOrigin, optional, origins, secrets, string, trustProxy, url } from './env.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -17,21 +17,47 @@ export function parseAppConfig(env: Env) {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent (got "${logLevel}")`);
   }
+  const trust = trustProxy(env, 'TRUST_PROXY');
+  const corsOrigins = origins(env, 'CORS_ORIGINS');
+  const publicOrigin = origins(env, 'PUBLIC_ORIGIN')[0];
+  const metricsToken = optional(env, 'METRICS_TOKEN');
+  if (production) {
+    // Trusting every hop lets any client write its own X-Forwarded-For: rate limits and logs would believe it.
+    if (trust === true) throw new ConfigError('TRUST_PROXY', 'must not be true in production (name the proxies: a hop count, addresses or CIDRs)');
+    // Links in mails, WebAuthn and the Origin check must never trust the Host header in production.
+    if (!publicOrigin) throw new ConfigError('PUBLIC_ORIGIN', 'must be set in production (this server\'s origin as browsers see it, e.g. https://auth.example.com)');
+    for (const [name, list] of [['PUBLIC_ORIGIN', [publicOrigin]], ['CORS_ORIGINS', corsOrigins]] as const) {
+      const plain = list.find((origin) => origin.startsWith('http://') && !isLoopbackOrigin(origin));
+      if (plain) throw new ConfigError(name, `must use https:// in production (got ${plain})`);
+    }
+  }
   return {
     nodeEnv,
     production,
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: hostname(env, 'HOST', '0.0.0.0'),
     logLevel,
-    trustProxy: trustProxy(env, 'TRUST_PROXY'),
-    corsOrigins: origins(env, 'CORS_ORIGINS'),
-    /** This server's own origin as browsers see it (e.g. behind a TLS proxy); derived from each request when unset. */
-    publicOrigin: origins(env, 'PUBLIC_ORIGIN')[0],
+    trustProxy: trust,
+    corsOrigins,
+    /** This server's own origin as browsers see it (e.g. behind a TLS proxy); derived from each request when unset (development only). */
+    publicOrigin,
     /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
-    metricsToken: optional(env, 'METRICS_TOKEN'),
+    metricsToken,
+    /** Production serves /metrics only behind METRICS_TOKEN. */
+    metrics: !production || metricsToken !== undefined,
+    /** Swagger UI and /docs-json: on in development, off in production unless DOCS=true. */
+    docs: boolean(env, 'DOCS', !production),
     demoPage: boolean(env, 'DEMO_PAGE', !production),
   };
 }
+
+/** The sane bounds production insists on (seconds). */
+export const PRODUCTION_LIMITS = {
+  accessTokenTtl: 3600,
+  refreshTokenTtl: 90 * 86400,
+  sessionMaxLifetime: 365 * 86400,
+  refreshReuseGraceSeconds: 60,
+};
 
 export function parseAuthConfig(env: Env) {
   const accessTokenTtl = duration(env, 'ACCESS_TOKEN_TTL', '15m');
@@ -49,6 +75,22 @@ export function parseAuthConfig(env: Env) {
     throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'must be an email address');
   }
   const cookieSecure = boolean(env, 'COOKIE_SECURE', true);
+  const refreshReuseGraceSeconds = integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 300);
+  const serverSecrets = secrets(env, 'SERVER_SECRETS');
+  if (env.NODE_ENV?.trim() === 'production') {
+    if (!cookieSecure) throw new ConfigError('COOKIE_SECURE', 'must not be false in production (the refresh cookie would travel over plain http)');
+    if (!serverSecrets) throw new ConfigError('SERVER_SECRETS', 'must be set in production (generated development secrets are refused)');
+    const bounds: [string, number, number][] = [
+      ['ACCESS_TOKEN_TTL', accessTokenTtl, PRODUCTION_LIMITS.accessTokenTtl],
+      ['REFRESH_TOKEN_TTL', refreshTokenTtl, PRODUCTION_LIMITS.refreshTokenTtl],
+      ['SESSION_MAX_LIFETIME', sessionMaxLifetime, PRODUCTION_LIMITS.sessionMaxLifetime],
+      ['REFRESH_REUSE_GRACE_SECONDS', refreshReuseGraceSeconds, PRODUCTION_LIMITS.refreshReuseGraceSeconds],
+    ];
+    for (const [name, seconds, max] of bounds) {
+      if (seconds > max) throw new ConfigError(name, `must be at most ${max} seconds in production (got ${seconds})`);
+    }
+    if (accessTokenTtl < 60) throw new ConfigError('ACCESS_TOKEN_TTL', `must be at least 60 seconds in production (got ${accessTokenTtl})`);
+  }
   return {
     issuer: string(env, 'JWT_ISSUER', 'tessera'),
     audience: string(env, 'JWT_AUDIENCE', 'tessera-api'),
@@ -58,7 +100,9 @@ export function parseAuthConfig(env: Env) {
     accessTokenTtl,
     refreshTokenTtl,
     sessionMaxLifetime,
-    refreshReuseGraceSeconds: integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 300),
+    refreshReuseGraceSeconds,
+    /** SERVER_SECRETS, newest first; undefined in development means "generate one into DATA_DIR". */
+    serverSecrets,
     maxSessionsPerUser: integer(env, 'MAX_SESSIONS_PER_USER', 10, 1, 1000),
     clockToleranceSeconds: 5,
     cookieSecure,

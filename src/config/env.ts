@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { decodeSecret } from '../auth/tokens/server-secrets.js';
 import { ConfigError } from './config-error.js';
 import { parseDurationSeconds } from './duration.js';
 
@@ -104,4 +105,21 @@ export function hostname(env: Env, name: string, fallback: string): string {
     throw new ConfigError(name, `must be an IP address or a host name (got "${value}")`);
   }
   return value;
+}
+
+/** A comma-separated key ring, newest first: each secret 32+ random bytes as hex or base64url. */
+export function secrets(env: Env, name: string): Buffer[] | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  return raw.split(',').map((entry, index) => {
+    const secret = decodeSecret(entry);
+    if (!secret) throw new ConfigError(name, `entry ${index + 1} must be at least 32 random bytes, as hex (64+ digits) or base64url (43+ characters)`);
+    return secret;
+  });
+}
+
+/** True for http(s)://localhost, 127.0.0.0/8 and [::1]: the only places plain http is acceptable in production. */
+export function isLoopbackOrigin(origin: string): boolean {
+  const host = new URL(origin).hostname;
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

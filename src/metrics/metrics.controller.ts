@@ -24,6 +24,8 @@ export class MetricsController {
   @ApiOkResponse({ description: 'Prometheus text format', schema: { type: 'string', example: 'tessera_logins_total{result="success"} 3' } })
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   async scrape(@Req() request: FastifyRequest): Promise<string> {
+    // Production serves metrics only behind METRICS_TOKEN: as if the route did not exist.
+    if (!this.app.metrics) throw Problems.notFound('Cannot GET /metrics');
     const authorization = request.headers.authorization;
     const expected = this.app.metricsToken;
     if (expected !== undefined) {

@@ -38,7 +38,7 @@ describe('configuration', () => {
     expect(parseAuthConfig({ COOKIE_SECURE: 'false' }).cookieName).toBe('refresh_token');
     expect(parseThrottleConfig({})).toEqual({ ttlSeconds: 60, loginLimit: 5, refreshLimit: 60, limit: 100 });
     expect(parseAppConfig({})).toMatchObject({ port: 3000, corsOrigins: [], trustProxy: false, demoPage: true });
-    expect(parseAppConfig({ NODE_ENV: 'production' }).demoPage).toBe(false);
+    expect(parseAppConfig({ NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://auth.example.com' }).demoPage).toBe(false);
     expect(parseStorageConfig({})).toMatchObject({ databaseUrl: undefined, redisUrl: undefined });
   });
 
@@ -80,5 +80,52 @@ describe('configuration', () => {
     expect(parseAppConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
     expect(parseAppConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(parseAppConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, ::1' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', '::1']);
+  });
+});
+
+describe('production refuses insecure settings', () => {
+  /** What production requires; each case below breaks exactly one thing. */
+  const SECURE = {
+    NODE_ENV: 'production',
+    SERVER_SECRETS: 'a'.repeat(64),
+    PUBLIC_ORIGIN: 'https://auth.example.com',
+  };
+
+  test('a secure production configuration starts; docs and metrics are off unless asked for', () => {
+    expect(() => validateEnvironment(SECURE)).not.toThrow();
+    expect(parseAppConfig(SECURE)).toMatchObject({ docs: false, metrics: false, demoPage: false });
+    expect(parseAppConfig({ ...SECURE, DOCS: 'true', METRICS_TOKEN: 'scrape-me' })).toMatchObject({ docs: true, metrics: true });
+    expect(parseAppConfig({})).toMatchObject({ docs: true, metrics: true });
+    // Loopback may stay on plain http (a proxy on the same host, local tests).
+    expect(() => validateEnvironment({ ...SECURE, CORS_ORIGINS: 'http://localhost:5173' })).not.toThrow();
+  });
+
+  test.each([
+    [{ COOKIE_SECURE: 'false' }, 'COOKIE_SECURE'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    [{ PUBLIC_ORIGIN: 'http://auth.example.com' }, 'PUBLIC_ORIGIN'],
+    [{ PUBLIC_ORIGIN: undefined }, 'PUBLIC_ORIGIN'],
+    [{ CORS_ORIGINS: 'https://app.example.com,http://app.example.com' }, 'CORS_ORIGINS'],
+    [{ SERVER_SECRETS: undefined }, 'SERVER_SECRETS'],
+    [{ SERVER_SECRETS: 'tooshort' }, 'SERVER_SECRETS'],
+    [{ ACCESS_TOKEN_TTL: '2h' }, 'ACCESS_TOKEN_TTL'],
+    [{ ACCESS_TOKEN_TTL: '5s' }, 'ACCESS_TOKEN_TTL'],
+    [{ REFRESH_TOKEN_TTL: '365d', SESSION_MAX_LIFETIME: '365d' }, 'REFRESH_TOKEN_TTL'],
+    [{ SESSION_MAX_LIFETIME: '1000d' }, 'SESSION_MAX_LIFETIME'],
+    [{ REFRESH_REUSE_GRACE_SECONDS: '120' }, 'REFRESH_REUSE_GRACE_SECONDS'],
+    [{ BOOTSTRAP_ADMIN_EMAIL: 'admin@example.com', BOOTSTRAP_ADMIN_PASSWORD: 'admin' }, 'BOOTSTRAP_ADMIN_PASSWORD'],
+  ])('%j stops a production start-up naming %s', (change, variable) => {
+    const env: Record<string, string | undefined> = { ...SECURE, ...change };
+    let error: unknown;
+    try {
+      validateEnvironment(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as Error).message).not.toContain('\n');
+    // The same value is fine outside production (development, tests).
+    expect(() => validateEnvironment({ ...env, NODE_ENV: 'development', SERVER_SECRETS: change.SERVER_SECRETS === 'tooshort' ? undefined : env.SERVER_SECRETS, BOOTSTRAP_ADMIN_PASSWORD: undefined })).not.toThrow();
   });
 });

@@ -1,10 +1,12 @@
-import { Module } from '@nestjs/common';
+import { join } from 'node:path';
+import { Logger, Module } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { appConfig, authConfig, storageConfig } from '../../config/configuration.js';
 import { KeyService } from './key.service.js';
 import { RefreshTokenCodec, SuccessorSealer } from './refresh-token.js';
+import { ServerSecrets } from './server-secrets.js';
 
-/** The signing key and what is derived from it, loaded once at start-up. */
+/** The signing keys and Tessera's own secrets (SERVER_SECRETS), loaded once at start-up. */
 @Module({
   providers: [
     {
@@ -13,9 +15,24 @@ import { RefreshTokenCodec, SuccessorSealer } from './refresh-token.js';
       useFactory: (auth: ConfigType<typeof authConfig>, storage: ConfigType<typeof storageConfig>, app: ConfigType<typeof appConfig>) =>
         KeyService.load(auth, storage, app),
     },
-    { provide: RefreshTokenCodec, inject: [KeyService], useFactory: (keys: KeyService) => new RefreshTokenCodec(keys.signing.privateKey) },
-    { provide: SuccessorSealer, inject: [KeyService], useFactory: (keys: KeyService) => new SuccessorSealer(keys.signing.privateKey) },
+    {
+      provide: ServerSecrets,
+      inject: [authConfig.KEY, storageConfig.KEY],
+      useFactory: async (auth: ConfigType<typeof authConfig>, storage: ConfigType<typeof storageConfig>) => {
+        const file = join(storage.dataDir, 'keys', 'server-secrets');
+        const { secrets, generated } = await ServerSecrets.load(auth.serverSecrets, file);
+        if (generated) new Logger('Keys').warn(`Using the development server secret ${file}; set SERVER_SECRETS in production`);
+        return secrets;
+      },
+    },
+    {
+      provide: RefreshTokenCodec,
+      inject: [ServerSecrets, KeyService],
+      // The signing key only reads tokens minted before SERVER_SECRETS existed (see legacyKey).
+      useFactory: (secrets: ServerSecrets, keys: KeyService) => new RefreshTokenCodec(secrets, keys.signing.privateKey),
+    },
+    { provide: SuccessorSealer, inject: [ServerSecrets], useFactory: (secrets: ServerSecrets) => new SuccessorSealer(secrets) },
   ],
-  exports: [KeyService, RefreshTokenCodec, SuccessorSealer],
+  exports: [KeyService, ServerSecrets, RefreshTokenCodec, SuccessorSealer],
 })
 export class KeysModule {}

@@ -1,12 +1,14 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { PurposeKeys, ServerSecrets } from './server-secrets.js';
 
 /**
- * Refresh tokens are opaque: `<userId>.<sessionId>.<generation>.<secret>.<tag>`.
+ * Refresh tokens are opaque: `<userId>.<sessionId>.<generation>.<secret>.<keyId>.<tag>`.
  * - userId and sessionId locate the session without a scan (and put it in the user's Redis slot);
  * - generation counts the rotations of the session's chain (0 at login);
  * - secret is 256 random bits; only its (truncated) SHA-256 is stored, for the current token;
- * - tag is an HMAC of everything before it under a server key (derived from the signing key, never
- *   stored). It proves the server minted this exact token, so a *genuine* token of an older
+ * - tag is an HMAC of everything before it under a key derived from SERVER_SECRETS (never stored;
+ *   keyId names which secret of the ring, so rotating the secrets logs nobody out, and the JWT
+ *   signing key can change freely). It proves the server minted this exact token, so a *genuine* token of an older
  *   generation is recognised as reuse from the generation number alone: the chain's whole history
  *   is recognisable with O(1) storage, and nobody who merely knows a session id can forge an "old"
  *   token to get the session ended.
@@ -23,6 +25,7 @@ const SESSION_ID = /^[A-Za-z0-9_-]{16}$/;
 const GENERATION = /^(0|[1-9]\d{0,8})$/;
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 const TAG = /^[A-Za-z0-9_-]{22}$/;
+const KEY_ID = /^[A-Za-z0-9_-]{6}$/;
 
 /** 96 random bits: unguessable, and not a secret (access tokens carry it); short, as it is in every key. */
 export const newSessionId = (): string => randomBytes(12).toString('base64url');
@@ -38,68 +41,84 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest().subarray(0, 16).toString('base64url');
 }
 
-/** Keys derived from the signing key for refresh-token tags and sealed successors. */
-function derive(signingKey: KeyObject, purpose: string): Buffer {
+/**
+ * Before SERVER_SECRETS existed, tags and sealed successors used keys derived from the signing key,
+ * and tokens had no key id (`<userId>.<sessionId>.<generation>.<secret>.<tag>`). Such tokens are
+ * still read (with the signing key configured at upgrade time), so an upgrade logs nobody out: their
+ * next rotation hands out a token of the current format. They are gone within SESSION_MAX_LIFETIME.
+ */
+function legacyKey(signingKey: KeyObject, purpose: string): Buffer {
   const material = signingKey.export({ format: 'der', type: 'pkcs8' });
   return Buffer.from(hkdfSync('sha256', material, 'tessera', purpose, 32));
 }
 
+const hmac = (key: Buffer, body: string) => createHmac('sha256', key).update(body).digest().subarray(0, 16).toString('base64url');
+
 /** Mints and reads refresh tokens; `read` accepts only tokens this server minted. */
 export class RefreshTokenCodec {
-  private readonly tagKey: Buffer;
+  private readonly tags: PurposeKeys;
+  private readonly legacyTagKey?: Buffer;
 
-  constructor(signingKey: KeyObject) {
-    this.tagKey = derive(signingKey, 'refresh-token-tag-v1');
+  constructor(secrets: ServerSecrets, legacySigningKey?: KeyObject) {
+    this.tags = secrets.for('refresh-token-tag-v2');
+    this.legacyTagKey = legacySigningKey ? legacyKey(legacySigningKey, 'refresh-token-tag-v1') : undefined;
   }
 
   mint(userId: string, sessionId: string, generation: number): RefreshToken & { token: string } {
     const secret = newSecret();
-    const body = `${userId}.${sessionId}.${generation}.${secret}`;
-    return { userId, sessionId, generation, secret, token: `${body}.${this.tag(body)}` };
+    const keyId = this.tags.current.id;
+    const body = `${userId}.${sessionId}.${generation}.${secret}.${keyId}`;
+    return { userId, sessionId, generation, secret, token: `${body}.${this.tags.mac(body)}` };
   }
 
   read(value: unknown): RefreshToken | undefined {
     if (typeof value !== 'string' || value.length > 200) return undefined;
     const parts = value.split('.');
-    if (parts.length !== 5) return undefined;
-    const [userId, sessionId, generation, secret, tag] = parts;
+    if (parts.length !== 6 && parts.length !== 5) return undefined;
+    const [userId, sessionId, generation, secret] = parts;
+    const tag = parts[parts.length - 1];
     if (!UUID.test(userId) || !SESSION_ID.test(sessionId) || !GENERATION.test(generation) || !SECRET.test(secret) || !TAG.test(tag)) {
       return undefined;
     }
-    const expected = Buffer.from(this.tag(parts.slice(0, 4).join('.')));
-    if (!timingSafeEqual(expected, Buffer.from(tag))) return undefined;
+    const body = parts.slice(0, -1).join('.');
+    if (parts.length === 6) {
+      if (!KEY_ID.test(parts[4]) || !this.tags.verify(parts[4], body, tag)) return undefined;
+    } else {
+      if (!this.legacyTagKey || !timingSafeEqual(Buffer.from(hmac(this.legacyTagKey, body)), Buffer.from(tag))) return undefined;
+    }
     return { userId, sessionId, generation: Number(generation), secret };
-  }
-
-  private tag(body: string): string {
-    return createHmac('sha256', this.tagKey).update(body).digest().subarray(0, 16).toString('base64url');
   }
 }
 
 /**
- * Seals the successor token for the grace window with AES-256-GCM under a key derived from the
- * signing key, so a copy of Redis alone cannot read it.
+ * Seals the successor token for the grace window with AES-256-GCM under a key derived from
+ * SERVER_SECRETS (`<keyId>.<iv|tag|ciphertext>`), bound to the session id, so a copy of Redis alone
+ * cannot read it.
  */
 export class SuccessorSealer {
-  private readonly key: Buffer;
+  private readonly keys: PurposeKeys;
 
-  constructor(signingKey: KeyObject) {
-    this.key = derive(signingKey, 'refresh-successor-v1');
+  constructor(secrets: ServerSecrets) {
+    this.keys = secrets.for('refresh-successor-v2');
   }
 
   seal(token: string, sessionId: string): string {
+    const { id, key } = this.keys.current;
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(Buffer.from(sessionId));
     const body = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
-    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+    return `${id}.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}`;
   }
 
-  /** Undefined when the box was not sealed by this key for this session. */
+  /** Undefined when the box was not sealed by a key of the ring for this session. */
   open(sealed: string, sessionId: string): string | undefined {
+    const dot = sealed.indexOf('.');
+    const key = dot > 0 ? this.keys.find(sealed.slice(0, dot)) : undefined;
+    if (!key) return undefined;
     try {
-      const raw = Buffer.from(sealed, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+      const raw = Buffer.from(sealed.slice(dot + 1), 'base64url');
+      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
       decipher.setAAD(Buffer.from(sessionId));
       decipher.setAuthTag(raw.subarray(12, 28));
       return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
