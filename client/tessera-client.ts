@@ -136,9 +136,11 @@ export class TesseraClient {
 
   /**
    * fetch() with the Bearer token. On 401 `token_expired` it refreshes once and retries once;
-   * on any other 401 the session is over and the client says so.
+   * on any other 401 the session is over and the client says so. Only for Tessera's own origin:
+   * any other target is refused (TesseraError `foreign_origin`) before a request is made.
    */
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    this.ownUrl(path);
     if (!this.accessToken && !(await this.refresh())) throw new TesseraError(401, 'missing_token');
     const sentWith = this.accessToken;
     let response = await this.send(path, init);
@@ -253,9 +255,34 @@ export class TesseraClient {
   }
 
   private send(path: string, init: RequestInit): Promise<Response> {
+    const url = this.ownUrl(path);
     const headers = new Headers(init.headers);
     if (this.accessToken) headers.set('Authorization', `Bearer ${this.accessToken}`);
-    return this.doFetch(`${this.baseUrl}${path}`, { ...init, headers, credentials: 'include' });
+    return this.doFetch(url, { ...init, headers, credentials: 'include' });
+  }
+
+  /**
+   * Where `path` points, if that is Tessera's own origin (baseUrl's, or this page's when baseUrl is
+   * ''); otherwise throws `foreign_origin`, so the Bearer token never leaves for another origin.
+   * The target is resolved exactly as the browser will resolve it (WHATWG URL: `\` counts as
+   * `/`, tabs and newlines are dropped, `user@host` names host), then its origin compared:
+   * `//evil.example`, `https://host@evil.example`, `/\evil.example`, an `http:` downgrade all fail.
+   */
+  private ownUrl(path: string): string {
+    const page = (globalThis as { location?: { href: string } }).location?.href;
+    // Without a page (tests, workers with baseUrl ''), an origin nothing else can have.
+    const base = this.baseUrl ? `${this.baseUrl}/` : (page ?? 'http://tessera.invalid/');
+    // A plain absolute path is appended to baseUrl (which may carry a path prefix), as before.
+    const plainPath = /^\/(?![\/\\])[^\t\n\r]*$/.test(path);
+    const url = plainPath ? `${this.baseUrl}${path}` : path;
+    let target: URL;
+    try {
+      target = new URL(url, base);
+    } catch {
+      throw new TesseraError(0, 'foreign_origin');
+    }
+    if (target.origin !== new URL(base).origin || target.origin === 'null') throw new TesseraError(0, 'foreign_origin');
+    return plainPath ? url : target.href;
   }
 
   private post(path: string, body: unknown): Promise<Response> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import fastifyCookie from '@fastify/cookie';
@@ -12,10 +12,12 @@ import { AppModule } from './app.module.js';
 import { ProblemDetailsFilter, sendProblem } from './common/problem-details.filter.js';
 import { PROBLEM_CONTENT_TYPE, problemType } from './common/problem-details.js';
 import { BODY_LIMIT, Problems } from './common/problem.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from './common/json-depth.js';
+import { limitPendingRequests } from './common/pending-requests.js';
 import { securityHeaders } from './common/security-headers.js';
 import { registerDemoPage } from './demo/demo-page.js';
 import { createValidationPipe } from './common/validation.js';
-import { appConfig, authConfig, parseAppConfig, parseAuthConfig, parseStorageConfig, validateEnvironment } from './config/configuration.js';
+import { type AppConfig, appConfig, authConfig, parseAppConfig, parseAuthConfig, parseStorageConfig, validateEnvironment } from './config/configuration.js';
 import { KeyService } from './auth/tokens/key.service.js';
 import { MetricsRegistry } from './metrics/metrics.registry.js';
 import { setupSwagger } from './swagger.js';
@@ -39,8 +41,10 @@ export async function createApp(): Promise<NestFastifyApplication> {
   // single clear line instead of a Nest stack trace (KeysModule then loads the same file).
   await KeyService.load(parseAuthConfig(process.env), parseStorageConfig(process.env), parseAppConfig(process.env), false);
   const frameworkLogger = new Logger('Http');
+  const { http, trustProxy } = parseAppConfig(process.env);
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
+    serverFactory: (handler: RequestListener) => createHttpServer(handler, http),
     // Errors Fastify raises before any route runs (a malformed URL, an over-long parameter) are
     // problem details too.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(error, request, reply, frameworkLogger),
@@ -48,7 +52,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // pino-http (nestjs-pino) logs with this id too: it reuses the raw request's `id`.
     genReqId: requestId,
     // A hop count is valid for Fastify (proxy-addr), though the adapter's type omits it.
-    trustProxy: parseAppConfig(process.env).trustProxy as boolean | string[],
+    trustProxy: trustProxy as boolean | string[],
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     bufferLogs: true,
@@ -72,14 +76,41 @@ function logRequest(request: FastifyRequest, status: number, elapsedMs: number):
   );
 }
 
-/** Requests Node's HTTP parser refuses (oversized headers, garbage): a bare problem, then close. */
+/**
+ * The HTTP server, made here rather than by Fastify for one setting Fastify cannot pass on:
+ * Node enforces requestTimeout/headersTimeout only on a sweep every `connectionsCheckingInterval`
+ * (30 s by default, fixed at creation). Fastify's own defaults (no request timeout, 72 s keep-alive)
+ * let a client hold a socket forever by never finishing a body.
+ */
+function createHttpServer(handler: RequestListener, limits: AppConfig['http']) {
+  const server = createServer(
+    {
+      connectionsCheckingInterval: 1000,
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+    },
+    handler,
+  );
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  return server;
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large' },
+  // REQUEST_TIMEOUT / HEADERS_TIMEOUT passed before the whole request arrived.
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout' },
+};
+
+/** Requests Node's HTTP parser refuses (oversized headers, garbage, too slow): a bare problem, then close. */
 function answerClientError(error: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Socket): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const code = status === 431 ? 'headers_too_large' : 'bad_request';
+  const { status, code } = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, code: 'bad_request' };
   const body = JSON.stringify({ type: problemType(code), title: STATUS_CODES[status], status, detail: STATUS_CODES[status], code });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -129,8 +160,12 @@ async function configureApp(app: NestFastifyApplication): Promise<void> {
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) done(null, undefined);
+    // Refused before parsing, so nothing recursive ever sees it (see json-depth.ts).
+    else if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH)) done(Problems.tooDeep(MAX_JSON_DEPTH), undefined);
     else parseJson(request, body as string, (error, value) => (error ? done(Problems.malformedJson(), undefined) : done(null, value)));
   });
+
+  limitPendingRequests(fastify, config.http.maxPendingRequestsPerClient, Math.ceil(config.http.requestTimeoutMs / 1000));
 
   const metrics = app.get(MetricsRegistry);
   fastify.addHook('onResponse', (request, reply, done) => {

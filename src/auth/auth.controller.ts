@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Header, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/api-problems.decorator.js';
@@ -22,11 +22,16 @@ export class AuthController {
   ) {}
 
   @Public()
-  @RateLimit('public')
+  @RateLimit('register')
   @Post('register')
+  // The answer names the account: not for any cache.
+  @Header('Cache-Control', 'no-store')
   @ApiOperation({ summary: 'Create an account', description: 'Emails are trimmed and lower-cased. Passwords: 10 to 128 characters.' })
   @ApiCreatedResponse({ type: UserDto })
-  @ApiProblems([400, 409, 413, 503], { 409: 'An account with this email exists (`email_taken`)' })
+  @ApiProblems([400, 409, 413, 503], {
+    409: 'An account with this email exists (`email_taken`)',
+    503: 'Too many passwords being hashed right now, or a backing service is down (`service_unavailable`, with `Retry-After`)',
+  })
   async register(@Body() body: RegisterDto): Promise<UserDto> {
     return UserDto.from(await this.auth.register(body.email, body.password));
   }

@@ -21,14 +21,42 @@ export function sendProblem(error: unknown, request: FastifyRequest, reply: Fast
     logger.error({ reqId: request.id, stack: describeForLog(error) }, 'Unexpected error');
   } else if (problem.status === 503) {
     // The request line already says 503, and the Redis client logs the outage once: keep this quiet.
-    logger.debug({ reqId: request.id, cause: (error as Error)?.message }, 'Dependency unavailable; failing closed');
+    // Never the error's message: a failed query's quotes its SQL parameters (emails, hashes).
+    logger.debug({ reqId: request.id, cause: describeCause(error) }, 'Unavailable; failing closed');
   }
   if (reply.sent) return;
   reply.status(problem.status).headers(problem.headers).header('content-type', PROBLEM_CONTENT_TYPE).send(problem.body);
 }
 
-/** Drizzle's query errors quote their parameters (password hashes, emails): log the driver's cause instead. */
+/**
+ * Drizzle's query errors quote their parameters (password hashes, emails), and PostgreSQL's own
+ * messages can quote a value (`invalid input syntax for type uuid: "…"`): for database errors only
+ * the names, codes and stack frames are logged, never a message.
+ */
 function describeForLog(error: unknown): string {
-  const loggable = (error as { query?: unknown; cause?: unknown })?.query !== undefined ? (error as { cause?: unknown }).cause : error;
-  return loggable instanceof Error ? (loggable.stack ?? loggable.message) : String(loggable);
+  if (!isDatabaseError(error)) return error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const frames = (error as Error).stack?.split('\n').filter((line) => /^\s+at /.test(line)) ?? [];
+  return [describeCause(error), ...frames].join('\n');
+}
+
+function isDatabaseError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { query, severity } = e as { query?: unknown; severity?: unknown };
+    if (query !== undefined || severity !== undefined) return true;
+  }
+  return false;
+}
+
+/**
+ * What failed, without what was asked: error names and codes along the cause chain (e.g.
+ * "Error > DatabaseError 57P01" or "Error ECONNREFUSED"), never messages, which for drizzle's
+ * "Failed query: … params: …" carry the parameters.
+ */
+export function describeCause(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { name, code } = e as { name?: unknown; code?: unknown };
+    parts.push([typeof name === 'string' ? name : typeof e, typeof code === 'string' || typeof code === 'number' ? String(code) : ''].filter(Boolean).join(' '));
+  }
+  return parts.join(' > ');
 }

@@ -102,6 +102,25 @@ export const Problems = {
       detail: `Too many attempts; retry after ${retryAfterSeconds} seconds`,
       headers: { 'Retry-After': String(retryAfterSeconds) },
     }),
+  /**
+   * Too many password hashes at once (registration bursts). 503, not 429: the server is busy for
+   * everyone, not this client over its quota; clients already treat 503 + Retry-After as "retry".
+   */
+  hashingBusy: () =>
+    new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'service_unavailable', 'Service unavailable', {
+      detail: 'Too many passwords are being processed right now; retry shortly',
+      headers: { 'Retry-After': '1' },
+    }),
+  lastAdmin: () =>
+    new ProblemException(HttpStatus.CONFLICT, 'last_admin', 'Last admin', {
+      detail: 'This change would leave no enabled admin; make another user admin first',
+    }),
+  requestTimeout: () =>
+    new ProblemException(HttpStatus.REQUEST_TIMEOUT, 'request_timeout', 'Request timeout', {
+      detail: 'The request was not received in time',
+    }),
+  tooDeep: (maxDepth: number): ProblemException =>
+    Problems.validation([{ field: 'body', message: `must not nest arrays and objects more than ${maxDepth} levels deep` }]),
   serviceUnavailable: (detail = 'A backing service is unavailable; retry shortly') =>
     new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'service_unavailable', 'Service unavailable', {
       detail,

@@ -48,6 +48,26 @@ export function parseAppConfig(env: Env) {
     /** Swagger UI and /docs-json: on in development, off in production unless DOCS=true. */
     docs: boolean(env, 'DOCS', !production),
     demoPage: boolean(env, 'DEMO_PAGE', !production),
+    http: parseHttpLimits(env),
+  };
+}
+
+/**
+ * Bounds on how long a client may hold a connection without finishing a request. Node enforces
+ * the two request timeouts only on a periodic sweep (see app.setup.ts), so they are approximate
+ * to within a second.
+ */
+function parseHttpLimits(env: Env) {
+  const requestTimeoutSeconds = duration(env, 'REQUEST_TIMEOUT', '10s');
+  return {
+    /** Receiving a whole request (headers and body); past it: 408 and the connection closes. */
+    requestTimeoutMs: requestTimeoutSeconds * 1000,
+    /** Receiving the headers; Node wants it no longer than the request timeout, so it is capped there. */
+    headersTimeoutMs: Math.min(duration(env, 'HEADERS_TIMEOUT', '5s'), requestTimeoutSeconds) * 1000,
+    /** An idle keep-alive connection is closed after this long. */
+    keepAliveTimeoutMs: duration(env, 'KEEP_ALIVE_TIMEOUT', '10s') * 1000,
+    /** Requests of one client (request.ip) whose body is still arriving; loopback is exempt. */
+    maxPendingRequestsPerClient: integer(env, 'MAX_PENDING_REQUESTS_PER_CLIENT', 32, 1, 100_000),
   };
 }
 
@@ -71,7 +91,7 @@ export function parseAuthConfig(env: Env) {
   if (bootstrapAdminPassword !== undefined && (bootstrapAdminPassword.length < 10 || bootstrapAdminPassword.length > 128)) {
     throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', 'must be 10 to 128 characters');
   }
-  if (bootstrapAdminEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(bootstrapAdminEmail)) {
+  if (bootstrapAdminEmail !== undefined && !/^[^\s@\p{Cc}\p{Cf}]+@[^\s@\p{Cc}\p{Cf}]+$/u.test(bootstrapAdminEmail)) {
     throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'must be an email address');
   }
   const cookieSecure = boolean(env, 'COOKIE_SECURE', true);
@@ -109,6 +129,11 @@ export function parseAuthConfig(env: Env) {
     cookieName: cookieSecure ? '__Secure-refresh_token' : 'refresh_token',
     /** The cookie is only ever sent to the auth routes. */
     cookiePath: '/auth',
+    /** argon2 hashes (registration, password changes) admitted at once, and how many may wait. */
+    passwordHashing: {
+      concurrency: integer(env, 'PASSWORD_HASH_CONCURRENCY', 2, 1, 64),
+      queue: integer(env, 'PASSWORD_HASH_QUEUE', 8, 0, 10_000),
+    },
     bootstrapAdmin:
       bootstrapAdminEmail && bootstrapAdminPassword ? { email: bootstrapAdminEmail, password: bootstrapAdminPassword } : undefined,
   };
@@ -130,6 +155,7 @@ export function parseThrottleConfig(env: Env) {
     loginLimit: integer(env, 'THROTTLE_LOGIN_LIMIT', 5, 1, 1_000_000),
     refreshLimit: integer(env, 'THROTTLE_REFRESH_LIMIT', 60, 1, 1_000_000),
     limit: integer(env, 'THROTTLE_LIMIT', 100, 1, 1_000_000),
+    registerLimit: integer(env, 'THROTTLE_REGISTER_LIMIT', 10, 1, 1_000_000),
   };
 }
 

@@ -16,7 +16,7 @@ import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit-store.js';
  * tracker per limit, a storage interface) so moving back is easy once it ships ESM.
  */
 
-export type RateLimitPolicy = 'login' | 'refresh' | 'password' | 'public';
+export type RateLimitPolicy = 'login' | 'refresh' | 'password' | 'register' | 'public';
 
 interface Rule {
   name: string;
@@ -70,6 +70,12 @@ const POLICIES: Record<RateLimitPolicy, Rule[]> = {
   ],
   // Password changes guess the current password: limited like logins, per authenticated user.
   password: [{ name: 'password-user', limit: (c) => c.loginLimit, tracker: byUser }],
+  // Each registration costs the server a full argon2 hash: a tighter limit of its own, on top of
+  // the general one for public writes.
+  register: [
+    { name: 'public-ip', limit: (c) => c.limit, tracker: byIp },
+    { name: 'register-ip', limit: (c) => c.registerLimit, tracker: byIp },
+  ],
   public: [{ name: 'public-ip', limit: (c) => c.limit, tracker: byIp }],
 };
 

@@ -24,7 +24,13 @@ export class AdminUsersController {
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: 'Disable/enable a user or set roles', description: 'Disabling ends all of the user’s sessions at once; login is refused while disabled.' })
+  @ApiOperation({
+    summary: 'Disable/enable a user or set roles',
+    description:
+      'Disabling ends all of the user’s sessions at once; login is refused while disabled. ' +
+      'A change that would leave no enabled admin (the last admin dropping its role or disabling itself) is refused.',
+  })
+  @ApiProblems([409], { 409: 'No enabled admin would be left (`last_admin`)' })
   @ApiOkResponse({ type: AdminUserDto })
   async update(@Param('id', userId) id: string, @Body() body: UpdateUserDto): Promise<AdminUserDto> {
     return AdminUserDto.from(await this.admin.update(id, body));

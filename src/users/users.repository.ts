@@ -1,12 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { DATABASE, type Database } from '../database/database.js';
 import { users, type UserRow } from '../database/schema.js';
 import type { User } from './user.js';
 
 const UNIQUE_VIOLATION = '23505';
 
+/** Arbitrary constant: serialises changes that could remove the last enabled admin. */
+const ADMIN_CHANGES_LOCK_ID = 0x7e55ad1;
+
 export class EmailTakenError extends Error {}
+
+/** The change would leave no enabled user with the admin role; nothing was changed. */
+export class LastAdminError extends Error {}
 
 /** Storage of users; no policy here. */
 @Injectable()
@@ -46,6 +52,29 @@ export class UsersRepository {
       .where(eq(users.id, id))
       .returning();
     return row ? toUser(row) : undefined;
+  }
+
+  /**
+   * Like update(), for changes that may take away an admin (disabling, or roles without admin):
+   * in one transaction, under an advisory lock so two such changes cannot each see the other's
+   * admin still there, the change is made and then refused (rolled back) if no enabled admin is left.
+   */
+  async updateKeepingAnAdmin(id: string, changes: { disabled?: boolean; roles?: string[] }): Promise<User | undefined> {
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${ADMIN_CHANGES_LOCK_ID})`);
+      const [row] = await tx
+        .update(users)
+        .set({ ...changes, updatedAt: sql`now()` })
+        .where(eq(users.id, id))
+        .returning();
+      if (!row) return undefined;
+      const [{ admins }] = await tx
+        .select({ admins: sql<number>`count(*)::int` })
+        .from(users)
+        .where(and(eq(users.disabled, false), sql`'admin' = ANY(${users.roles})`));
+      if (Number(admins) === 0) throw new LastAdminError();
+      return toUser(row);
+    });
   }
 
   /** Creates the user, or brings an existing one to these values (bootstrap admin). */

@@ -8,7 +8,7 @@ import { Problems } from '../common/problem.js';
 import { authConfig } from '../config/configuration.js';
 import { PasswordService } from '../auth/passwords/password.service.js';
 import { normaliseEmail, type User } from './user.js';
-import { EmailTakenError, UsersRepository } from './users.repository.js';
+import { EmailTakenError, LastAdminError, UsersRepository } from './users.repository.js';
 
 const CACHE_TTL_MS = 60_000;
 /** A cache that does not answer within a Redis command deadline is skipped for the database. */
@@ -34,7 +34,8 @@ export class UsersService implements OnApplicationBootstrap {
     if (!admin) return;
     const user = await this.repository.upsert(normaliseEmail(admin.email), await this.passwords.hash(admin.password), ['user', 'admin']);
     await this.forget(user.id);
-    this.logger.log(`Bootstrap admin ${user.email} is ready`);
+    // By id: emails never reach the logs.
+    this.logger.log(`Bootstrap admin ${user.id} is ready`);
   }
 
   async register(email: string, password: string): Promise<User> {
@@ -74,8 +75,16 @@ export class UsersService implements OnApplicationBootstrap {
     return this.repository.findPasswordHash(id);
   }
 
+  /** A change that would leave no enabled admin is refused with 409 `last_admin`. */
   async update(id: string, changes: { disabled?: boolean; roles?: string[] }): Promise<User> {
-    const user = await this.repository.update(id, changes);
+    const mayRemoveAnAdmin = changes.disabled === true || (changes.roles !== undefined && !changes.roles.includes('admin'));
+    let user: User | undefined;
+    try {
+      user = mayRemoveAnAdmin ? await this.repository.updateKeepingAnAdmin(id, changes) : await this.repository.update(id, changes);
+    } catch (error) {
+      if (error instanceof LastAdminError) throw Problems.lastAdmin();
+      throw error;
+    }
     if (!user) throw Problems.notFound('No user with this id');
     await this.forget(id);
     return user;

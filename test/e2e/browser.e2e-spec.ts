@@ -42,6 +42,7 @@ describeBrowser('in a real browser (headless Chromium)', () => {
         THROTTLE_LOGIN_LIMIT: '100000',
         THROTTLE_REFRESH_LIMIT: '100000',
         THROTTLE_LIMIT: '100000',
+        THROTTLE_REGISTER_LIMIT: '100000',
         DEMO_PAGE: 'true',
       },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -127,3 +127,36 @@ export class CuttableProxy {
     if (server) await new Promise((resolve) => server.close(resolve));
   }
 }
+
+/**
+ * A brand-new PostgreSQL database next to DATABASE_URL's (for suites whose assertions depend on
+ * the whole table, e.g. "no other admin exists"), or undefined without DATABASE_URL: then the
+ * suite's app gets its own PGlite directory, which is just as fresh.
+ */
+export async function freshDatabase(): Promise<{ url: string | undefined; drop(): Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) return { url: undefined, drop: async () => undefined };
+  const { Client } = (await import('pg')).default;
+  const name = `tessera_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new Client({ connectionString: base });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}

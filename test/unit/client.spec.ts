@@ -181,3 +181,98 @@ describe('TesseraClient', () => {
     }
   });
 });
+
+describe('TesseraClient sends the Bearer token only to its own origin', () => {
+  /** Records every call with its absolute URL (resolved as a browser would) and Authorization. */
+  function recordingFetch(pageUrl: string) {
+    const calls: { url: string; authorization: string | null }[] = [];
+    const fetch = jest.fn(async (input: Parameters<typeof globalThis.fetch>[0], init: RequestInit = {}): Promise<Response> => {
+      const url = new URL(String(input), pageUrl).href;
+      calls.push({ url, authorization: new Headers(init.headers).get('Authorization') });
+      if (url.endsWith('/auth/login')) return json(200, tokens(1));
+      return json(200, {});
+    }) as unknown as typeof globalThis.fetch;
+    return { fetch, calls };
+  }
+
+  const foreign = [
+    '//evil.example/x',
+    'https://evil.example',
+    'https://evil.example/users/me',
+    'https://auth.example.com@evil.example/',
+    'https://host@evil.example/',
+    'http://auth.example.com/users/me',
+    '/\\evil.example/x',
+    '\\\\evil.example/x',
+    '/\t/evil.example/x',
+    '/\n/evil.example/x',
+    ' //evil.example/x',
+    'javascript:alert(1)',
+    'data:text/plain,x',
+  ];
+
+  async function loggedIn(baseUrl: string, pageUrl: string) {
+    const server = recordingFetch(pageUrl);
+    const client = new TesseraClient({ baseUrl, fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    return { client, calls: server.calls };
+  }
+
+  test.each(foreign)('with baseUrl https://auth.example.com: %j never gets the token', async (target) => {
+    const { client, calls } = await loggedIn('https://auth.example.com', 'https://app.example.com/page');
+    await client.fetch(target).catch(() => undefined);
+    const leaked = calls.filter((c) => c.authorization !== null && new URL(c.url).origin !== 'https://auth.example.com');
+    expect(leaked).toEqual([]);
+    expect(calls.filter((c) => c.authorization !== null)).toEqual([]);
+  });
+
+  test.each(foreign)("with baseUrl '' on https://auth.example.com: %j never gets the token", async (target) => {
+    const page = 'https://auth.example.com/demo';
+    Object.assign(globalThis, { location: new URL(page) });
+    try {
+      const { client, calls } = await loggedIn('', page);
+      await client.fetch(target).catch(() => undefined);
+      expect(calls.filter((c) => c.authorization !== null)).toEqual([]);
+    } finally {
+      delete (globalThis as Record<string, unknown>).location;
+    }
+  });
+
+  test('a foreign target is refused with a TesseraError, before any request', async () => {
+    const { client, calls } = await loggedIn('https://auth.example.com', 'https://app.example.com/page');
+    const before = calls.length;
+    await expect(client.fetch('https://evil.example/x')).rejects.toMatchObject({ name: 'TesseraError', code: 'foreign_origin' });
+    expect(calls.length).toBe(before);
+  });
+
+  test('same-origin calls keep working, with and without a baseUrl (and a baseUrl with a path)', async () => {
+    const absolute = await loggedIn('https://auth.example.com', 'https://app.example.com/page');
+    await absolute.client.fetch('/users/me');
+    await absolute.client.fetch('https://auth.example.com/auth/sessions');
+    await absolute.client.me();
+    expect(absolute.calls.slice(1)).toEqual([
+      { url: 'https://auth.example.com/users/me', authorization: 'Bearer access-1' },
+      { url: 'https://auth.example.com/auth/sessions', authorization: 'Bearer access-1' },
+      { url: 'https://auth.example.com/users/me', authorization: 'Bearer access-1' },
+    ]);
+
+    const prefixed = await loggedIn('https://example.com/tessera/', 'https://example.com/app');
+    await prefixed.client.fetch('/users/me');
+    expect(prefixed.calls[1]).toEqual({ url: 'https://example.com/tessera/users/me', authorization: 'Bearer access-1' });
+
+    const page = 'https://auth.example.com/demo';
+    Object.assign(globalThis, { location: new URL(page) });
+    try {
+      const relative = await loggedIn('', page);
+      await relative.client.fetch('/users/me');
+      await relative.client.fetch('https://auth.example.com/auth/sessions');
+      expect(relative.calls.slice(1)).toEqual([
+        { url: 'https://auth.example.com/users/me', authorization: 'Bearer access-1' },
+        { url: 'https://auth.example.com/auth/sessions', authorization: 'Bearer access-1' },
+      ]);
+    } finally {
+      delete (globalThis as Record<string, unknown>).location;
+    }
+  });
+});
+

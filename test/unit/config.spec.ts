@@ -36,7 +36,7 @@ describe('configuration', () => {
       cookiePath: '/auth',
     });
     expect(parseAuthConfig({ COOKIE_SECURE: 'false' }).cookieName).toBe('refresh_token');
-    expect(parseThrottleConfig({})).toEqual({ ttlSeconds: 60, loginLimit: 5, refreshLimit: 60, limit: 100 });
+    expect(parseThrottleConfig({})).toEqual({ ttlSeconds: 60, loginLimit: 5, refreshLimit: 60, limit: 100, registerLimit: 10 });
     expect(parseAppConfig({})).toMatchObject({ port: 3000, corsOrigins: [], trustProxy: false, demoPage: true });
     expect(parseAppConfig({ NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://auth.example.com' }).demoPage).toBe(false);
     expect(parseStorageConfig({})).toMatchObject({ databaseUrl: undefined, redisUrl: undefined });
@@ -63,6 +63,17 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
     [{ HOST: 'not_a_host' }, 'HOST'],
     [{ PUBLIC_ORIGIN: 'auth.example' }, 'PUBLIC_ORIGIN'],
+    [{ REQUEST_TIMEOUT: 'forever' }, 'REQUEST_TIMEOUT'],
+    [{ REQUEST_TIMEOUT: '0' }, 'REQUEST_TIMEOUT'],
+    [{ HEADERS_TIMEOUT: '5 seconds' }, 'HEADERS_TIMEOUT'],
+    [{ KEEP_ALIVE_TIMEOUT: '-1' }, 'KEEP_ALIVE_TIMEOUT'],
+    [{ MAX_PENDING_REQUESTS_PER_CLIENT: '0' }, 'MAX_PENDING_REQUESTS_PER_CLIENT'],
+    [{ MAX_PENDING_REQUESTS_PER_CLIENT: 'lots' }, 'MAX_PENDING_REQUESTS_PER_CLIENT'],
+    [{ THROTTLE_REGISTER_LIMIT: '0' }, 'THROTTLE_REGISTER_LIMIT'],
+    [{ PASSWORD_HASH_CONCURRENCY: '0' }, 'PASSWORD_HASH_CONCURRENCY'],
+    [{ PASSWORD_HASH_CONCURRENCY: '100' }, 'PASSWORD_HASH_CONCURRENCY'],
+    [{ PASSWORD_HASH_QUEUE: '-1' }, 'PASSWORD_HASH_QUEUE'],
+    [{ BOOTSTRAP_ADMIN_EMAIL: 'ad\u200bmin@example.com', BOOTSTRAP_ADMIN_PASSWORD: 'long enough password' }, 'BOOTSTRAP_ADMIN_EMAIL'],
   ])('%j stops start-up with one line naming %s', (env, variable) => {
     let error: unknown;
     try {
@@ -74,6 +85,28 @@ describe('configuration', () => {
     expect((error as ConfigError).variable).toBe(variable);
     expect((error as Error).message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  test('HTTP limits: defaults, and the headers timeout never exceeds the request timeout', () => {
+    expect(parseAppConfig({}).http).toEqual({
+      requestTimeoutMs: 10_000,
+      headersTimeoutMs: 5_000,
+      keepAliveTimeoutMs: 10_000,
+      maxPendingRequestsPerClient: 32,
+    });
+    expect(parseAppConfig({ REQUEST_TIMEOUT: '1s' }).http).toMatchObject({ requestTimeoutMs: 1000, headersTimeoutMs: 1000 });
+    expect(parseAppConfig({ REQUEST_TIMEOUT: '30s', HEADERS_TIMEOUT: '20s', KEEP_ALIVE_TIMEOUT: '65s', MAX_PENDING_REQUESTS_PER_CLIENT: '8' }).http).toEqual({
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 65_000,
+      maxPendingRequestsPerClient: 8,
+    });
+  });
+
+  test('password hashing admission: defaults and settings', () => {
+    expect(parseAuthConfig({}).passwordHashing).toEqual({ concurrency: 2, queue: 8 });
+    expect(parseAuthConfig({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '0' }).passwordHashing).toEqual({ concurrency: 1, queue: 0 });
+    expect(parseThrottleConfig({ THROTTLE_REGISTER_LIMIT: '3' }).registerLimit).toBe(3);
   });
 
   test('TRUST_PROXY accepts the proxy-addr forms', () => {

@@ -18,13 +18,21 @@ const NormaliseEmail = () => Transform(({ value }) => (typeof value === 'string'
  */
 const WellFormed = () =>
   Matches(/^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/, { message: '$property must be well-formed Unicode text' });
-/** PostgreSQL text cannot hold NUL, and no email has control characters: refused up front (400, not 500). */
-const NoControlCharacters = () => Matches(/^[^\u0000-\u001f\u007f]*$/, { message: '$property must not contain control characters' });
+/**
+ * No email has control characters (C0, DEL, C1: PostgreSQL text cannot even hold NUL), invisible
+ * format characters (zero-width space/joiners, word joiner, BOM, soft hyphen, tags: all \p{Cf}),
+ * bidirectional controls (embeddings, overrides, isolates, marks: \p{Cf} too) or line/paragraph
+ * separators. They let two addresses look alike on screen, or one look like another, in
+ * admin views and emails; refused up front (400, not 500) on every email field.
+ */
+const NoInvisibleCharacters = () =>
+  Matches(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, { message: '$property must not contain control, invisible or bidirectional characters' });
 
 export class RegisterDto {
   @ApiProperty({ example: 'ada@example.com', description: 'Trimmed and lower-cased; unique', maxLength: 254 })
   @NormaliseEmail()
   @IsEmail({}, { message: 'email must be an email address' })
+  @NoInvisibleCharacters()
   @MaxLength(254)
   @WellFormed()
   @IsString()
@@ -40,7 +48,7 @@ export class RegisterDto {
 export class LoginDto {
   @ApiProperty({ example: 'ada@example.com' })
   @NormaliseEmail()
-  @NoControlCharacters()
+  @NoInvisibleCharacters()
   @MaxLength(254)
   @WellFormed()
   @IsString()

@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Problems } from '../../common/problem.js';
 import { bearerToken } from '../client-info.js';
 import { IS_PUBLIC } from '../decorators/auth.decorators.js';
@@ -10,7 +10,8 @@ import { TokenService } from '../tokens/token.service.js';
 
 /**
  * Deny by default: registered as APP_GUARD, it requires on every route not marked @Public() a
- * valid access token (TokenService) whose session is still alive (one store question).
+ * valid access token (TokenService) whose session is still alive (one store question), and marks
+ * the response `Cache-Control: no-store`.
  *
  * It started on passport-jwt; the profile of `npm run bench` showed passport's per-request
  * machinery and a signature check on every request dominating a protected request, so the guard
@@ -27,6 +28,9 @@ export class AccessTokenGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthenticatedUser }>();
+    // Every authenticated answer is about someone (their account, sessions, other users for
+    // admins): no shared or browser cache may keep it. Set first, so it holds for errors too.
+    context.switchToHttp().getResponse<FastifyReply>().header('Cache-Control', 'no-store');
     const raw = bearerToken(request);
     if (raw === undefined) throw Problems.missingToken();
     const claims = this.tokens.verifyAccessToken(raw);

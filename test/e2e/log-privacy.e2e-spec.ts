@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CuttableProxy, freePort, sleep } from '../support/services.js';
+
+/*
+ * The built server (dist/main.js, as production runs it) at LOG_LEVEL=debug, its stdout and
+ * stderr captured: pino writes to file descriptor 1 directly, so a spy on process.stdout.write in
+ * this process would see nothing.
+ */
+const MAIN = join(process.cwd(), 'dist', 'main.js');
+const PASSWORD = 'correct horse battery staple';
+
+class Server {
+  output = '';
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly origin: string,
+  ) {}
+
+  static async start(env: Record<string, string | undefined>): Promise<Server> {
+    if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` first (npm test does)');
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'debug', THROTTLE_LOGIN_LIMIT: '1000', THROTTLE_LIMIT: '1000', THROTTLE_REGISTER_LIMIT: '1000', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const server = new Server(child, `http://127.0.0.1:${port}`);
+    child.stdout!.on('data', (chunk: Buffer) => (server.output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (server.output += chunk.toString()));
+    for (let i = 0; i < 300 && !server.output.includes('Tessera listening'); i++) {
+      if (child.exitCode !== null) throw new Error(`the server exited: ${server.output.slice(-2000)}`);
+      await sleep(100);
+    }
+    if (!server.output.includes('Tessera listening')) throw new Error(`the server did not start: ${server.output.slice(-2000)}`);
+    return server;
+  }
+
+  fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.origin}${path}`, init);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    this.child.kill('SIGTERM');
+    await Promise.race([new Promise((resolve) => this.child.once('exit', resolve)), sleep(10_000)]);
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+
+/** The secret in every form it could be logged in: as is, URL-encoded, JSON-escaped. */
+function expectAbsent(output: string, secrets: string[]): void {
+  for (const secret of secrets) {
+    for (const form of new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])) {
+      expect({ form, found: output.includes(form) }).toEqual({ form, found: false });
+    }
+  }
+}
+
+describe('debug logs never carry query parameters', () => {
+  let server: Server;
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-logs-'));
+  const adminEmail = `boot-leak-${randomUUID()}@example.com`;
+  beforeAll(async () => {
+    server = await Server.start({
+      DATA_DIR: dataDir,
+      REDIS_URL: process.env.REDIS_URL,
+      DATABASE_URL: process.env.DATABASE_URL,
+      BOOTSTRAP_ADMIN_EMAIL: adminEmail,
+      BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('a GET with ?email=…&token=… on known, protected and unknown routes (and the bootstrap admin is not named)', async () => {
+    const email = `query-leak-${randomUUID()}@example.com`;
+    const token = `tok-${randomUUID()}`;
+    const query = `?email=${encodeURIComponent(email)}&token=${token}`;
+    for (const path of ['/health/live', '/users/me', '/no/such/route', '/auth/sessions/not-an-id', '/.well-known/jwks.json', '/%']) {
+      await server.fetch(`${path}${query}`);
+    }
+    await server.fetch(`/auth/login${query}`, post({ email: 'x', password: PASSWORD }));
+    await server.fetch(`/users/me${query}`, { headers: { Authorization: `Bearer ${token}` } });
+    await sleep(500);
+    expect(server.output).toContain('request completed');
+    expectAbsent(server.output, [email, token, adminEmail, PASSWORD]);
+  });
+});
+
+const databaseUrl = process.env.DATABASE_URL;
+(databaseUrl ? describe : describe.skip)('debug logs never carry the parameters of a failed database query', () => {
+  let server: Server;
+  let proxy: CuttableProxy;
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-logs-'));
+  beforeAll(async () => {
+    const target = new URL(databaseUrl!);
+    proxy = await CuttableProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+    target.host = `127.0.0.1:${proxy.port}`;
+    server = await Server.start({ DATA_DIR: dataDir, REDIS_URL: process.env.REDIS_URL, DATABASE_URL: target.toString() });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await proxy?.cut();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('login and register with a distinctive email while the database is down: 503, and the email is not logged', async () => {
+    const email = `db-leak-${randomUUID()}@example.com`;
+    expect((await server.fetch('/auth/register', post({ email, password: PASSWORD }))).status).toBe(201);
+    await proxy.cut();
+    const login = await server.fetch('/auth/login', post({ email, password: PASSWORD }));
+    expect(login.status).toBe(503);
+    const other = `db-leak-new-${randomUUID()}@example.com`;
+    expect((await server.fetch('/auth/register', post({ email: other, password: PASSWORD }))).status).toBe(503);
+    await sleep(500);
+    expect(server.output).toContain('request completed');
+    expectAbsent(server.output, [email, other, PASSWORD]);
+  });
+});
