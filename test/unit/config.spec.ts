@@ -159,6 +159,6 @@ describe('production refuses insecure settings', () => {
     expect((error as ConfigError).variable).toBe(variable);
     expect((error as Error).message).not.toContain('\n');
     // The same value is fine outside production (development, tests).
-    expect(() => validateEnvironment({ ...env, NODE_ENV: 'development', SERVER_SECRETS: change.SERVER_SECRETS === 'tooshort' ? undefined : env.SERVER_SECRETS, BOOTSTRAP_ADMIN_PASSWORD: undefined })).not.toThrow();
+    expect(() => validateEnvironment({ ...env, NODE_ENV: 'development', SERVER_SECRETS: env.SERVER_SECRETS === 'tooshort' ? undefined : env.SERVER_SECRETS, BOOTSTRAP_ADMIN_PASSWORD: undefined })).not.toThrow();
   });
 });
