@@ -37,19 +37,23 @@ export class AuthController {
   }
 
   @Public()
-  @RateLimit('login')
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Log in',
     description:
-      'Returns an access token in the body and sets the refresh token as an HttpOnly cookie (path /auth). ' +
-      'With `client: "native"` the refresh token is returned in the body instead. Rate limited per IP and per account.',
+      'Returns an access token in the body and sets the refresh token as an HttpOnly cookie (path /auth), plus a device cookie. ' +
+      'With `client: "native"` both come in the body instead (`refreshToken`, `deviceToken`). Rate limited per IP (every attempt) and ' +
+      'per account (failed password checks only); a device token from an earlier login of the account exempts its holder from the ' +
+      'per-account lockout. Bodies refused by validation count for nothing.',
   })
-  @ApiOkResponse({ type: TokenResponseDto, headers: { 'Set-Cookie': { description: 'The refresh token cookie (browsers)' } } })
-  @ApiProblems([400, 401, 413, 503], { 401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)' })
+  @ApiOkResponse({
+    type: TokenResponseDto,
+    headers: { 'Set-Cookie': { description: 'The refresh token cookie and the device cookie (browsers)' } },
+  })
+  @ApiProblems([400, 401, 413, 429, 503], { 401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)' })
   async login(@Body() body: LoginDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
-    const result = await this.auth.login(body.email, body.password, clientInfo(request));
+    const result = await this.auth.login(body.email, body.password, clientInfo(request), this.cookie.presentedDevice(request, body));
     return this.cookie.respond(reply, result, body.client === 'native');
   }
 

@@ -4,6 +4,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { UsersModule } from '../users/users.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
+import { LoginThrottle } from './login-throttle.js';
 import { AccessTokenGuard } from './guards/access-token.guard.js';
 import { OriginGuard } from './guards/origin.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
@@ -30,6 +31,7 @@ import { TokenService } from './tokens/token.service.js';
   providers: [
     TokenService,
     AuthService,
+    LoginThrottle,
     RefreshService,
     RefreshCookie,
     OriginGuard,

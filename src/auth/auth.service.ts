@@ -3,9 +3,11 @@ import { Problems } from '../common/problem.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { UsersService } from '../users/users.service.js';
 import type { User } from '../users/user.js';
+import { LoginThrottle } from './login-throttle.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
 import type { IssuedTokens } from './refresh-cookie.js';
+import { DeviceTokens } from './tokens/device-token.js';
 import { TokenService } from './tokens/token.service.js';
 
 
@@ -18,18 +20,33 @@ export class AuthService {
     private readonly sessions: SessionService,
     private readonly tokens: TokenService,
     private readonly metrics: AuthMetrics,
+    private readonly throttle: LoginThrottle,
+    private readonly devices: DeviceTokens,
   ) {}
 
   register(email: string, password: string): Promise<User> {
     return this.users.register(email, password);
   }
 
-  /** Unknown email, wrong password and disabled account fail alike, after the same argon2 work. */
-  async login(email: string, password: string, client: ClientInfo): Promise<IssuedTokens> {
+  /**
+   * Unknown email, wrong password and disabled account fail alike, after the same argon2 work.
+   * Limits (LoginThrottle): every attempt per client IP; failed password checks per account, from
+   * which a valid device token for the account exempts its holder. A success hands out a fresh
+   * device token.
+   */
+  async login(email: string, password: string, client: ClientInfo, presentedDevice?: string): Promise<IssuedTokens> {
     const authenticatedAt = Date.now();
+    await this.throttle.admitClient(client.ip);
+    const lockedFor = await this.throttle.accountLocked(email);
     const user = await this.users.findCredentialsByEmail(email);
+    const device = user ? this.devices.verify(presentedDevice, user.id) : undefined;
+    if (lockedFor !== undefined && !(device && !(await this.throttle.deviceLocked(device)))) {
+      this.metrics.loginFailed();
+      throw Problems.rateLimited(lockedFor);
+    }
     const passwordOk = await this.passwords.verify(user?.passwordHash, password);
     if (!user || !passwordOk || user.disabled) {
+      if (!passwordOk) await this.throttle.recordFailure(email, device);
       this.metrics.loginFailed();
       throw Problems.invalidCredentials();
     }
@@ -42,7 +59,7 @@ export class AuthService {
     const { session, refreshToken } = started;
     const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
     this.metrics.loginSucceeded();
-    return { accessToken, expiresIn, session, refreshToken };
+    return { accessToken, expiresIn, session, refreshToken, deviceToken: this.devices.issue(user.id).token };
   }
 
   /** Ends every session of the user, this one included. */

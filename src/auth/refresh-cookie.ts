@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authConfig } from '../config/configuration.js';
+import { DEVICE_TOKEN_LIFETIME_SECONDS } from './tokens/device-token.js';
 
 /** What login and refresh hand out. */
 export interface IssuedTokens {
@@ -9,6 +10,8 @@ export interface IssuedTokens {
   expiresIn: number;
   session: { id: string; expiresAt: number };
   refreshToken: string;
+  /** After a login: proof that this client logged in to this account (see LoginThrottle). */
+  deviceToken?: string;
 }
 
 /** Where a refresh token came from: native clients send it in the body, browsers as the cookie. */
@@ -38,9 +41,18 @@ export class RefreshCookie {
       expiresIn: tokens.expiresIn,
       sessionId: tokens.session.id,
     };
-    if (native) return { ...body, refreshToken: tokens.refreshToken };
+    if (native) return { ...body, refreshToken: tokens.refreshToken, ...(tokens.deviceToken ? { deviceToken: tokens.deviceToken } : {}) };
     this.set(reply, tokens.refreshToken, tokens.session.expiresAt);
+    if (tokens.deviceToken) {
+      reply.setCookie(this.auth.deviceCookieName, tokens.deviceToken, { ...this.attributes(), maxAge: DEVICE_TOKEN_LIFETIME_SECONDS });
+    }
     return body;
+  }
+
+  /** The device token a login presents: in the body (native clients) or as the cookie (browsers). */
+  presentedDevice(request: FastifyRequest, body: { deviceToken?: unknown }): string | undefined {
+    const fromBody = body.deviceToken;
+    return typeof fromBody === 'string' ? fromBody : request.cookies?.[this.auth.deviceCookieName];
   }
 
   /** `expiresAt` in epoch ms: Max-Age is the session's remaining lifetime. */

@@ -127,6 +127,8 @@ export function parseAuthConfig(env: Env) {
     clockToleranceSeconds: 5,
     cookieSecure,
     cookieName: cookieSecure ? '__Secure-refresh_token' : 'refresh_token',
+    /** The device token (exempts its holder from the per-account login lockout). */
+    deviceCookieName: cookieSecure ? '__Secure-device' : 'device',
     /** The cookie is only ever sent to the auth routes. */
     cookiePath: '/auth',
     /** argon2 hashes (registration, password changes) admitted at once, and how many may wait. */

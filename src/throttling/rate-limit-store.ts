@@ -10,6 +10,8 @@ export interface RateLimitHit {
 /** Counts attempts per key in fixed windows. */
 export interface RateLimitStore {
   hit(key: string, windowMs: number): Promise<RateLimitHit>;
+  /** The current window's count without adding to it (0 when there is none). */
+  peek(key: string): Promise<RateLimitHit>;
 }
 
 export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
@@ -21,11 +23,21 @@ if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {hits, redis.call('PTTL', KEYS[1])}
 `);
 
+/** KEYS: counter. The count and the window's remaining time, unchanged. */
+const PEEK = luaScript(`
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}
+`);
+
 export class RedisRateLimitStore implements RateLimitStore {
   constructor(private readonly redis: RedisService) {}
 
   async hit(key: string, windowMs: number): Promise<RateLimitHit> {
     const [hits, resetMs] = (await this.redis.eval(HIT, [`rl:{${key}}`], [String(windowMs)])) as number[];
+    return { hits, resetMs: Math.max(0, resetMs) };
+  }
+
+  async peek(key: string): Promise<RateLimitHit> {
+    const [hits, resetMs] = (await this.redis.eval(PEEK, [`rl:{${key}}`], [])) as number[];
     return { hits, resetMs: Math.max(0, resetMs) };
   }
 }
@@ -52,5 +64,11 @@ export class MemoryRateLimitStore implements RateLimitStore {
     }
     window.hits++;
     return { hits: window.hits, resetMs: window.resetAt - now };
+  }
+
+  async peek(key: string): Promise<RateLimitHit> {
+    const now = this.clock();
+    const window = this.windows.get(key);
+    return !window || window.resetAt <= now ? { hits: 0, resetMs: 0 } : { hits: window.hits, resetMs: window.resetAt - now };
   }
 }

@@ -6,7 +6,6 @@ import type { FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/api-problems.decorator.js';
 import { Problems } from '../common/problem.js';
 import { throttleConfig } from '../config/configuration.js';
-import { normaliseEmail } from '../users/user.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit-store.js';
 
 /*
@@ -16,7 +15,7 @@ import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit-store.js';
  * tracker per limit, a storage interface) so moving back is easy once it ships ESM.
  */
 
-export type RateLimitPolicy = 'login' | 'refresh' | 'password' | 'register' | 'public';
+export type RateLimitPolicy = 'refresh' | 'password' | 'register' | 'public';
 
 interface Rule {
   name: string;
@@ -40,34 +39,17 @@ export function addressBucket(ip: string): string {
   return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
-const byIp = (request: FastifyRequest) => `ip:${addressBucket(request.ip)}`;
-
-/** Refreshes count per account too: the user id that opens every refresh token (body or cookie). */
-function byRefreshAccount(request: FastifyRequest): string {
-  const fromBody = (request.body as { refreshToken?: unknown } | undefined)?.refreshToken;
-  const cookie = Object.entries(request.cookies ?? {}).find(([name]) => name.endsWith('refresh_token'))?.[1];
-  const token = typeof fromBody === 'string' ? fromBody : cookie;
-  const userId = token?.slice(0, token.indexOf('.'));
-  return userId && /^[0-9a-f-]{36}$/.test(userId) ? `account:${userId}` : byIp(request);
-}
+export const byIp = (request: FastifyRequest) => `ip:${addressBucket(request.ip)}`;
 
 const byUser = (request: FastifyRequest) => `user:${(request as { user?: { id?: string } }).user?.id ?? request.ip}`;
 
-/** Login attempts count per account by normalised email (per IP when the body has none). */
-export function byAccount(request: FastifyRequest): string {
-  const email = (request.body as { email?: unknown } | undefined)?.email;
-  return typeof email === 'string' ? `account:${normaliseEmail(email)}` : byIp(request);
-}
-
+/*
+ * Login limits are not here: they must see only validated bodies and count only failed password
+ * checks (LoginThrottle, in auth/). The per-account refresh limit is charged by RefreshService
+ * once the token's server tag verifies, so garbage naming a user id cannot block that user.
+ */
 const POLICIES: Record<RateLimitPolicy, Rule[]> = {
-  login: [
-    { name: 'login-ip', limit: (c) => c.loginLimit, tracker: byIp },
-    { name: 'login-account', limit: (c) => c.loginLimit, tracker: byAccount },
-  ],
-  refresh: [
-    { name: 'refresh-ip', limit: (c) => c.refreshLimit, tracker: byIp },
-    { name: 'refresh-account', limit: (c) => c.refreshLimit, tracker: byRefreshAccount },
-  ],
+  refresh: [{ name: 'refresh-ip', limit: (c) => c.refreshLimit, tracker: byIp }],
   // Password changes guess the current password: limited like logins, per authenticated user.
   password: [{ name: 'password-user', limit: (c) => c.loginLimit, tracker: byUser }],
   // Each registration costs the server a full argon2 hash: a tighter limit of its own, on top of
@@ -106,3 +88,38 @@ export class RateLimitGuard implements CanActivate {
 export function RateLimit(policy: RateLimitPolicy) {
   return applyDecorators(SetMetadata(RATE_LIMIT_POLICY, policy), UseGuards(RateLimitGuard), ApiProblems([429]));
 }
+
+/**
+ * Limits that a service applies itself, where a guard cannot: after validation, or only once
+ * something has been verified (a failed password check, a refresh token's server tag).
+ */
+@Injectable()
+export class RateLimiter {
+  private readonly windowMs: number;
+
+  constructor(
+    @Inject(RATE_LIMIT_STORE) private readonly store: RateLimitStore,
+    @Inject(throttleConfig.KEY) config: ConfigType<typeof throttleConfig>,
+  ) {
+    this.windowMs = config.ttlSeconds * 1000;
+  }
+
+  /** Counts one attempt of `who` under `name`; 429 once there have been more than `limit` this window. */
+  async consume(name: string, who: string, limit: number): Promise<void> {
+    const { hits, resetMs } = await this.store.hit(`${name}:${who}`, this.windowMs);
+    if (hits > limit) throw Problems.rateLimited(retryAfterSeconds(resetMs));
+  }
+
+  /** Counts one event (e.g. a failed password check) without refusing anything. */
+  async record(name: string, who: string): Promise<void> {
+    await this.store.hit(`${name}:${who}`, this.windowMs);
+  }
+
+  /** Seconds until the window ends when `limit` events have already been counted; undefined while under it. */
+  async exhausted(name: string, who: string, limit: number): Promise<number | undefined> {
+    const { hits, resetMs } = await this.store.peek(`${name}:${who}`);
+    return hits >= limit ? retryAfterSeconds(resetMs) : undefined;
+  }
+}
+
+const retryAfterSeconds = (resetMs: number) => Math.max(1, Math.ceil(resetMs / 1000));

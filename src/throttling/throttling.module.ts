@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { REDIS } from '../redis/redis.module.js';
 import type { RedisService } from '../redis/redis.service.js';
-import { RateLimitGuard } from './rate-limit.js';
+import { RateLimiter, RateLimitGuard } from './rate-limit.js';
 import { MemoryRateLimitStore, RATE_LIMIT_STORE, RedisRateLimitStore } from './rate-limit-store.js';
 
 @Global()
@@ -14,7 +14,8 @@ import { MemoryRateLimitStore, RATE_LIMIT_STORE, RedisRateLimitStore } from './r
       useFactory: (redis: RedisService | null) => (redis ? new RedisRateLimitStore(redis) : new MemoryRateLimitStore()),
     },
     RateLimitGuard,
+    RateLimiter,
   ],
-  exports: [RATE_LIMIT_STORE, RateLimitGuard],
+  exports: [RATE_LIMIT_STORE, RateLimitGuard, RateLimiter],
 })
 export class ThrottlingModule {}

@@ -68,6 +68,16 @@ export class LoginDto {
   @IsOptional()
   @IsIn(['browser', 'native'])
   client?: 'browser' | 'native';
+
+  @ApiPropertyOptional({
+    description:
+      'Native clients only: the `deviceToken` from an earlier login of this account. It exempts the client from the per-account ' +
+      'lockout that failed attempts by others can cause. Browsers hold it as an HttpOnly cookie instead.',
+  })
+  @IsOptional()
+  @MaxLength(100)
+  @IsString()
+  deviceToken?: string;
 }
 
 export class RefreshTokenBodyDto {

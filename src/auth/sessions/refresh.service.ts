@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Problems } from '../../common/problem.js';
-import { authConfig } from '../../config/configuration.js';
+import { authConfig, throttleConfig } from '../../config/configuration.js';
+import { RateLimiter } from '../../throttling/rate-limit.js';
 import { AuthMetrics } from '../../metrics/auth-metrics.js';
 import { UsersService } from '../../users/users.service.js';
 import { hashSecret, RefreshTokenCodec, SuccessorSealer } from '../tokens/refresh-token.js';
@@ -24,6 +25,8 @@ export class RefreshService {
     private readonly metrics: AuthMetrics,
     private readonly refreshTokens: RefreshTokenCodec,
     private readonly sealer: SuccessorSealer,
+    private readonly limiter: RateLimiter,
+    @Inject(throttleConfig.KEY) private readonly throttle: ConfigType<typeof throttleConfig>,
   ) {}
 
   async refresh(presented: string | undefined): Promise<IssuedTokens> {
@@ -34,6 +37,9 @@ export class RefreshService {
       throw presented === undefined ? Problems.invalidRefreshToken('No refresh token was sent') : Problems.invalidRefreshToken();
     }
     const { userId, sessionId, generation } = token;
+    // Charged to the account only now that the server tag verified: garbage naming a user id
+    // cannot use up that user's refreshes.
+    await this.limiter.consume('refresh-account', userId, this.throttle.refreshLimit);
     const successor = this.refreshTokens.mint(userId, sessionId, generation + 1);
     const result = await this.store.rotate({
       userId,

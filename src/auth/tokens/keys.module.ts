@@ -3,6 +3,7 @@ import { Logger, Module } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { appConfig, authConfig, storageConfig } from '../../config/configuration.js';
 import { KeyService } from './key.service.js';
+import { DeviceTokens } from './device-token.js';
 import { RefreshTokenCodec, SuccessorSealer } from './refresh-token.js';
 import { ServerSecrets } from './server-secrets.js';
 
@@ -32,7 +33,8 @@ import { ServerSecrets } from './server-secrets.js';
       useFactory: (secrets: ServerSecrets, keys: KeyService) => new RefreshTokenCodec(secrets, keys.signing.privateKey),
     },
     { provide: SuccessorSealer, inject: [ServerSecrets], useFactory: (secrets: ServerSecrets) => new SuccessorSealer(secrets) },
+    { provide: DeviceTokens, inject: [ServerSecrets], useFactory: (secrets: ServerSecrets) => new DeviceTokens(secrets) },
   ],
-  exports: [KeyService, ServerSecrets, RefreshTokenCodec, SuccessorSealer],
+  exports: [KeyService, ServerSecrets, RefreshTokenCodec, SuccessorSealer, DeviceTokens],
 })
 export class KeysModule {}
