@@ -71,6 +71,12 @@ export interface TesseraClientOptions {
   channel?: string | null;
   /** For tests; defaults to the global BroadcastChannel when there is one. */
   createChannel?: (name: string) => ChannelLike;
+  /**
+   * Pauses before retrying a refresh that got 503 or no answer. A 503 may hide a rotation the server
+   * could not confirm; retrying the same token inside the server's grace window (10 s by default)
+   * gets its successor or rotates it, never a false `refresh_reused`. The default adds up to 5.5 s.
+   */
+  refreshRetryDelaysMs?: number[];
 }
 
 type Message = { type: 'logged-out' } | { type: 'logged-in' };
@@ -83,8 +89,10 @@ export class TesseraClient {
   private readonly channel: ChannelLike | undefined;
   private readonly baseUrl: string;
   private readonly doFetch: typeof fetch;
+  private readonly retryDelaysMs: number[];
 
   constructor(options: TesseraClientOptions = {}) {
+    this.retryDelaysMs = options.refreshRetryDelaysMs ?? [250, 750, 1500, 3000];
     this.baseUrl = (options.baseUrl ?? '').replace(/\/$/, '');
     this.doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     const name = options.channel === undefined ? 'tessera-session' : options.channel;
@@ -199,19 +207,25 @@ export class TesseraClient {
 
   private async refreshOnce(): Promise<boolean> {
     const wasLoggedIn = this.isLoggedIn;
-    let response: Response;
-    try {
-      response = await this.doFetch(`${this.baseUrl}/auth/refresh`, { method: 'POST', credentials: 'include' });
-    } catch {
-      return false; // offline: keep the state, the next call tries again
+    for (let attempt = 0; ; attempt++) {
+      let response: Response | undefined;
+      try {
+        response = await this.doFetch(`${this.baseUrl}/auth/refresh`, { method: 'POST', credentials: 'include' });
+      } catch {
+        response = undefined; // offline, or the answer was lost
+      }
+      if (response?.ok) {
+        this.accept((await response.json()) as TokenResponse);
+        return true;
+      }
+      // A 401 means the session is over; 429 and other errors are not worth retrying at once.
+      if (response?.status === 401) this.end(wasLoggedIn);
+      const retryable = response === undefined || response.status === 503;
+      const delay = this.retryDelaysMs[attempt];
+      // Out of retries: keep the state, the next call tries again.
+      if (!retryable || delay === undefined) return false;
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
-    if (response.ok) {
-      this.accept((await response.json()) as TokenResponse);
-      return true;
-    }
-    // 503 and 429 are passing troubles; a 401 means the session is over.
-    if (response.status === 401) this.end(wasLoggedIn);
-    return false;
   }
 
   private accept(tokens: TokenResponse): void {

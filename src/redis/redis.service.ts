@@ -23,6 +23,8 @@ export interface RedisOptions {
 /** A heartbeat every half second; no answer for this long means Redis is treated as down. */
 const HEARTBEAT_MS = 500;
 const HEARTBEAT_STALE_MS = 2000;
+/** Time kept for a reply to travel back and be noticed before the caller's deadline (the sweeper ticks every 25 ms). */
+const DEADLINE_REPLY_MARGIN_MS = 75;
 
 /**
  * Tessera's one Redis connection (node-redis), shared by the session store, the rate limits, the
@@ -44,6 +46,8 @@ export class RedisService {
   private warnedDown = false;
   /** When the unanswered heartbeat ping was sent (undefined: none outstanding). */
   private heartbeatSentAt: number | undefined;
+  /** Recent estimates of Redis's clock minus ours (from TIME), with their uncertainty (half the round trip). */
+  private readonly clockSamples: { offsetMs: number; uncertaintyMs: number }[] = [];
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly options: RedisOptions) {
@@ -83,9 +87,11 @@ export class RedisService {
       if (this.connected && Date.now() - this.heartbeatSentAt > HEARTBEAT_STALE_MS) this.markDown('no answer to the heartbeat');
       return;
     }
-    this.heartbeatSentAt = Date.now();
-    this.client.ping().then(
-      () => {
+    const sentAt = (this.heartbeatSentAt = Date.now());
+    // TIME rather than PING: the same liveness signal, plus a sample of Redis's clock (see serverDeadline).
+    this.client.time().then(
+      (reply) => {
+        this.sampleClock(sentAt, Date.now(), reply as unknown as [string, string]);
         this.heartbeatSentAt = undefined;
         if (!this.connected && this.client.isReady) {
           this.connected = true;
@@ -97,6 +103,27 @@ export class RedisService {
         this.heartbeatSentAt = undefined;
       },
     );
+  }
+
+  private sampleClock(sentAt: number, receivedAt: number, [seconds, micros]: [string, string]): void {
+    const serverMs = Number(seconds) * 1000 + Number(micros) / 1000;
+    this.clockSamples.push({ offsetMs: serverMs - (sentAt + receivedAt) / 2, uncertaintyMs: (receivedAt - sentAt) / 2 });
+    if (this.clockSamples.length > 20) this.clockSamples.shift();
+  }
+
+  /**
+   * The latest moment, on Redis's own clock (ms), at which a write sent now may still commit: a bit
+   * before this call's deadline runs out here. A script that finds itself past it refuses to commit,
+   * so a call answered 503 for slowness never lands afterwards (ROTATE_SESSION). The estimate of the
+   * two clocks' offset with the smallest round trip is used, minus its uncertainty and a margin for
+   * the reply's way back.
+   */
+  serverDeadline(now = Date.now()): number {
+    const best = this.clockSamples.reduce<{ offsetMs: number; uncertaintyMs: number } | undefined>(
+      (a, b) => (a === undefined || b.uncertaintyMs < a.uncertaintyMs ? b : a),
+      undefined,
+    ) ?? { offsetMs: 0, uncertaintyMs: 0 };
+    return Math.floor(now + this.options.commandTimeoutMs + best.offsetMs - best.uncertaintyMs - DEADLINE_REPLY_MARGIN_MS);
   }
 
   /** Logged once per outage, however many errors the outage produces. Nothing cached is trusted after it. */
@@ -111,6 +138,10 @@ export class RedisService {
   async connect(): Promise<void> {
     const connecting = this.client.connect().catch(() => undefined);
     await Promise.race([connecting, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+    if (this.client.isReady) {
+      const sentAt = Date.now();
+      await this.client.time().then((reply) => this.sampleClock(sentAt, Date.now(), reply as unknown as [string, string]), () => undefined);
+    }
   }
 
   /** Connected and answering the heartbeat. */

@@ -160,3 +160,60 @@ export async function freshDatabase(): Promise<{ url: string | undefined; drop()
     },
   };
 }
+
+/**
+ * A TCP proxy in front of Redis that can hold back one chosen command on its way to the server:
+ * `delayNext(match, ms)` delays the next client chunk that `match`es (and, to keep order, the ones
+ * behind it) by `ms`. A command held this way reaches Redis after the app's own deadline has
+ * passed, which is exactly "Redis was slow": the client gave up, the server still runs it.
+ */
+export class DelayingProxy {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  private rule?: { match: (chunk: Buffer) => boolean; ms: number };
+
+  private constructor(
+    readonly port: number,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  static async start(target: { host: string; port: number }): Promise<DelayingProxy> {
+    const proxy = new DelayingProxy(await freePort(), target);
+    proxy.server = createServer((client) => {
+      const upstream = connect(target.port, target.host);
+      for (const socket of [client, upstream]) {
+        proxy.sockets.add(socket);
+        socket.on('close', () => proxy.sockets.delete(socket));
+        socket.on('error', () => socket.destroy());
+      }
+      let queue = Promise.resolve();
+      client.on('data', (chunk: Buffer) => {
+        queue = queue.then(async () => {
+          const rule = proxy.rule;
+          if (rule && rule.match(chunk)) {
+            proxy.rule = undefined;
+            await sleep(rule.ms);
+          }
+          if (!upstream.destroyed) upstream.write(chunk);
+        });
+      });
+      client.on('end', () => upstream.end());
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.server!.listen(proxy.port, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  delayNext(match: (chunk: Buffer) => boolean, ms: number): void {
+    this.rule = { match, ms };
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    if (this.server) await new Promise((resolve) => this.server!.close(resolve));
+  }
+}

@@ -115,7 +115,7 @@ describe('TesseraClient', () => {
       'GET /users/me': () => problem(401, 'session_revoked'),
       'POST /auth/refresh': () => problem(503, 'service_unavailable'),
     });
-    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null, refreshRetryDelaysMs: [0, 0] });
     await client.login('a@b.c', 'correct horse battery');
     expect(await client.refresh()).toBe(false);
     expect(client.isLoggedIn).toBe(true);
@@ -130,12 +130,30 @@ describe('TesseraClient', () => {
       'POST /auth/refresh': () => problem(503, 'service_unavailable'),
       'POST /auth/logout': () => problem(503, 'service_unavailable'),
     });
-    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null, refreshRetryDelaysMs: [0, 0] });
     await client.login('a@b.c', 'correct horse battery');
     await expect(client.me()).rejects.toMatchObject({ status: 503 });
     expect(client.isLoggedIn).toBe(true);
     await expect(client.logout()).rejects.toMatchObject({ status: 503, code: 'service_unavailable' });
     expect(client.isLoggedIn).toBe(true);
+  });
+
+  test('a refresh answered 503 (or lost) is retried with backoff, so an unconfirmed rotation is never left behind', async () => {
+    const answers = [() => problem(503, 'service_unavailable'), () => Promise.reject(new TypeError('network error')), () => json(200, tokens(2))];
+    const server = fakeServer({ 'POST /auth/login': () => json(200, tokens(1)), 'POST /auth/refresh': () => answers.shift()!() });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null, refreshRetryDelaysMs: [1, 1, 1] });
+    await client.login('a@b.c', 'correct horse battery');
+    expect(await client.refresh()).toBe(true);
+    expect(server.calls.filter((c) => c.path === '/auth/refresh')).toHaveLength(3);
+    expect(client.isLoggedIn).toBe(true);
+
+    // A 401 is final: no retry.
+    const ended = fakeServer({ 'POST /auth/login': () => json(200, tokens(1)), 'POST /auth/refresh': () => problem(401, 'refresh_reused') });
+    const other = new TesseraClient({ fetch: ended.fetch, channel: null, refreshRetryDelaysMs: [1, 1, 1] });
+    await other.login('a@b.c', 'correct horse battery');
+    expect(await other.refresh()).toBe(false);
+    expect(ended.calls.filter((c) => c.path === '/auth/refresh')).toHaveLength(1);
+    expect(other.isLoggedIn).toBe(false);
   });
 
   test('errors carry the problem details', async () => {

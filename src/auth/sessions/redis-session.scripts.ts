@@ -58,10 +58,15 @@ return evicted
 `);
 
 /**
- * The compare-and-swap. KEYS: idx. ARGV: sid, generation, presentedHash, nextHash, sealed, now, idleTtlMs, graceMs
+ * The compare-and-swap. KEYS: idx. ARGV: sid, generation, presentedHash, nextHash, sealed, now, idleTtlMs, graceMs, deadline
  * Returns {status[, c, u, e, a, ip, ua, ua2, ua3[, sealed]]}.
+ * `deadline` (ms, Redis's clock): past it the caller has already answered 503, so nothing is
+ * changed ({'late'}); a rotation the client was told failed must not land behind its back, or the
+ * client's retry after the grace window would look like a stolen token.
  */
 export const ROTATE_SESSION = luaScript(`
+local clock = redis.call('TIME')
+if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(ARGV[9]) then return {'late'} end
 local idx = KEYS[1]
 local sid, generation, presented = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local key = idx .. ':' .. sid

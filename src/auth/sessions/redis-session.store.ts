@@ -80,6 +80,7 @@ export class RedisSessionStore implements SessionStore {
         String(request.now),
         String(request.idleTtlMs),
         String(request.graceMs),
+        String(this.redis.serverDeadline()),
       ],
     )) as string[];
     const [status, ...fields] = reply;
@@ -90,6 +91,7 @@ export class RedisSessionStore implements SessionStore {
       case 'grace':
         return { status, session: session(), sealedSuccessor: fields[8] };
       case 'reused':
+      case 'late':
         return { status };
       default:
         return { status: 'invalid' };

@@ -52,6 +52,7 @@ export class RefreshService {
       idleTtlMs: this.auth.refreshTokenTtl * 1000,
       graceMs: this.auth.refreshReuseGraceSeconds * 1000,
     });
+    if (result.status === 'late') throw Problems.serviceUnavailable();
     this.metrics.refreshed(result.status);
 
     switch (result.status) {

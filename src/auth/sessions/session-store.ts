@@ -43,7 +43,9 @@ export type RotationResult =
   /** An older token of the chain (outside the grace window): the session has been ended. */
   | { status: 'reused' }
   /** No such live session, or a token that is not the chain's: nothing changed. */
-  | { status: 'invalid' };
+  | { status: 'invalid' }
+  /** The store got the request after the caller's deadline had passed: nothing changed (answer 503). */
+  | { status: 'late' };
 
 /**
  * Where sessions live. Implementations hold no policy: lifetimes, caps and the grace window come
