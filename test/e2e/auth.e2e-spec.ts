@@ -53,10 +53,10 @@ describe('register, login, /users/me, logout', () => {
     const maxAge = Number(/Max-Age=(\d+)/.exec(cookie)![1]);
     expect(maxAge).toBeGreaterThan(7 * 86400 - 5);
     expect(maxAge).toBeLessThanOrEqual(7 * 86400);
-    // Opaque, not a JWT: <userId>.<sessionId>.<generation>.<256-bit secret>.<tag>
+    // Opaque, not a JWT: <userId>.<sessionId>.<generation>.<256-bit secret>.<server key id>.<tag>
     const token = cookie.split(';')[0].split('=')[1];
     const [userId, sessionId, generation, secret] = token.split('.');
-    expect(token.split('.')).toHaveLength(5);
+    expect(token.split('.')).toHaveLength(6);
     expect({ userId, sessionId, generation }).toEqual({ userId: expect.stringMatching(/^[0-9a-f-]{36}$/), sessionId: response.body.sessionId, generation: '0' });
     expect(Buffer.from(secret, 'base64url')).toHaveLength(32);
   });

@@ -17,60 +17,72 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const describeBrowser = existsSync(CHROMIUM) || process.env.CI ? describe : describe.skip;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SCREENSHOTS = join(root, 'artifacts', 'screenshots');
-/** Access tokens live 2 s (+5 s clock leeway on verification): a silent refresh is due after ~7 s. */
+/** On the short-lived server, access tokens live 2 s (+5 s clock leeway on verification): a silent refresh is due after ~7 s. */
 const ACCESS_TOKEN_SECONDS = 2;
 
+/** The production build on a free port, ready; `env` adds to the suite's settings. */
+async function startServer(env: Record<string, string>): Promise<{ server: ChildProcess; base: string; dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-browser-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawn(process.execPath, ['dist/main.js'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      THROTTLE_LOGIN_LIMIT: '100000',
+      THROTTLE_REFRESH_LIMIT: '100000',
+      THROTTLE_LIMIT: '100000',
+      THROTTLE_REGISTER_LIMIT: '100000',
+      DEMO_PAGE: 'true',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${base}/health/ready`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  return { server, base, dataDir };
+}
+
 describeBrowser('in a real browser (headless Chromium)', () => {
-  let server: ChildProcess;
+  /*
+   * Two servers: one with the default access-token lifetime for everything that must not depend on
+   * how fast this machine is (a person in Swagger UI has minutes, not seconds), and one whose access
+   * tokens expire after 2 s, only for the test that waits for an expiry on purpose.
+   */
+  let servers: Awaited<ReturnType<typeof startServer>>[];
   let base: string;
+  let shortLivedBase: string;
   let browser: Browser;
-  let dataDir: string;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'tessera-browser-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, ['dist/main.js'], {
-      cwd: root,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATA_DIR: dataDir,
-        ACCESS_TOKEN_TTL: `${ACCESS_TOKEN_SECONDS}s`,
-        LOG_LEVEL: 'warn',
-        THROTTLE_LOGIN_LIMIT: '100000',
-        THROTTLE_REFRESH_LIMIT: '100000',
-        THROTTLE_LIMIT: '100000',
-        THROTTLE_REGISTER_LIMIT: '100000',
-        DEMO_PAGE: 'true',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    for (let i = 0; i < 300; i++) {
-      try {
-        if ((await fetch(`${base}/health/ready`)).ok) break;
-      } catch {
-        // not listening yet
-      }
-      await sleep(100);
-    }
+    servers = await Promise.all([startServer({}), startServer({ ACCESS_TOKEN_TTL: `${ACCESS_TOKEN_SECONDS}s` })]);
+    [base, shortLivedBase] = servers.map((s) => s.base);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-gpu'],
     });
     mkdirSync(SCREENSHOTS, { recursive: true });
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
-    server?.kill('SIGTERM');
+    for (const { server } of servers ?? []) server.kill('SIGTERM');
     await sleep(500);
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const { dataDir } of servers ?? []) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function register(email: string) {
-    const response = await fetch(`${base}/auth/register`, {
+  async function register(email: string, at = base) {
+    const response = await fetch(`${at}/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email, password: PASSWORD }),
@@ -79,9 +91,9 @@ describeBrowser('in a real browser (headless Chromium)', () => {
   }
 
   /** Opens the demo page and logs in through its form. */
-  async function logInOnDemoPage(context: BrowserContext, email: string): Promise<Page> {
+  async function logInOnDemoPage(context: BrowserContext, email: string, at = base): Promise<Page> {
     const page = await context.newPage();
-    await page.goto(`${base}/demo`);
+    await page.goto(`${at}/demo`);
     await page.locator('#login-form input[name=email]').fill(email);
     await page.locator('#login-form input[name=password]').fill(PASSWORD);
     await page.locator('#login-form button[type=submit]').click();
@@ -120,13 +132,14 @@ describeBrowser('in a real browser (headless Chromium)', () => {
 
   test('after the access token expires, a call from the page succeeds through a silent refresh', async () => {
     const email = uniqueEmail('browser');
-    await register(email);
+    await register(email, shortLivedBase);
     const context = await browser.newContext();
-    const page = await logInOnDemoPage(context, email);
+    const page = await logInOnDemoPage(context, email, shortLivedBase);
     const refreshes: number[] = [];
     page.on('response', (response) => {
       if (response.url().endsWith('/auth/refresh')) refreshes.push(response.status());
     });
+    // Waits until the token has certainly expired (2 s + 5 s leeway): a slower machine only waits longer.
     await sleep((ACCESS_TOKEN_SECONDS + 5 + 1) * 1000);
     await page.locator('#call-me').click();
     await expect(page.locator('#me-result').filter({ hasText: '200' }).textContent({ timeout: 10_000 })).resolves.toContain('→ 200');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,12 +14,13 @@ describeShared('two instances on one Redis', () => {
   let keyDir: string;
 
   beforeAll(async () => {
-    // Instances share the signing key through configuration, as production must.
+    // Instances share the signing key and the server secrets through configuration, as production must.
     keyDir = mkdtempSync(join(tmpdir(), 'tessera-keys-'));
     const keyFile = join(keyDir, 'jwt-private.pem');
     writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
-    a = await startApp({ JWT_PRIVATE_KEY_FILE: keyFile });
-    b = await startApp({ JWT_PRIVATE_KEY_FILE: keyFile });
+    const shared = { JWT_PRIVATE_KEY_FILE: keyFile, SERVER_SECRETS: randomBytes(32).toString('hex') };
+    a = await startApp(shared);
+    b = await startApp(shared);
   });
   afterAll(async () => {
     await a.close();

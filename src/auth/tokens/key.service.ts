@@ -64,7 +64,7 @@ async function loadPrivateKey(auth: AuthConfig, storage: StorageConfig, app: App
   if (!announce) return key;
   new Logger('Keys').warn(
     `Using the development signing key ${path}. Set JWT_PRIVATE_KEY_FILE in production; ` +
-      'several instances need a configured key (or one shared DATA_DIR).',
+      'several instances need a configured key and SERVER_SECRETS (or one shared DATA_DIR).',
   );
   return key;
 }
