@@ -29,12 +29,25 @@ export class UsersService implements OnApplicationBootstrap {
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
 
+  /**
+   * Create-only: the bootstrap admin is made when its address is free, and an existing account is
+   * never promoted, re-enabled or given the configured password. Upserting would hand admin rights
+   * (and a password the operator knows) to whoever registered that address first, keep their
+   * sessions alive, and undo a deliberate disable or password change on every restart.
+   */
   async onApplicationBootstrap(): Promise<void> {
     const admin = this.auth.bootstrapAdmin;
     if (!admin) return;
-    const user = await this.repository.upsert(normaliseEmail(admin.email), await this.passwords.hash(admin.password), ['user', 'admin']);
-    await this.forget(user.id);
-    this.logger.log(`Bootstrap admin ${user.email} is ready`);
+    const email = normaliseEmail(admin.email);
+    const created = await this.repository.insertIfAbsent(email, await this.passwords.hash(admin.password), ['user', 'admin']);
+    if (created) {
+      this.logger.log(`Bootstrap admin ${email} created`);
+      return;
+    }
+    this.logger.warn(
+      `Bootstrap admin not created: an account with ${email} already exists; it was left unchanged ` +
+        '(promote it with PATCH /admin/users/:id if it is yours)',
+    );
   }
 
   async register(email: string, password: string): Promise<User> {
