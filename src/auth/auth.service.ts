@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { RequestContext } from '../audit/security-event.js';
+import { SecurityEventsService } from '../audit/security-events.service.js';
 import { Problems } from '../common/problem.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { UsersService } from '../users/users.service.js';
@@ -18,46 +20,81 @@ export class AuthService {
     private readonly sessions: SessionService,
     private readonly tokens: TokenService,
     private readonly metrics: AuthMetrics,
+    private readonly events: SecurityEventsService,
   ) {}
 
   register(email: string, password: string): Promise<User> {
     return this.users.register(email, password);
   }
 
-  /** Unknown email, wrong password and disabled account fail alike, after the same argon2 work. */
+  /**
+   * Unknown email, wrong password and disabled account fail alike, after the same argon2 work.
+   * Only the security event (admin-only) tells them apart.
+   */
   async login(email: string, password: string, client: ClientInfo): Promise<IssuedTokens> {
     const authenticatedAt = Date.now();
     const user = await this.users.findCredentialsByEmail(email);
     const passwordOk = await this.passwords.verify(user?.passwordHash, password);
     if (!user || !passwordOk || user.disabled) {
       this.metrics.loginFailed();
+      const reason = !user ? 'unknown_account' : !passwordOk ? 'wrong_password' : 'disabled';
+      await this.events.record({ type: 'login.failed', outcome: 'failure', userId: user?.id, details: { reason }, context: client });
       throw Problems.invalidCredentials();
     }
     const started = await this.sessions.start(user.id, client, authenticatedAt);
     if (!started) {
       // The password changed or the account was disabled while this login was being checked.
       this.metrics.loginFailed();
+      await this.events.record({ type: 'login.failed', outcome: 'failure', userId: user.id, details: { reason: 'sessions_revoked_meanwhile' }, context: client });
       throw Problems.invalidCredentials();
     }
-    const { session, refreshToken } = started;
+    const { session, refreshToken, evicted } = started;
     const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
     this.metrics.loginSucceeded();
+    await this.events.record({ type: 'login.succeeded', userId: user.id, sessionId: session.id, context: client });
+    for (const sessionId of evicted) {
+      await this.events.record({ type: 'session.revoked', userId: user.id, sessionId, details: { reason: 'cap', by: session.id }, context: client });
+    }
     return { accessToken, expiresIn, session, refreshToken };
   }
 
   /** Ends every session of the user, this one included. */
-  async logoutAllDevices(userId: string): Promise<void> {
-    await this.sessions.revokeAll(userId);
+  async logoutAllDevices(user: { id: string; sessionId: string }, context: RequestContext): Promise<void> {
+    const count = await this.sessions.revokeAll(user.id);
+    await this.events.record({ type: 'sessions.revoked_all', userId: user.id, sessionId: user.sessionId, details: { reason: 'logout_all', count }, context });
   }
 
   /** Verifies the current password, stores the new one and ends every other session. */
-  async changePassword(user: { id: string; sessionId: string }, currentPassword: string, newPassword: string): Promise<void> {
+  async changePassword(user: { id: string; sessionId: string }, currentPassword: string, newPassword: string, context: RequestContext): Promise<void> {
     const storedHash = await this.users.findPasswordHash(user.id);
     if (!(await this.passwords.verify(storedHash, currentPassword))) {
+      await this.events.record({
+        type: 'password.changed',
+        outcome: 'failure',
+        userId: user.id,
+        sessionId: user.sessionId,
+        details: { reason: 'wrong_current_password' },
+        context,
+      });
       throw Problems.validation([{ field: 'currentPassword', message: 'currentPassword is incorrect' }]);
     }
     await this.users.setPassword(user.id, newPassword);
-    await this.sessions.revokeAll(user.id, user.sessionId);
+    await this.events.record({ type: 'password.changed', userId: user.id, sessionId: user.sessionId, context });
+    const count = await this.sessions.revokeAll(user.id, user.sessionId);
+    await this.events.record({
+      type: 'sessions.revoked_all',
+      userId: user.id,
+      sessionId: user.sessionId,
+      details: { reason: 'password_changed', count, kept: user.sessionId },
+      context,
+    });
+  }
+
+  /** DELETE /auth/sessions/:id: ends one of the caller's own sessions; false when there was none. */
+  async revokeSession(user: { id: string; sessionId: string }, sessionId: string, context: RequestContext): Promise<boolean> {
+    if (!(await this.sessions.revoke(user.id, sessionId))) return false;
+    await this.events.record({ type: 'session.revoked', userId: user.id, sessionId, details: { reason: 'user', by: user.sessionId }, context });
+    return true;
   }
 
   /**
@@ -65,11 +102,14 @@ export class AuthService {
    * A valid Bearer whose session has already ended is a successful (idempotent) logout; a genuine
    * but older refresh token of a live session ends it too (it is reuse).
    */
-  async logout(bearer: string | undefined, refreshToken: string | undefined): Promise<void> {
+  async logout(bearer: string | undefined, refreshToken: string | undefined, context: RequestContext): Promise<void> {
     if (bearer !== undefined) {
       try {
         const claims = this.tokens.verifyAccessToken(bearer);
-        await this.sessions.revoke(claims.sub, claims.sid);
+        // Only a session that actually ended is an event; a repeated logout is not.
+        if (await this.sessions.revoke(claims.sub, claims.sid)) {
+          await this.events.record({ type: 'session.revoked', userId: claims.sub, sessionId: claims.sid, details: { reason: 'logout' }, context });
+        }
         return;
       } catch (error) {
         // An expired access token should not stop a logout the refresh token can prove.
@@ -77,6 +117,8 @@ export class AuthService {
       }
     }
     if (refreshToken === undefined) throw Problems.missingToken();
-    if (!(await this.sessions.revokeWithRefreshToken(refreshToken))) throw Problems.invalidRefreshToken();
+    const ended = await this.sessions.revokeWithRefreshToken(refreshToken);
+    if (!ended) throw Problems.invalidRefreshToken();
+    await this.events.record({ type: 'session.revoked', userId: ended.userId, sessionId: ended.sessionId, details: { reason: 'logout' }, context });
   }
 }

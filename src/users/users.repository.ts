@@ -18,6 +18,11 @@ export class UsersRepository {
     return row ? toUser(row) : undefined;
   }
 
+  async findByEmail(email: string): Promise<User | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.email, email)).limit(1);
+    return row ? toUser(row) : undefined;
+  }
+
   /** With the password hash, for login and password changes only. */
   async findCredentialsByEmail(email: string): Promise<(User & { passwordHash: string }) | undefined> {
     const [row] = await this.db.select().from(users).where(eq(users.email, email)).limit(1);

@@ -2,6 +2,7 @@ import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { Cache } from 'cache-manager';
+import { SecurityEventsService } from '../audit/security-events.service.js';
 import { withDeadline } from '../common/deadline.js';
 import { DependencyUnavailableError } from '../common/dependency-error.js';
 import { Problems } from '../common/problem.js';
@@ -27,6 +28,7 @@ export class UsersService implements OnApplicationBootstrap {
     private readonly passwords: PasswordService,
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+    private readonly events: SecurityEventsService,
   ) {}
 
   /**
@@ -42,12 +44,23 @@ export class UsersService implements OnApplicationBootstrap {
     const created = await this.repository.insertIfAbsent(email, await this.passwords.hash(admin.password), ['user', 'admin']);
     if (created) {
       this.logger.log(`Bootstrap admin ${email} created`);
+      await this.events.record({ type: 'bootstrap.admin', userId: created.id, details: { created: true } });
       return;
     }
-    this.logger.warn(
-      `Bootstrap admin not created: an account with ${email} already exists; it was left unchanged ` +
-        '(promote it with PATCH /admin/users/:id if it is yours)',
-    );
+    // Usually the admin created on an earlier start; an account that is not an admin is worth a warning.
+    const existing = await this.repository.findByEmail(email);
+    const isAdmin = existing?.roles.includes('admin') ?? false;
+    const line =
+      `Bootstrap admin not created: an account with ${email} already exists${isAdmin ? ' (with the admin role)' : ''}; it was left unchanged ` +
+      '(promote it with PATCH /admin/users/:id if it is yours)';
+    if (isAdmin) this.logger.log(line);
+    else this.logger.warn(line);
+    await this.events.record({
+      type: 'bootstrap.admin',
+      outcome: 'failure',
+      userId: existing?.id,
+      details: { created: false, reason: isAdmin ? 'exists_as_admin' : 'exists_not_admin', email },
+    });
   }
 
   async register(email: string, password: string): Promise<User> {
