@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SecurityEventsRepository } from '../../src/audit/security-events.repository.js';
 import { bearer, PASSWORD, refreshCookieOf, startApp, type TestApp, uniqueEmail } from '../support/app.js';
 
 /**
@@ -69,6 +70,10 @@ describe('bootstrap admin: created when the address is free, never takes over or
     expect(refreshed.body.accessToken).toEqual(expect.any(String));
     const afterRefresh = await t.http().get(`/admin/users/${attackerId}`).set(bearer(refreshed.body.accessToken));
     expect(afterRefresh.status).toBe(403);
+
+    // The refusal is a security event about that account.
+    const [skipped] = await t.app.get(SecurityEventsRepository).list({ userId: attackerId, type: 'bootstrap.admin' }, 10);
+    expect(skipped).toMatchObject({ outcome: 'failure', details: { created: false, reason: 'exists_not_admin' } });
   });
 
   test('a free address gets a working admin (roles user and admin)', async () => {

@@ -245,6 +245,16 @@ describe('security events: recorded, listed for admins and for the user, never w
     expect(theirs.some((e) => mine.some((m) => m.id === e.id))).toBe(false);
   });
 
+  test('both routes are documented in the OpenAPI document, with the page schema and problem responses', async () => {
+    const doc = await t.http().get('/docs-json').expect(200);
+    for (const path of ['/admin/audit-events', '/auth/activity']) {
+      const get = doc.body.paths[path]?.get;
+      expect(get?.responses?.['200']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/SecurityEventPageDto' });
+      expect(Object.keys(get.responses)).toEqual(expect.arrayContaining(['400', '401']));
+    }
+    expect(Object.keys(doc.body.paths['/admin/audit-events'].get.responses)).toContain('403');
+  });
+
   test('no event holds a password, an access token or a refresh token', async () => {
     const rows = await allEvents(t, adminToken, { since: startedAt, limit: '100' });
     expect(rows.length).toBeGreaterThan(20);
