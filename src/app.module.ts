@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AppCacheModule } from './cache/app-cache.module.js';
 import { LoggingModule } from './common/logging.module.js';
@@ -16,6 +18,9 @@ import { UsersModule } from './users/users.module.js';
     LoggingModule,
     DatabaseModule,
     RedisModule,
+    // `security.login.failed` etc.: `@OnEvent('security.**')` hears every security event.
+    EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
+    AuditModule,
     AppCacheModule,
     MetricsModule,
     ThrottlingModule,

@@ -77,7 +77,7 @@ export class AuthController {
   })
   async logout(@Body() body: RefreshTokenBodyDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
     try {
-      await this.auth.logout(bearerToken(request), this.cookie.presented(request, body).token);
+      await this.auth.logout(bearerToken(request), this.cookie.presented(request, body).token, clientInfo(request));
     } catch (error) {
       // Kept on a 503 (the session may still be alive and the user may retry); useless after a 401.
       if (error instanceof ProblemException && error.getStatus() === HttpStatus.UNAUTHORIZED) this.cookie.clear(reply);
@@ -91,8 +91,8 @@ export class AuthController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Log out everywhere', description: 'Ends every session of the user, this one included; all their tokens stop working at once.' })
   @ApiNoContentResponse({ description: 'All sessions ended; the refresh cookie is cleared' })
-  async logoutAllDevices(@CurrentUser() user: AuthenticatedUser, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
-    await this.auth.logoutAllDevices(user.id);
+  async logoutAllDevices(@CurrentUser() user: AuthenticatedUser, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    await this.auth.logoutAllDevices(user, clientInfo(request));
     this.cookie.clear(reply);
   }
 
@@ -103,7 +103,7 @@ export class AuthController {
   @ApiOperation({ summary: 'Change password', description: 'Every other session of the user ends at once; this one stays.' })
   @ApiNoContentResponse({ description: 'Password changed' })
   @ApiProblems([400], { 400: 'Invalid body, or `currentPassword` is incorrect (`validation_failed`)' })
-  async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto): Promise<void> {
-    await this.auth.changePassword(user, body.currentPassword, body.newPassword);
+  async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto, @Req() request: FastifyRequest): Promise<void> {
+    await this.auth.changePassword(user, body.currentPassword, body.newPassword, clientInfo(request));
   }
 }

@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { RequestContext } from '../audit/security-event.js';
+import { SecurityEventsService } from '../audit/security-events.service.js';
 import { Problems } from '../common/problem.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { UsersService } from '../users/users.service.js';
@@ -22,6 +24,7 @@ export class AuthService {
     private readonly metrics: AuthMetrics,
     private readonly throttle: LoginThrottle,
     private readonly devices: DeviceTokens,
+    private readonly events: SecurityEventsService,
   ) {}
 
   register(email: string, password: string): Promise<User> {
@@ -30,6 +33,7 @@ export class AuthService {
 
   /**
    * Unknown email, wrong password and disabled account fail alike, after the same argon2 work.
+   * Only the security event (admin-only) tells them apart.
    * Limits (LoginThrottle): every attempt per client IP; failed password checks per account, from
    * which a valid device token for the account exempts its holder. A success hands out a fresh
    * device token.
@@ -42,39 +46,71 @@ export class AuthService {
     const device = user ? this.devices.verify(presentedDevice, user.id) : undefined;
     if (lockedFor !== undefined && !(device && !(await this.throttle.deviceLocked(device)))) {
       this.metrics.loginFailed();
+      await this.events.record({ type: 'login.locked', outcome: 'failure', userId: user?.id, details: { device: device ? 'locked' : 'none' }, context: client });
       throw Problems.rateLimited(lockedFor);
     }
     const passwordOk = await this.passwords.verify(user?.passwordHash, password);
     if (!user || !passwordOk || user.disabled) {
       if (!passwordOk) await this.throttle.recordFailure(email, device);
       this.metrics.loginFailed();
+      const reason = !user ? 'unknown_account' : !passwordOk ? 'wrong_password' : 'disabled';
+      await this.events.record({ type: 'login.failed', outcome: 'failure', userId: user?.id, details: { reason }, context: client });
       throw Problems.invalidCredentials();
     }
     const started = await this.sessions.start(user.id, client, authenticatedAt);
     if (!started) {
       // The password changed or the account was disabled while this login was being checked.
       this.metrics.loginFailed();
+      await this.events.record({ type: 'login.failed', outcome: 'failure', userId: user.id, details: { reason: 'sessions_revoked_meanwhile' }, context: client });
       throw Problems.invalidCredentials();
     }
-    const { session, refreshToken } = started;
+    const { session, refreshToken, evicted } = started;
     const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
     this.metrics.loginSucceeded();
+    await this.events.record({ type: 'login.succeeded', userId: user.id, sessionId: session.id, details: { device: device ? 'known' : 'new' }, context: client });
+    for (const sessionId of evicted) {
+      await this.events.record({ type: 'session.revoked', userId: user.id, sessionId, details: { reason: 'cap', by: session.id }, context: client });
+    }
     return { accessToken, expiresIn, session, refreshToken, deviceToken: this.devices.issue(user.id).token };
   }
 
   /** Ends every session of the user, this one included. */
-  async logoutAllDevices(userId: string): Promise<void> {
-    await this.sessions.revokeAll(userId);
+  async logoutAllDevices(user: { id: string; sessionId: string }, context: RequestContext): Promise<void> {
+    const count = await this.sessions.revokeAll(user.id);
+    await this.events.record({ type: 'sessions.revoked_all', userId: user.id, sessionId: user.sessionId, details: { reason: 'logout_all', count }, context });
   }
 
   /** Verifies the current password, stores the new one and ends every other session. */
-  async changePassword(user: { id: string; sessionId: string }, currentPassword: string, newPassword: string): Promise<void> {
+  async changePassword(user: { id: string; sessionId: string }, currentPassword: string, newPassword: string, context: RequestContext): Promise<void> {
     const storedHash = await this.users.findPasswordHash(user.id);
     if (!(await this.passwords.verify(storedHash, currentPassword))) {
+      await this.events.record({
+        type: 'password.changed',
+        outcome: 'failure',
+        userId: user.id,
+        sessionId: user.sessionId,
+        details: { reason: 'wrong_current_password' },
+        context,
+      });
       throw Problems.validation([{ field: 'currentPassword', message: 'currentPassword is incorrect' }]);
     }
     await this.users.setPassword(user.id, newPassword);
-    await this.sessions.revokeAll(user.id, user.sessionId);
+    await this.events.record({ type: 'password.changed', userId: user.id, sessionId: user.sessionId, context });
+    const count = await this.sessions.revokeAll(user.id, user.sessionId);
+    await this.events.record({
+      type: 'sessions.revoked_all',
+      userId: user.id,
+      sessionId: user.sessionId,
+      details: { reason: 'password_changed', count, kept: user.sessionId },
+      context,
+    });
+  }
+
+  /** DELETE /auth/sessions/:id: ends one of the caller's own sessions; false when there was none. */
+  async revokeSession(user: { id: string; sessionId: string }, sessionId: string, context: RequestContext): Promise<boolean> {
+    if (!(await this.sessions.revoke(user.id, sessionId))) return false;
+    await this.events.record({ type: 'session.revoked', userId: user.id, sessionId, details: { reason: 'user', by: user.sessionId }, context });
+    return true;
   }
 
   /**
@@ -82,11 +118,14 @@ export class AuthService {
    * A valid Bearer whose session has already ended is a successful (idempotent) logout; a genuine
    * but older refresh token of a live session ends it too (it is reuse).
    */
-  async logout(bearer: string | undefined, refreshToken: string | undefined): Promise<void> {
+  async logout(bearer: string | undefined, refreshToken: string | undefined, context: RequestContext): Promise<void> {
     if (bearer !== undefined) {
       try {
         const claims = this.tokens.verifyAccessToken(bearer);
-        await this.sessions.revoke(claims.sub, claims.sid);
+        // Only a session that actually ended is an event; a repeated logout is not.
+        if (await this.sessions.revoke(claims.sub, claims.sid)) {
+          await this.events.record({ type: 'session.revoked', userId: claims.sub, sessionId: claims.sid, details: { reason: 'logout' }, context });
+        }
         return;
       } catch (error) {
         // An expired access token should not stop a logout the refresh token can prove.
@@ -94,6 +133,8 @@ export class AuthService {
       }
     }
     if (refreshToken === undefined) throw Problems.missingToken();
-    if (!(await this.sessions.revokeWithRefreshToken(refreshToken))) throw Problems.invalidRefreshToken();
+    const ended = await this.sessions.revokeWithRefreshToken(refreshToken);
+    if (!ended) throw Problems.invalidRefreshToken();
+    await this.events.record({ type: 'session.revoked', userId: ended.userId, sessionId: ended.sessionId, details: { reason: 'logout' }, context });
   }
 }

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/api-problems.decorator.js';
 import { ProblemException } from '../common/problem.js';
 import { RateLimit } from '../throttling/rate-limit.js';
+import { clientInfo } from './client-info.js';
 import { CookieAuthenticated, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
 import { RefreshTokenBodyDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
@@ -39,7 +40,7 @@ export class RefreshController {
   async refresh(@Body() body: RefreshTokenBodyDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
     const presented = this.cookie.presented(request, body);
     try {
-      return this.cookie.respond(reply, await this.refreshes.refresh(presented.token), presented.native);
+      return this.cookie.respond(reply, await this.refreshes.refresh(presented.token, clientInfo(request)), presented.native);
     } catch (error) {
       // A cookie that cannot refresh is of no further use to the browser; on a 503 it is kept.
       if (!presented.native && error instanceof ProblemException && error.getStatus() === HttpStatus.UNAUTHORIZED) this.cookie.clear(reply);

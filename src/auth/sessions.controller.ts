@@ -1,7 +1,10 @@
-import { Controller, Delete, Get, HttpCode, HttpStatus, Param } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Req } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/api-problems.decorator.js';
 import { Problems } from '../common/problem.js';
+import { AuthService } from './auth.service.js';
+import { clientInfo } from './client-info.js';
 import { Auth, CurrentUser } from './decorators/auth.decorators.js';
 import { SessionDto } from './dto/session.dto.js';
 import { SessionService } from './sessions/session.service.js';
@@ -11,7 +14,10 @@ import type { AuthenticatedUser } from './tokens/access-token.js';
 @Auth()
 @Controller('auth/sessions')
 export class SessionsController {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly auth: AuthService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Your live sessions', description: 'Most recently used first; `current` marks the one making this request.' })
@@ -26,8 +32,8 @@ export class SessionsController {
   @ApiParam({ name: 'id', example: 'kq3Pz0bX2w9mR1tY' })
   @ApiNoContentResponse({ description: 'Session ended' })
   @ApiProblems([404], { 404: 'No such session among yours (`not_found`)' })
-  async revoke(@CurrentUser() user: AuthenticatedUser, @Param('id') id: string): Promise<void> {
+  async revoke(@CurrentUser() user: AuthenticatedUser, @Param('id') id: string, @Req() request: FastifyRequest): Promise<void> {
     // Sessions are looked up under the caller's own user id, so another user's id is simply unknown.
-    if (!(await this.sessions.revoke(user.id, id))) throw Problems.notFound('No such session');
+    if (!(await this.auth.revokeSession(user, id, clientInfo(request)))) throw Problems.notFound('No such session');
   }
 }

@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { appConfig, authConfig, storageConfig, throttleConfig } from './configuration.js';
+import { appConfig, auditConfig, authConfig, storageConfig, throttleConfig } from './configuration.js';
 
 @Global()
 @Module({
@@ -9,7 +9,7 @@ import { appConfig, authConfig, storageConfig, throttleConfig } from './configur
       isGlobal: true,
       ignoreEnvFile: true,
       cache: true,
-      load: [appConfig, authConfig, storageConfig, throttleConfig],
+      load: [appConfig, authConfig, storageConfig, throttleConfig, auditConfig],
     }),
   ],
 })

@@ -9,6 +9,7 @@ export const appConfig = registerAs('app', () => parseAppConfig(process.env));
 export const authConfig = registerAs('auth', () => parseAuthConfig(process.env));
 export const storageConfig = registerAs('storage', () => parseStorageConfig(process.env));
 export const throttleConfig = registerAs('throttle', () => parseThrottleConfig(process.env));
+export const auditConfig = registerAs('audit', () => parseAuditConfig(process.env));
 
 export function parseAppConfig(env: Env) {
   const nodeEnv = string(env, 'NODE_ENV', 'development');
@@ -161,10 +162,18 @@ export function parseThrottleConfig(env: Env) {
   };
 }
 
+export function parseAuditConfig(env: Env) {
+  return {
+    /** Security events older than this are pruned (ASVS V16: kept long enough to investigate, not forever). */
+    retentionSeconds: duration(env, 'AUDIT_RETENTION', '90d'),
+  };
+}
+
 export type AppConfig = ReturnType<typeof parseAppConfig>;
 export type AuthConfig = ReturnType<typeof parseAuthConfig>;
 export type StorageConfig = ReturnType<typeof parseStorageConfig>;
 export type ThrottleConfig = ReturnType<typeof parseThrottleConfig>;
+export type AuditConfig = ReturnType<typeof parseAuditConfig>;
 
 /** Every namespace, checked in one go (used before Nest starts so a bad value is one clear line). */
 export function validateEnvironment(env: Env): void {
@@ -172,4 +181,5 @@ export function validateEnvironment(env: Env): void {
   parseAuthConfig(env);
   parseStorageConfig(env);
   parseThrottleConfig(env);
+  parseAuditConfig(env);
 }

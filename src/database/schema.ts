@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const users = pgTable(
   'users',
@@ -18,3 +18,31 @@ export const users = pgTable(
 
 export type UserRow = typeof users.$inferSelect;
 export type NewUserRow = typeof users.$inferInsert;
+
+/**
+ * Security events (ASVS V16). No foreign keys: events outlive the rows they mention, and an event
+ * parked in Redis during an outage must insert whatever happened meanwhile. The id is made by the
+ * app when the event happens, so a retried write is recognised (ON CONFLICT (id) DO NOTHING).
+ */
+export const securityEvents = pgTable(
+  'security_events',
+  {
+    id: uuid('id').primaryKey(),
+    time: timestamp('time', { withTimezone: true }).notNull(),
+    type: text('type').notNull(),
+    userId: uuid('user_id'),
+    actorId: uuid('actor_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    sessionId: text('session_id'),
+    outcome: text('outcome').$type<'success' | 'failure'>().notNull(),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (table) => [
+    // Newest first, for the admin list and retention; (user, newest first) for a user's activity.
+    index('security_events_time_id_idx').on(table.time.desc(), table.id.desc()),
+    index('security_events_user_time_idx').on(table.userId, table.time.desc()),
+  ],
+);
+
+export type SecurityEventRow = typeof securityEvents.$inferSelect;

@@ -1,10 +1,17 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Req } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { Auth } from '../auth/decorators/auth.decorators.js';
+import type { FastifyRequest } from 'fastify';
+import type { RequestContext } from '../audit/security-event.js';
+import { clientInfo } from '../auth/client-info.js';
+import { Auth, CurrentUser } from '../auth/decorators/auth.decorators.js';
+import type { AuthenticatedUser } from '../auth/tokens/access-token.js';
 import { ApiProblems } from '../common/api-problems.decorator.js';
 import { Problems } from '../common/problem.js';
 import { AdminUserDto, UpdateUserDto } from './dto/user.dto.js';
 import { AdminUsersService } from './admin-users.service.js';
+
+/** Where an admin action came from, and which admin: the actor of its security event. */
+const adminContext = (request: FastifyRequest, admin: AuthenticatedUser): RequestContext => ({ ...clientInfo(request), actorId: admin.id });
 
 const userId = new ParseUUIDPipe({ exceptionFactory: () => Problems.validation([{ field: 'id', message: 'id must be a UUID' }]) });
 
@@ -32,15 +39,20 @@ export class AdminUsersController {
   })
   @ApiProblems([409], { 409: 'No enabled admin would be left (`last_admin`)' })
   @ApiOkResponse({ type: AdminUserDto })
-  async update(@Param('id', userId) id: string, @Body() body: UpdateUserDto): Promise<AdminUserDto> {
-    return AdminUserDto.from(await this.admin.update(id, body));
+  async update(
+    @Param('id', userId) id: string,
+    @Body() body: UpdateUserDto,
+    @CurrentUser() admin: AuthenticatedUser,
+    @Req() request: FastifyRequest,
+  ): Promise<AdminUserDto> {
+    return AdminUserDto.from(await this.admin.update(id, body, adminContext(request, admin)));
   }
 
   @Delete(':id/sessions')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Force logout everywhere', description: 'Ends every session of the user at once.' })
   @ApiNoContentResponse({ description: 'All sessions ended' })
-  async endSessions(@Param('id', userId) id: string): Promise<void> {
-    await this.admin.endAllSessions(id);
+  async endSessions(@Param('id', userId) id: string, @CurrentUser() admin: AuthenticatedUser, @Req() request: FastifyRequest): Promise<void> {
+    await this.admin.endAllSessions(id, adminContext(request, admin));
   }
 }

@@ -1,14 +1,17 @@
 import { Injectable } from '@nestjs/common';
+import type { RequestContext } from '../audit/security-event.js';
+import { SecurityEventsService } from '../audit/security-events.service.js';
 import { SessionService } from '../auth/sessions/session.service.js';
 import type { User } from './user.js';
 import { UsersService } from './users.service.js';
 
-/** Admin actions that reach across users and sessions. */
+/** Admin actions that reach across users and sessions; each is a security event with the admin as actor. */
 @Injectable()
 export class AdminUsersService {
   constructor(
     private readonly users: UsersService,
     private readonly sessions: SessionService,
+    private readonly events: SecurityEventsService,
   ) {}
 
   get(id: string): Promise<User> {
@@ -16,14 +19,19 @@ export class AdminUsersService {
   }
 
   /** Disabling ends every session of the user at once (after the record says disabled, so a retry is safe). */
-  async update(id: string, changes: { disabled?: boolean; roles?: string[] }): Promise<User> {
+  async update(id: string, changes: { disabled?: boolean; roles?: string[] }, context: RequestContext): Promise<User> {
     const user = await this.users.update(id, changes);
-    if (changes.disabled) await this.sessions.revokeAll(id);
+    await this.events.record({ type: 'user.updated', userId: id, details: { disabled: changes.disabled, roles: changes.roles }, context });
+    if (changes.disabled) {
+      const count = await this.sessions.revokeAll(id);
+      await this.events.record({ type: 'sessions.revoked_all', userId: id, details: { reason: 'disabled', count }, context });
+    }
     return user;
   }
 
-  async endAllSessions(id: string): Promise<void> {
+  async endAllSessions(id: string, context: RequestContext): Promise<void> {
     await this.users.getById(id);
-    await this.sessions.revokeAll(id);
+    const count = await this.sessions.revokeAll(id);
+    await this.events.record({ type: 'sessions.revoked_all', userId: id, details: { reason: 'admin', count }, context });
   }
 }

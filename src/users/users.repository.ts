@@ -24,6 +24,11 @@ export class UsersRepository {
     return row ? toUser(row) : undefined;
   }
 
+  async findByEmail(email: string): Promise<User | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.email, email)).limit(1);
+    return row ? toUser(row) : undefined;
+  }
+
   /** With the password hash, for login and password changes only. */
   async findCredentialsByEmail(email: string): Promise<(User & { passwordHash: string }) | undefined> {
     const [row] = await this.db.select().from(users).where(eq(users.email, email)).limit(1);
@@ -77,14 +82,17 @@ export class UsersRepository {
     });
   }
 
-  /** Creates the user, or brings an existing one to these values (bootstrap admin). */
-  async upsert(email: string, passwordHash: string, roles: string[]): Promise<User> {
+  /**
+   * Creates the user unless the email is taken; undefined when it was (the existing row is not
+   * touched). One statement, so instances starting together cannot both create it or race.
+   */
+  async insertIfAbsent(email: string, passwordHash: string, roles: string[]): Promise<User | undefined> {
     const [row] = await this.db
       .insert(users)
       .values({ email, passwordHash, roles })
-      .onConflictDoUpdate({ target: users.email, set: { passwordHash, roles, disabled: false, updatedAt: sql`now()` } })
+      .onConflictDoNothing({ target: users.email })
       .returning();
-    return toUser(row);
+    return row ? toUser(row) : undefined;
   }
 }
 

@@ -79,7 +79,11 @@ describe('login lockout', () => {
     expect(Number(/Max-Age=(\d+)/.exec(device!)![1])).toBeGreaterThan(364 * 86400);
     await failTimes(email); // the attacker locks the account
     await login({ email, password: PASSWORD }).expect(429); // a new device is locked out
-    await login({ email, password: PASSWORD }, { Cookie: device!.split(';')[0] }).expect(200); // the owner is not
+    const owner = await login({ email, password: PASSWORD }, { Cookie: device!.split(';')[0] }).expect(200); // the owner is not
+    // The owner can see what happened: failed checks, then the lockout that refused the new device.
+    const activity = await t.http().get('/auth/activity?limit=100').set('Authorization', `Bearer ${owner.body.accessToken}`).expect(200);
+    const types = (activity.body.items as { type: string }[]).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['login.locked', 'login.failed', 'login.succeeded']));
   });
 
   test('a native client gets deviceToken in the body and is exempt when it sends it back', async () => {

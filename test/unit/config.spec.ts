@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { ConfigError } from '../../src/config/config-error.js';
-import { parseAppConfig, parseAuthConfig, parseStorageConfig, parseThrottleConfig, validateEnvironment } from '../../src/config/configuration.js';
+import { parseAppConfig, parseAuditConfig, parseAuthConfig, parseStorageConfig, parseThrottleConfig, validateEnvironment } from '../../src/config/configuration.js';
 import { parseDurationSeconds } from '../../src/config/duration.js';
 
 describe('durations', () => {
@@ -40,6 +40,8 @@ describe('configuration', () => {
     expect(parseAppConfig({})).toMatchObject({ port: 3000, corsOrigins: [], trustProxy: false, demoPage: true });
     expect(parseAppConfig({ NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://auth.example.com' }).demoPage).toBe(false);
     expect(parseStorageConfig({})).toMatchObject({ databaseUrl: undefined, redisUrl: undefined });
+    expect(parseAuditConfig({})).toEqual({ retentionSeconds: 90 * 86400 });
+    expect(parseAuditConfig({ AUDIT_RETENTION: '30d' })).toEqual({ retentionSeconds: 30 * 86400 });
   });
 
   test.each([
@@ -74,6 +76,7 @@ describe('configuration', () => {
     [{ PASSWORD_HASH_CONCURRENCY: '100' }, 'PASSWORD_HASH_CONCURRENCY'],
     [{ PASSWORD_HASH_QUEUE: '-1' }, 'PASSWORD_HASH_QUEUE'],
     [{ BOOTSTRAP_ADMIN_EMAIL: 'ad\u200bmin@example.com', BOOTSTRAP_ADMIN_PASSWORD: 'long enough password' }, 'BOOTSTRAP_ADMIN_EMAIL'],
+    [{ AUDIT_RETENTION: '3 months' }, 'AUDIT_RETENTION'],
   ])('%j stops start-up with one line naming %s', (env, variable) => {
     let error: unknown;
     try {

@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
+import type { RequestContext } from '../../audit/security-event.js';
+import { SecurityEventsService } from '../../audit/security-events.service.js';
 import { Problems } from '../../common/problem.js';
 import { authConfig, throttleConfig } from '../../config/configuration.js';
 import { RateLimiter } from '../../throttling/rate-limit.js';
@@ -27,9 +29,10 @@ export class RefreshService {
     private readonly sealer: SuccessorSealer,
     private readonly limiter: RateLimiter,
     @Inject(throttleConfig.KEY) private readonly throttle: ConfigType<typeof throttleConfig>,
+    private readonly events: SecurityEventsService,
   ) {}
 
-  async refresh(presented: string | undefined): Promise<IssuedTokens> {
+  async refresh(presented: string | undefined, context: RequestContext = {}): Promise<IssuedTokens> {
     // Only tokens this server minted get as far as the store.
     const token = this.refreshTokens.read(presented);
     if (!token) {
@@ -57,24 +60,41 @@ export class RefreshService {
 
     switch (result.status) {
       case 'reused':
+        // Theft (or a badly broken client): the session has been ended; worth an alert.
+        await this.events.record({
+          type: 'refresh.reused',
+          outcome: 'failure',
+          userId,
+          sessionId,
+          details: { generation, action: 'session_revoked' },
+          context,
+        });
         throw Problems.refreshReused();
       case 'invalid':
         throw Problems.invalidRefreshToken();
       case 'rotated':
-        return this.issue(result.session, successor.token);
+        return this.issue(result.session, successor.token, context);
       case 'grace': {
         const same = this.sealer.open(result.sealedSuccessor, sessionId);
-        // Unreadable only if the signing key changed within the window: ask for a login.
+        // Unreadable only if its server secret left the ring within the window: ask for a login.
         if (!same) throw Problems.invalidRefreshToken();
-        return this.issue(result.session, same);
+        return this.issue(result.session, same, context);
       }
     }
   }
 
-  private async issue(session: SessionInfo, refreshToken: string): Promise<IssuedTokens> {
+  private async issue(session: SessionInfo, refreshToken: string, context: RequestContext): Promise<IssuedTokens> {
     const user = await this.users.findById(session.userId);
     if (!user || user.disabled) {
-      await this.store.revoke(session.userId, session.id);
+      if (await this.store.revoke(session.userId, session.id)) {
+        await this.events.record({
+          type: 'session.revoked',
+          userId: session.userId,
+          sessionId: session.id,
+          details: { reason: user ? 'disabled' : 'user_deleted' },
+          context,
+        });
+      }
       throw Problems.invalidRefreshToken();
     }
     const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);

@@ -13,6 +13,8 @@ export interface StartedSession {
   session: SessionInfo;
   /** The raw refresh token: handed to the client once, never stored or logged. */
   refreshToken: string;
+  /** Sessions the per-user cap ended to make room for this one. */
+  evicted: string[];
 }
 
 /** Session policy: lifetimes, the per-user cap; the store only stores. */
@@ -44,8 +46,8 @@ export class SessionService {
       userAgent: client.userAgent,
       ip: client.ip,
     };
-    const { stale } = await this.store.create({ ...session, refreshHash: hashSecret(first.secret) }, this.auth.maxSessionsPerUser, authenticatedAt);
-    return stale ? undefined : { session, refreshToken: first.token };
+    const { stale, evicted } = await this.store.create({ ...session, refreshHash: hashSecret(first.secret) }, this.auth.maxSessionsPerUser, authenticatedAt);
+    return stale ? undefined : { session, refreshToken: first.token, evicted };
   }
 
   isAlive(userId: string, sessionId: string): Promise<boolean> {
@@ -66,10 +68,14 @@ export class SessionService {
     return this.store.revokeAll(userId, Date.now(), exceptSessionId);
   }
 
-  /** Ends the session a genuine refresh token belongs to (its current token, or an older one: reuse). */
-  async revokeWithRefreshToken(refreshToken: unknown): Promise<boolean> {
+  /**
+   * Ends the session a genuine refresh token belongs to (its current token, or an older one:
+   * reuse). Which session it was, or undefined when nothing ended.
+   */
+  async revokeWithRefreshToken(refreshToken: unknown): Promise<{ userId: string; sessionId: string } | undefined> {
     const token = this.refreshTokens.read(refreshToken);
-    if (!token) return false;
-    return this.store.revokeWithRefresh(token.userId, token.sessionId, token.generation, hashSecret(token.secret));
+    if (!token) return undefined;
+    const ended = await this.store.revokeWithRefresh(token.userId, token.sessionId, token.generation, hashSecret(token.secret));
+    return ended ? { userId: token.userId, sessionId: token.sessionId } : undefined;
   }
 }

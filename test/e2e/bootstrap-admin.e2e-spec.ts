@@ -1,0 +1,128 @@
+import { afterAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SecurityEventsRepository } from '../../src/audit/security-events.repository.js';
+import { bearer, PASSWORD, refreshCookieOf, startApp, type TestApp, uniqueEmail } from '../support/app.js';
+
+/**
+ * The bootstrap admin is create-only. Each scenario restarts the app on the same data directory
+ * (same PGlite database and signing key; with DATABASE_URL, the same PostgreSQL), as an operator's
+ * restart would.
+ */
+const BOOTSTRAP_PASSWORD = 'bootstrap admin password 1';
+const ATTACKER_PASSWORD = 'attacker chosen password';
+/** With Redis the attacker's sessions survive a restart; the in-process store forgets them. */
+const sessionsSurviveRestart = Boolean(process.env.REDIS_URL);
+
+describe('bootstrap admin: created when the address is free, never takes over or resets an account', () => {
+  const dirs: string[] = [];
+  const apps: TestApp[] = [];
+  const dataDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-bootstrap-'));
+    dirs.push(dir);
+    return dir;
+  };
+  const start = async (env: Record<string, string>) => {
+    const t = await startApp(env);
+    apps.push(t);
+    return t;
+  };
+  const stop = async (t: TestApp) => {
+    apps.splice(apps.indexOf(t), 1);
+    await t.close();
+  };
+  afterAll(async () => {
+    for (const t of apps) await t.close();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an account registered before BOOTSTRAP_ADMIN_EMAIL was configured is left exactly as it was', async () => {
+    const DATA_DIR = dataDir();
+    const email = uniqueEmail('future-admin');
+    const before = await start({ DATA_DIR });
+    const registered = await before.http().post('/auth/register').send({ email, password: ATTACKER_PASSWORD }).expect(201);
+    const attackerId = registered.body.id as string;
+    const login = await before.http().post('/auth/login').send({ email, password: ATTACKER_PASSWORD }).expect(200);
+    const oldAccessToken = login.body.accessToken as string;
+    await stop(before);
+
+    const t = await start({ DATA_DIR, BOOTSTRAP_ADMIN_EMAIL: email, BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_PASSWORD });
+
+    // The attacker's existing access token gets no admin rights (with Redis it is still alive: 403;
+    // without, the session was in memory and is gone: 401).
+    const withOldToken = await t.http().get(`/admin/users/${attackerId}`).set(bearer(oldAccessToken));
+    expect(withOldToken.status).toBe(sessionsSurviveRestart ? 403 : 401);
+
+    // The bootstrap password does not open the account; the attacker's own password still does.
+    const bootstrapLogin = await t.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD });
+    expect(bootstrapLogin.status).toBe(401);
+    const attackerLogin = await t.http().post('/auth/login').send({ email, password: ATTACKER_PASSWORD });
+    expect(attackerLogin.status).toBe(200);
+
+    const me = await t.http().get('/users/me').set(bearer(attackerLogin.body.accessToken)).expect(200);
+    expect(me.body.roles).not.toContain('admin');
+    const adminRoute = await t.http().get(`/admin/users/${attackerId}`).set(bearer(attackerLogin.body.accessToken));
+    expect({ status: adminRoute.status, code: adminRoute.body.code }).toEqual({ status: 403, code: 'forbidden' });
+
+    // Nor after a refresh (a fresh token with freshly read roles).
+    const refreshed = await t.http().post('/auth/refresh').set('Cookie', refreshCookieOf(attackerLogin.headers['set-cookie'])).expect(200);
+    expect(refreshed.body.accessToken).toEqual(expect.any(String));
+    const afterRefresh = await t.http().get(`/admin/users/${attackerId}`).set(bearer(refreshed.body.accessToken));
+    expect(afterRefresh.status).toBe(403);
+
+    // The refusal is a security event about that account.
+    const [skipped] = await t.app.get(SecurityEventsRepository).list({ userId: attackerId, type: 'bootstrap.admin' }, 10);
+    expect(skipped).toMatchObject({ outcome: 'failure', details: { created: false, reason: 'exists_not_admin' } });
+  });
+
+  test('a free address gets a working admin (roles user and admin)', async () => {
+    const DATA_DIR = dataDir();
+    const email = uniqueEmail('admin');
+    const t = await start({ DATA_DIR, BOOTSTRAP_ADMIN_EMAIL: email, BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_PASSWORD });
+    const login = await t.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD }).expect(200);
+    const me = await t.http().get('/users/me').set(bearer(login.body.accessToken)).expect(200);
+    expect([...me.body.roles].sort()).toEqual(['admin', 'user']);
+    await t.http().get(`/admin/users/${me.body.id}`).set(bearer(login.body.accessToken)).expect(200);
+  });
+
+  test('a disabled bootstrap admin stays disabled after a restart', async () => {
+    const DATA_DIR = dataDir();
+    const email = uniqueEmail('admin');
+    const env = { DATA_DIR, BOOTSTRAP_ADMIN_EMAIL: email, BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_PASSWORD };
+    const first = await start(env);
+    const login = await first.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD }).expect(200);
+    const me = await first.http().get('/users/me').set(bearer(login.body.accessToken)).expect(200);
+    // The admin disables its own account (as another admin would after a compromise).
+    await first.http().patch(`/admin/users/${me.body.id}`).set(bearer(login.body.accessToken)).send({ disabled: true }).expect(200);
+    await first.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD }).expect(401);
+    await stop(first);
+
+    const second = await start(env);
+    const again = await second.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD });
+    expect(again.status).toBe(401);
+  });
+
+  test('the admin’s changed password survives a restart; the bootstrap password does not come back', async () => {
+    const DATA_DIR = dataDir();
+    const email = uniqueEmail('admin');
+    const env = { DATA_DIR, BOOTSTRAP_ADMIN_EMAIL: email, BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_PASSWORD };
+    const first = await start(env);
+    const login = await first.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD }).expect(200);
+    await first
+      .http()
+      .post('/auth/password')
+      .set(bearer(login.body.accessToken))
+      .send({ currentPassword: BOOTSTRAP_PASSWORD, newPassword: PASSWORD })
+      .expect(204);
+    await stop(first);
+
+    const second = await start(env);
+    const withBootstrap = await second.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD });
+    expect(withBootstrap.status).toBe(401);
+    const withChanged = await second.http().post('/auth/login').send({ email, password: PASSWORD });
+    expect(withChanged.status).toBe(200);
+    const me = await second.http().get('/users/me').set(bearer(withChanged.body.accessToken)).expect(200);
+    expect(me.body.roles).toContain('admin');
+  });
+});
