@@ -9,12 +9,12 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger as NestPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
-import { ProblemDetailsFilter, sendProblem } from './common/problem-details.filter.js';
-import { PROBLEM_CONTENT_TYPE, problemType } from './common/problem-details.js';
-import { BODY_LIMIT, Problems } from './common/problem.js';
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from './common/json-depth.js';
-import { limitPendingRequests } from './common/pending-requests.js';
-import { securityHeaders } from './common/security-headers.js';
+import { ProblemDetailsFilter, sendProblem } from './common/problems/problem-details.filter.js';
+import { PROBLEM_CONTENT_TYPE, problemType } from './common/problems/problem-details.js';
+import { BODY_LIMIT, Problems } from './common/problems/problem.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from './http/json-depth.js';
+import { limitPendingRequests } from './http/pending-requests.js';
+import { securityHeaders } from './http/security-headers.js';
 import { registerDemoPage } from './demo/demo-page.js';
 import { createValidationPipe } from './common/validation.js';
 import { type AppConfig, appConfig, authConfig, parseAppConfig, parseAuthConfig, parseStorageConfig, validateEnvironment } from './config/configuration.js';

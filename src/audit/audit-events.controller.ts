@@ -2,7 +2,7 @@ import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Auth, CurrentUser } from '../auth/decorators/auth.decorators.js';
 import type { AuthenticatedUser } from '../auth/tokens/access-token.js';
-import { ApiProblems } from '../common/api-problems.decorator.js';
+import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { AuditEventsQueryDto, EventPageQueryDto, SecurityEventDto, SecurityEventPageDto } from './dto/security-event.dto.js';
 import { type EventPage, SecurityEventsService } from './security-events.service.js';
 

@@ -1,8 +1,8 @@
 import { Body, Controller, Header, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiProblems } from '../common/api-problems.decorator.js';
-import { ProblemException } from '../common/problem.js';
+import { ApiProblems } from '../common/problems/api-problems.decorator.js';
+import { ProblemException } from '../common/problems/problem.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { UserDto } from '../users/dto/user.dto.js';
 import { AuthService } from './auth.service.js';

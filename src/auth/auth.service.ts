@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
-import { Problems } from '../common/problem.js';
+import { Problems } from '../common/problems/problem.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { UsersService } from '../users/users.service.js';
 import type { User } from '../users/user.js';

@@ -1,8 +1,8 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiCookieAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiProblems } from '../common/api-problems.decorator.js';
-import { ProblemException } from '../common/problem.js';
+import { ApiProblems } from '../common/problems/api-problems.decorator.js';
+import { ProblemException } from '../common/problems/problem.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { clientInfo } from './client-info.js';
 import { CookieAuthenticated, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';

@@ -5,8 +5,8 @@ import type { RequestContext } from '../audit/security-event.js';
 import { clientInfo } from '../auth/client-info.js';
 import { Auth, CurrentUser } from '../auth/decorators/auth.decorators.js';
 import type { AuthenticatedUser } from '../auth/tokens/access-token.js';
-import { ApiProblems } from '../common/api-problems.decorator.js';
-import { Problems } from '../common/problem.js';
+import { ApiProblems } from '../common/problems/api-problems.decorator.js';
+import { Problems } from '../common/problems/problem.js';
 import { AdminUserDto, UpdateUserDto } from './dto/user.dto.js';
 import { AdminUsersService } from './admin-users.service.js';
 

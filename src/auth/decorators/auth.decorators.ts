@@ -1,6 +1,6 @@
 import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth } from '@nestjs/swagger';
-import { ApiProblems } from '../../common/api-problems.decorator.js';
+import { ApiProblems } from '../../common/problems/api-problems.decorator.js';
 import { OriginGuard } from '../guards/origin.guard.js';
 import type { AuthenticatedUser } from '../tokens/access-token.js';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { RequestContext } from '../../audit/security-event.js';
 import { SecurityEventsService } from '../../audit/security-events.service.js';
-import { Problems } from '../../common/problem.js';
+import { Problems } from '../../common/problems/problem.js';
 import { authConfig, throttleConfig } from '../../config/configuration.js';
 import { RateLimiter } from '../../throttling/rate-limit.js';
 import { AuthMetrics } from '../../metrics/auth-metrics.js';
