@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AdminModule } from './admin/admin.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AppCacheModule } from './cache/app-cache.module.js';
@@ -26,6 +27,7 @@ import { UsersModule } from './users/users.module.js';
     ThrottlingModule,
     UsersModule,
     AuthModule,
+    AdminModule,
     HealthModule,
   ],
 })

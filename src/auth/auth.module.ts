@@ -2,8 +2,10 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { UsersModule } from '../users/users.module.js';
+import { ActivityController } from './activity.controller.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
+import { BootstrapAdmin } from './bootstrap-admin.js';
 import { LoginThrottle } from './login-throttle.js';
 import { AccessTokenGuard } from './guards/access-token.guard.js';
 import { OriginGuard } from './guards/origin.guard.js';
@@ -27,11 +29,12 @@ import { TokenService } from './tokens/token.service.js';
     SessionsModule,
     UsersModule,
   ],
-  controllers: [AuthController, RefreshController, SessionsController, JwksController],
+  controllers: [AuthController, RefreshController, SessionsController, ActivityController, JwksController],
   providers: [
     TokenService,
     AuthService,
     LoginThrottle,
+    BootstrapAdmin,
     RefreshService,
     RefreshCookie,
     OriginGuard,

@@ -27,8 +27,9 @@ export class AuthService {
     private readonly events: SecurityEventsService,
   ) {}
 
-  register(email: string, password: string): Promise<User> {
-    return this.users.register(email, password);
+  /** Hashes the password (admitted by PasswordService, 503 when too busy), then creates the account. */
+  async register(email: string, password: string): Promise<User> {
+    return this.users.create(email, await this.passwords.hash(password));
   }
 
   /**
@@ -94,7 +95,7 @@ export class AuthService {
       });
       throw Problems.validation([{ field: 'currentPassword', message: 'currentPassword is incorrect' }]);
     }
-    await this.users.setPassword(user.id, newPassword);
+    await this.users.setPasswordHash(user.id, await this.passwords.hash(newPassword));
     await this.events.record({ type: 'password.changed', userId: user.id, sessionId: user.sessionId, context });
     const count = await this.sessions.revokeAll(user.id, user.sessionId);
     await this.events.record({

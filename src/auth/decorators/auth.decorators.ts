@@ -4,6 +4,9 @@ import { ApiProblems } from '../../common/problems/api-problems.decorator.js';
 import { OriginGuard } from '../guards/origin.guard.js';
 import type { AuthenticatedUser } from '../tokens/access-token.js';
 
+/** The principal @CurrentUser() hands a route: what every controller needs from auth, in one import. */
+export type { AuthenticatedUser };
+
 export const IS_PUBLIC = 'tessera:isPublic';
 export const REQUIRED_ROLES = 'tessera:roles';
 export const BEARER_SCHEME = 'bearer';
