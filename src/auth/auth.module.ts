@@ -11,9 +11,9 @@ import { AccessTokenGuard } from './guards/access-token.guard.js';
 import { OriginGuard } from './guards/origin.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
 import { PasswordsModule } from './passwords/passwords.module.js';
-import { RefreshCookie } from './refresh-cookie.js';
+import { AuthCookies } from './auth-cookies.js';
 import { RefreshController } from './refresh.controller.js';
-import { RefreshService } from './sessions/refresh.service.js';
+import { RefreshService } from './refresh.service.js';
 import { SessionsController } from './sessions.controller.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { JwksController } from './tokens/jwks.controller.js';
@@ -36,7 +36,7 @@ import { TokenService } from './tokens/token.service.js';
     LoginThrottle,
     BootstrapAdmin,
     RefreshService,
-    RefreshCookie,
+    AuthCookies,
     OriginGuard,
     // Order matters: authenticate first, then check roles.
     { provide: APP_GUARD, useClass: AccessTokenGuard },

@@ -8,7 +8,7 @@ import type { User } from '../users/user.js';
 import { LoginThrottle } from './login-throttle.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
-import type { IssuedTokens } from './refresh-cookie.js';
+import type { IssuedTokens } from './auth-cookies.js';
 import { DeviceTokens } from './tokens/device-token.js';
 import { TokenService } from './tokens/token.service.js';
 
