@@ -17,14 +17,12 @@ import { RefreshService } from './refresh.service.js';
 import { SessionsController } from './sessions.controller.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { JwksController } from './tokens/jwks.controller.js';
-import { KeysModule } from './tokens/keys.module.js';
 import { TokenService } from './tokens/token.service.js';
 
 @Module({
   imports: [
-    // Keys are passed per call (KeyService), so several can be published and rotated.
+    // Keys are passed per call (KeyService, from the global KeysModule), so several can be published and rotated.
     JwtModule.register({}),
-    KeysModule,
     PasswordsModule,
     SessionsModule,
     UsersModule,
