@@ -2,7 +2,13 @@
 export default {
   testEnvironment: 'node',
   rootDir: '.',
-  testMatch: ['<rootDir>/test/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+  // Unit specs stand beside the code they test; e2e suites and the session-store contract stay in test/.
+  testMatch: [
+    '<rootDir>/src/**/*.spec.ts',
+    '<rootDir>/client/**/*.spec.ts',
+    '<rootDir>/test/**/*.e2e-spec.ts',
+    '<rootDir>/test/session-store.contract.spec.ts',
+  ],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   // content-disposition 3 is ESM-only but require()d by @fastify/static (CommonJS, used by Swagger UI);

@@ -1,10 +1,13 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AdminModule } from './admin/admin.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AppCacheModule } from './cache/app-cache.module.js';
 import { LoggingModule } from './common/logging.module.js';
 import { AppConfigModule } from './config/config.module.js';
+import { KeysModule } from './auth/tokens/keys.module.js';
+import type { Preflight } from './preflight.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -12,21 +15,29 @@ import { RedisModule } from './redis/redis.module.js';
 import { ThrottlingModule } from './throttling/throttling.module.js';
 import { UsersModule } from './users/users.module.js';
 
-@Module({
-  imports: [
-    AppConfigModule,
-    LoggingModule,
-    DatabaseModule,
-    RedisModule,
-    // `security.login.failed` etc.: `@OnEvent('security.**')` hears every security event.
-    EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
-    AuditModule,
-    AppCacheModule,
-    MetricsModule,
-    ThrottlingModule,
-    UsersModule,
-    AuthModule,
-    HealthModule,
-  ],
-})
-export class AppModule {}
+/** The composition: what the preflight loaded, then every module. */
+@Module({})
+export class AppModule {
+  static forRoot(loaded: Preflight): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(loaded.config),
+        KeysModule.forRoot(loaded),
+        LoggingModule,
+        DatabaseModule,
+        RedisModule,
+        // `security.login.failed` etc.: `@OnEvent('security.**')` hears every security event.
+        EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
+        AuditModule,
+        AppCacheModule,
+        MetricsModule,
+        ThrottlingModule,
+        UsersModule,
+        AuthModule,
+        AdminModule,
+        HealthModule,
+      ],
+    };
+  }
+}

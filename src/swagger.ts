@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { BEARER_SCHEME, REFRESH_COOKIE_SCHEME } from './auth/decorators/auth.decorators.js';
-import { ProblemDto } from './common/problem.schema.js';
+import { ProblemDto } from './common/problems/problem.schema.js';
 
 export function buildOpenApiDocument(app: INestApplication, cookieName: string): OpenAPIObject {
   const config = new DocumentBuilder()

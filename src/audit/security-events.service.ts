@@ -3,8 +3,8 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import type { ConfigType } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { within, withDeadline } from '../common/deadline.js';
-import { DependencyUnavailableError } from '../common/dependency-error.js';
-import { Problems } from '../common/problem.js';
+import { DependencyUnavailableError } from '../common/problems/dependency-error.js';
+import { Problems } from '../common/problems/problem.js';
 import { auditConfig } from '../config/configuration.js';
 import { REDIS } from '../redis/redis.module.js';
 import type { RedisService } from '../redis/redis.service.js';

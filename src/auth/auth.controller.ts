@@ -1,8 +1,7 @@
 import { Body, Controller, Header, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiProblems } from '../common/api-problems.decorator.js';
-import { ProblemException } from '../common/problem.js';
+import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { UserDto } from '../users/dto/user.dto.js';
 import { AuthService } from './auth.service.js';
@@ -10,7 +9,7 @@ import { bearerToken, clientInfo } from './client-info.js';
 import { Auth, BEARER_SCHEME, CookieAuthenticated, CurrentUser, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
 import { ChangePasswordDto, LoginDto, RefreshTokenBodyDto, RegisterDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
-import { RefreshCookie } from './refresh-cookie.js';
+import { AuthCookies } from './auth-cookies.js';
 import type { AuthenticatedUser } from './tokens/access-token.js';
 
 @ApiTags('auth')
@@ -18,7 +17,7 @@ import type { AuthenticatedUser } from './tokens/access-token.js';
 export class AuthController {
   constructor(
     private readonly auth: AuthService,
-    private readonly cookie: RefreshCookie,
+    private readonly cookies: AuthCookies,
   ) {}
 
   @Public()
@@ -53,8 +52,8 @@ export class AuthController {
   })
   @ApiProblems([400, 401, 413, 429, 503], { 401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)' })
   async login(@Body() body: LoginDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
-    const result = await this.auth.login(body.email, body.password, clientInfo(request), this.cookie.presentedDevice(request, body));
-    return this.cookie.respond(reply, result, body.client === 'native');
+    const result = await this.auth.login(body.email, body.password, clientInfo(request), this.cookies.presentedDevice(request, body));
+    return this.cookies.respond(reply, result, body.client === 'native');
   }
 
   @Public()
@@ -76,14 +75,8 @@ export class AuthController {
     401: 'No usable token (`missing_token`, `invalid_token`, `token_expired`, `invalid_refresh_token`); the cookie is cleared',
   })
   async logout(@Body() body: RefreshTokenBodyDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
-    try {
-      await this.auth.logout(bearerToken(request), this.cookie.presented(request, body).token, clientInfo(request));
-    } catch (error) {
-      // Kept on a 503 (the session may still be alive and the user may retry); useless after a 401.
-      if (error instanceof ProblemException && error.getStatus() === HttpStatus.UNAUTHORIZED) this.cookie.clear(reply);
-      throw error;
-    }
-    this.cookie.clear(reply);
+    // Cleared when the session ended and after a 401; kept on a 503 (the session may be alive, the user may retry).
+    await this.cookies.withRefreshToken(request, body, reply, ({ token }) => this.auth.logout(bearerToken(request), token, clientInfo(request)), { ending: true });
   }
 
   @Auth()
@@ -93,7 +86,7 @@ export class AuthController {
   @ApiNoContentResponse({ description: 'All sessions ended; the refresh cookie is cleared' })
   async logoutAllDevices(@CurrentUser() user: AuthenticatedUser, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
     await this.auth.logoutAllDevices(user, clientInfo(request));
-    this.cookie.clear(reply);
+    this.cookies.clear(reply);
   }
 
   @Auth()

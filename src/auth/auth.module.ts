@@ -2,38 +2,39 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { UsersModule } from '../users/users.module.js';
+import { ActivityController } from './activity.controller.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
+import { BootstrapAdmin } from './bootstrap-admin.js';
 import { LoginThrottle } from './login-throttle.js';
 import { AccessTokenGuard } from './guards/access-token.guard.js';
 import { OriginGuard } from './guards/origin.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
 import { PasswordsModule } from './passwords/passwords.module.js';
-import { RefreshCookie } from './refresh-cookie.js';
+import { AuthCookies } from './auth-cookies.js';
 import { RefreshController } from './refresh.controller.js';
-import { RefreshService } from './sessions/refresh.service.js';
+import { RefreshService } from './refresh.service.js';
 import { SessionsController } from './sessions.controller.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { JwksController } from './tokens/jwks.controller.js';
-import { KeysModule } from './tokens/keys.module.js';
 import { TokenService } from './tokens/token.service.js';
 
 @Module({
   imports: [
-    // Keys are passed per call (KeyService), so several can be published and rotated.
+    // Keys are passed per call (KeyService, from the global KeysModule), so several can be published and rotated.
     JwtModule.register({}),
-    KeysModule,
     PasswordsModule,
     SessionsModule,
     UsersModule,
   ],
-  controllers: [AuthController, RefreshController, SessionsController, JwksController],
+  controllers: [AuthController, RefreshController, SessionsController, ActivityController, JwksController],
   providers: [
     TokenService,
     AuthService,
     LoginThrottle,
+    BootstrapAdmin,
     RefreshService,
-    RefreshCookie,
+    AuthCookies,
     OriginGuard,
     // Order matters: authenticate first, then check roles.
     { provide: APP_GUARD, useClass: AccessTokenGuard },

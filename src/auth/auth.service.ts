@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
-import { Problems } from '../common/problem.js';
+import { Problems } from '../common/problems/problem.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { UsersService } from '../users/users.service.js';
 import type { User } from '../users/user.js';
 import { LoginThrottle } from './login-throttle.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
-import type { IssuedTokens } from './refresh-cookie.js';
+import type { IssuedTokens } from './auth-cookies.js';
 import { DeviceTokens } from './tokens/device-token.js';
 import { TokenService } from './tokens/token.service.js';
 
@@ -27,8 +27,9 @@ export class AuthService {
     private readonly events: SecurityEventsService,
   ) {}
 
-  register(email: string, password: string): Promise<User> {
-    return this.users.register(email, password);
+  /** Hashes the password (admitted by PasswordService, 503 when too busy), then creates the account. */
+  async register(email: string, password: string): Promise<User> {
+    return this.users.create(email, await this.passwords.hash(password));
   }
 
   /**
@@ -94,7 +95,7 @@ export class AuthService {
       });
       throw Problems.validation([{ field: 'currentPassword', message: 'currentPassword is incorrect' }]);
     }
-    await this.users.setPassword(user.id, newPassword);
+    await this.users.setPasswordHash(user.id, await this.passwords.hash(newPassword));
     await this.events.record({ type: 'password.changed', userId: user.id, sessionId: user.sessionId, context });
     const count = await this.sessions.revokeAll(user.id, user.sessionId);
     await this.events.record({

@@ -1,22 +1,21 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiCookieAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiProblems } from '../common/api-problems.decorator.js';
-import { ProblemException } from '../common/problem.js';
+import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { clientInfo } from './client-info.js';
 import { CookieAuthenticated, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
 import { RefreshTokenBodyDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
-import { RefreshCookie } from './refresh-cookie.js';
-import { RefreshService } from './sessions/refresh.service.js';
+import { AuthCookies } from './auth-cookies.js';
+import { RefreshService } from './refresh.service.js';
 
 @ApiTags('auth')
 @Controller('auth')
 export class RefreshController {
   constructor(
     private readonly refreshes: RefreshService,
-    private readonly cookie: RefreshCookie,
+    private readonly cookies: AuthCookies,
   ) {}
 
   @Public()
@@ -38,13 +37,8 @@ export class RefreshController {
     401: 'Missing, unknown, expired or ended refresh token (`invalid_refresh_token`), or a reused one (`refresh_reused`, the session is ended)',
   })
   async refresh(@Body() body: RefreshTokenBodyDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
-    const presented = this.cookie.presented(request, body);
-    try {
-      return this.cookie.respond(reply, await this.refreshes.refresh(presented.token, clientInfo(request)), presented.native);
-    } catch (error) {
-      // A cookie that cannot refresh is of no further use to the browser; on a 503 it is kept.
-      if (!presented.native && error instanceof ProblemException && error.getStatus() === HttpStatus.UNAUTHORIZED) this.cookie.clear(reply);
-      throw error;
-    }
+    return this.cookies.withRefreshToken(request, body, reply, async ({ token, native }) =>
+      this.cookies.respond(reply, await this.refreshes.refresh(token, clientInfo(request)), native),
+    );
   }
 }

@@ -1,8 +1,8 @@
 import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Req } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { ApiProblems } from '../common/api-problems.decorator.js';
-import { Problems } from '../common/problem.js';
+import { ApiProblems } from '../common/problems/api-problems.decorator.js';
+import { Problems } from '../common/problems/problem.js';
 import { AuthService } from './auth.service.js';
 import { clientInfo } from './client-info.js';
 import { Auth, CurrentUser } from './decorators/auth.decorators.js';

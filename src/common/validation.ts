@@ -1,5 +1,5 @@
 import { type ArgumentMetadata, type ValidationError, ValidationPipe } from '@nestjs/common';
-import { type FieldError, Problems } from './problem.js';
+import { type FieldError, Problems } from './problems/problem.js';
 
 /** Flattens class-validator's tree into `[{ field: 'a.b', message }]`. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {

@@ -1,16 +1,17 @@
-import { Global, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
-import { appConfig, auditConfig, authConfig, storageConfig, throttleConfig } from './configuration.js';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { appConfig, auditConfig, authConfig, type Config, storageConfig, throttleConfig } from './configuration.js';
 
-@Global()
-@Module({
-  imports: [
-    ConfigModule.forRoot({
-      isGlobal: true,
-      ignoreEnvFile: true,
-      cache: true,
-      load: [appConfig, authConfig, storageConfig, throttleConfig, auditConfig],
-    }),
-  ],
-})
-export class AppConfigModule {}
+/** The configuration the preflight parsed (once), under each namespace's token, for every module. */
+@Module({})
+export class AppConfigModule {
+  static forRoot(config: Config): DynamicModule {
+    const providers = [
+      { provide: appConfig.KEY, useValue: config.app },
+      { provide: authConfig.KEY, useValue: config.auth },
+      { provide: storageConfig.KEY, useValue: config.storage },
+      { provide: throttleConfig.KEY, useValue: config.throttle },
+      { provide: auditConfig.KEY, useValue: config.audit },
+    ];
+    return { module: AppConfigModule, global: true, providers, exports: providers };
+  }
+}

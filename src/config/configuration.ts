@@ -5,6 +5,10 @@ import { boolean, duration, hostname, integer, isLoopbackOrigin, optional, origi
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * The namespaces as Nest injection tokens (`@Inject(appConfig.KEY)`, `ConfigType<typeof appConfig>`).
+ * AppConfigModule provides the values the preflight parsed; these factories are not called then.
+ */
 export const appConfig = registerAs('app', () => parseAppConfig(process.env));
 export const authConfig = registerAs('auth', () => parseAuthConfig(process.env));
 export const storageConfig = registerAs('storage', () => parseStorageConfig(process.env));
@@ -175,11 +179,20 @@ export type StorageConfig = ReturnType<typeof parseStorageConfig>;
 export type ThrottleConfig = ReturnType<typeof parseThrottleConfig>;
 export type AuditConfig = ReturnType<typeof parseAuditConfig>;
 
-/** Every namespace, checked in one go (used before Nest starts so a bad value is one clear line). */
+/** Every namespace, parsed once before Nest starts (preflight.ts), so a bad value is one clear line. */
+export function parseConfig(env: Env) {
+  return {
+    app: parseAppConfig(env),
+    auth: parseAuthConfig(env),
+    storage: parseStorageConfig(env),
+    throttle: parseThrottleConfig(env),
+    audit: parseAuditConfig(env),
+  };
+}
+
+export type Config = ReturnType<typeof parseConfig>;
+
+/** Every namespace, checked in one go. */
 export function validateEnvironment(env: Env): void {
-  parseAppConfig(env);
-  parseAuthConfig(env);
-  parseStorageConfig(env);
-  parseThrottleConfig(env);
-  parseAuditConfig(env);
+  parseConfig(env);
 }

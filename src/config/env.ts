@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { decodeSecret } from '../auth/tokens/server-secrets.js';
 import { ConfigError } from './config-error.js';
+import { decodeSecret } from './secret.js';
 import { parseDurationSeconds } from './duration.js';
 
 type Env = Record<string, string | undefined>;

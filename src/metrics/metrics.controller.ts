@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ConfigType } from '@nestjs/config';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/decorators/auth.decorators.js';
-import { Problems } from '../common/problem.js';
+import { Problems } from '../common/problems/problem.js';
 import { appConfig } from '../config/configuration.js';
 import { MetricsRegistry } from './metrics.registry.js';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import { within } from '../common/deadline.js';
-import { DependencyUnavailableError } from '../common/dependency-error.js';
+import { DependencyUnavailableError } from '../common/problems/dependency-error.js';
 
 export interface LuaScript {
   source: string;

@@ -3,8 +3,8 @@ import type { ConfigType } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
 import { isIPv6 } from 'node:net';
 import type { FastifyRequest } from 'fastify';
-import { ApiProblems } from '../common/api-problems.decorator.js';
-import { Problems } from '../common/problem.js';
+import { ApiProblems } from '../common/problems/api-problems.decorator.js';
+import { Problems } from '../common/problems/problem.js';
 import { throttleConfig } from '../config/configuration.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit-store.js';
 

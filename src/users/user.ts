@@ -7,5 +7,3 @@ export interface User {
   createdAt: Date;
   updatedAt: Date;
 }
-
-export const normaliseEmail = (email: string): string => email.trim().toLowerCase();

@@ -1,7 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Auth, CurrentUser } from '../auth/decorators/auth.decorators.js';
-import type { AuthenticatedUser } from '../auth/tokens/access-token.js';
+import { Auth, type AuthenticatedUser, CurrentUser } from '../auth/decorators/auth.decorators.js';
 import { UserDto } from './dto/user.dto.js';
 import { UsersService } from './users.service.js';
 

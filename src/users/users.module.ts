@@ -1,16 +1,12 @@
 import { Module } from '@nestjs/common';
-import { PasswordsModule } from '../auth/passwords/passwords.module.js';
-import { SessionsModule } from '../auth/sessions/sessions.module.js';
-import { AdminUsersController } from './admin-users.controller.js';
-import { AdminUsersService } from './admin-users.service.js';
 import { UsersController } from './users.controller.js';
 import { UsersRepository } from './users.repository.js';
 import { UsersService } from './users.service.js';
 
+/** Accounts and /users/me. Passwords are auth/'s: this module stores the hashes it is given. */
 @Module({
-  imports: [PasswordsModule, SessionsModule],
-  controllers: [UsersController, AdminUsersController],
-  providers: [UsersRepository, UsersService, AdminUsersService],
+  controllers: [UsersController],
+  providers: [UsersRepository, UsersService],
   exports: [UsersService],
 })
 export class UsersModule {}

@@ -1,14 +1,11 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import { SecurityEventsService } from '../audit/security-events.service.js';
 import { withDeadline } from '../common/deadline.js';
-import { DependencyUnavailableError } from '../common/dependency-error.js';
-import { Problems } from '../common/problem.js';
-import { authConfig } from '../config/configuration.js';
-import { PasswordService } from '../auth/passwords/password.service.js';
-import { normaliseEmail, type User } from './user.js';
+import { DependencyUnavailableError } from '../common/problems/dependency-error.js';
+import { Problems } from '../common/problems/problem.js';
+import { normaliseEmail } from '../common/email.js';
+import type { User } from './user.js';
 import { EmailTakenError, LastAdminError, UsersRepository } from './users.repository.js';
 
 const CACHE_TTL_MS = 60_000;
@@ -18,59 +15,31 @@ const cacheKey = (id: string) => `user:${id}`;
 
 type CachedUser = Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
 
-/** User policy: registration, lookups (cached), admin changes, the bootstrap admin. */
+/** User policy: accounts (created with a hash auth/ made), lookups (cached), admin changes. */
 @Injectable()
-export class UsersService implements OnApplicationBootstrap {
-  private readonly logger = new Logger('Users');
-
+export class UsersService {
   constructor(
     private readonly repository: UsersRepository,
-    private readonly passwords: PasswordService,
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
-    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
-    private readonly events: SecurityEventsService,
   ) {}
 
-  /**
-   * Create-only: the bootstrap admin is made when its address is free, and an existing account is
-   * never promoted, re-enabled or given the configured password. Upserting would hand admin rights
-   * (and a password the operator knows) to whoever registered that address first, keep their
-   * sessions alive, and undo a deliberate disable or password change on every restart.
-   */
-  async onApplicationBootstrap(): Promise<void> {
-    const admin = this.auth.bootstrapAdmin;
-    if (!admin) return;
-    const email = normaliseEmail(admin.email);
-    const created = await this.repository.insertIfAbsent(email, await this.passwords.hash(admin.password), ['user', 'admin']);
-    if (created) {
-      // By id: emails never reach the logs.
-      this.logger.log(`Bootstrap admin created (user ${created.id})`);
-      await this.events.record({ type: 'bootstrap.admin', userId: created.id, details: { created: true } });
-      return;
-    }
-    // Usually the admin created on an earlier start; an account that is not an admin is worth a warning.
-    const existing = await this.repository.findByEmail(email);
-    const isAdmin = existing?.roles.includes('admin') ?? false;
-    const line =
-      `Bootstrap admin not created: an account with BOOTSTRAP_ADMIN_EMAIL already exists (user ${existing?.id}${isAdmin ? ', with the admin role' : ''}); it was left unchanged ` +
-      '(promote it with PATCH /admin/users/:id if it is yours)';
-    if (isAdmin) this.logger.log(line);
-    else this.logger.warn(line);
-    await this.events.record({
-      type: 'bootstrap.admin',
-      outcome: 'failure',
-      userId: existing?.id,
-      details: { created: false, reason: isAdmin ? 'exists_as_admin' : 'exists_not_admin', email },
-    });
-  }
-
-  async register(email: string, password: string): Promise<User> {
+  /** A new account with the `user` role; `passwordHash` comes from auth/ (PasswordService). */
+  async create(email: string, passwordHash: string): Promise<User> {
     try {
-      return await this.repository.insert(normaliseEmail(email), await this.passwords.hash(password), ['user']);
+      return await this.repository.insert(normaliseEmail(email), passwordHash, ['user']);
     } catch (error) {
       if (error instanceof EmailTakenError) throw Problems.emailTaken();
       throw error;
     }
+  }
+
+  /** Creates the account unless the email is taken; undefined when it was (the existing one is not touched). */
+  createIfAbsent(email: string, passwordHash: string, roles: string[]): Promise<User | undefined> {
+    return this.repository.insertIfAbsent(normaliseEmail(email), passwordHash, roles);
+  }
+
+  findByEmail(email: string): Promise<User | undefined> {
+    return this.repository.findByEmail(normaliseEmail(email));
   }
 
   /** Cached for a minute; every change below invalidates it. */
@@ -116,8 +85,9 @@ export class UsersService implements OnApplicationBootstrap {
     return user;
   }
 
-  async setPassword(id: string, password: string): Promise<void> {
-    await this.repository.update(id, { passwordHash: await this.passwords.hash(password) });
+  /** Stores a new password hash (made by auth/). */
+  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    await this.repository.update(id, { passwordHash });
     await this.forget(id);
   }
 

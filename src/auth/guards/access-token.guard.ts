@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Problems } from '../../common/problem.js';
+import { Problems } from '../../common/problems/problem.js';
 import { bearerToken } from '../client-info.js';
 import { IS_PUBLIC } from '../decorators/auth.decorators.js';
 import { SessionService } from '../sessions/session.service.js';

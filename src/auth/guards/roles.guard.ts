@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Problems } from '../../common/problem.js';
+import { Problems } from '../../common/problems/problem.js';
 import { UsersService } from '../../users/users.service.js';
 import { REQUIRED_ROLES } from '../decorators/auth.decorators.js';
 import type { AuthenticatedUser } from '../tokens/access-token.js';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { type Algorithm, hash, verify } from '@node-rs/argon2';
-import { Problems } from '../../common/problem.js';
+import { Problems } from '../../common/problems/problem.js';
 import { authConfig } from '../../config/configuration.js';
 import { Admission } from './admission.js';
 

@@ -1,4 +1,5 @@
 import type { RedisService } from '../../redis/redis.service.js';
+import { isUuid } from '../../common/ids.js';
 import {
   CREATE_SESSION,
   LIST_SESSIONS,
@@ -9,13 +10,12 @@ import {
 } from './redis-session.scripts.js';
 import { type NewSession, REVOKED_LOGINS_WINDOW_MS, type RotationRequest, type RotationResult, type SessionInfo, type SessionStore } from './session-store.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Recently used users' index keys: computing one is most of the per-request store check's own cost. */
 const indexKeys = new Map<string, string>();
 
 /** The user id in key names: a UUID's 16 bytes as 22 base64url characters (other ids as they are). */
 function compactUserId(userId: string): string {
-  return UUID.test(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : userId;
+  return isUuid(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : userId;
 }
 
 /** `s:{U}`: the user's session index; session keys extend it (`s:{U}:<sid>`), see redis-session.scripts.ts. */

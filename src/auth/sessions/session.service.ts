@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { authConfig } from '../../config/configuration.js';
-import { hashSecret, isSessionId, newSessionId, RefreshTokenCodec } from '../tokens/refresh-token.js';
+import { hashSecret, isSessionId, newSessionId, type RefreshToken, RefreshTokenCodec, SuccessorSealer } from '../tokens/refresh-token.js';
 import { SESSION_STORE, type SessionInfo, type SessionStore } from './session-store.js';
 
 export interface ClientInfo {
@@ -17,13 +17,21 @@ export interface StartedSession {
   evicted: string[];
 }
 
-/** Session policy: lifetimes, the per-user cap; the store only stores. */
+/** What a rotation came to; a refreshed session comes with the refresh token to hand out. */
+export type Rotation =
+  | { status: 'rotated'; session: SessionInfo; refreshToken: string }
+  /** The same successor again; undefined if its server secret left the ring within the window. */
+  | { status: 'grace'; session: SessionInfo; refreshToken: string | undefined }
+  | { status: 'reused' | 'invalid' | 'late' };
+
+/** Session policy: lifetimes, the per-user cap, rotation; the one owner of the store, which only stores. */
 @Injectable()
 export class SessionService {
   constructor(
     @Inject(SESSION_STORE) private readonly store: SessionStore,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
     private readonly refreshTokens: RefreshTokenCodec,
+    private readonly sealer: SuccessorSealer,
   ) {}
 
   /**
@@ -48,6 +56,39 @@ export class SessionService {
     };
     const { stale, evicted } = await this.store.create({ ...session, refreshHash: hashSecret(first.secret) }, this.auth.maxSessionsPerUser, authenticatedAt);
     return stale ? undefined : { session, refreshToken: first.token, evicted };
+  }
+
+  /** A presented refresh token, if this server minted it (its server tag verifies); else undefined. */
+  readRefreshToken(presented: unknown): RefreshToken | undefined {
+    return this.refreshTokens.read(presented);
+  }
+
+  /**
+   * Exchanges a genuine refresh token for its successor. The store does the compare-and-swap
+   * atomically; the successor is sealed for the grace window, so a retry gets the same one.
+   */
+  async rotate(token: RefreshToken): Promise<Rotation> {
+    const { userId, sessionId, generation } = token;
+    const successor = this.refreshTokens.mint(userId, sessionId, generation + 1);
+    const result = await this.store.rotate({
+      userId,
+      sessionId,
+      generation,
+      presentedHash: hashSecret(token.secret),
+      nextHash: hashSecret(successor.secret),
+      sealedSuccessor: this.sealer.seal(successor.token, sessionId),
+      now: Date.now(),
+      idleTtlMs: this.auth.refreshTokenTtl * 1000,
+      graceMs: this.auth.refreshReuseGraceSeconds * 1000,
+    });
+    switch (result.status) {
+      case 'rotated':
+        return { status: 'rotated', session: result.session, refreshToken: successor.token };
+      case 'grace':
+        return { status: 'grace', session: result.session, refreshToken: this.sealer.open(result.sealedSuccessor, sessionId) };
+      default:
+        return result;
+    }
   }
 
   isAlive(userId: string, sessionId: string): Promise<boolean> {

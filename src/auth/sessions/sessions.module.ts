@@ -1,14 +1,12 @@
 import { Module } from '@nestjs/common';
 import { REDIS } from '../../redis/redis.module.js';
 import type { RedisService } from '../../redis/redis.service.js';
-import { KeysModule } from '../tokens/keys.module.js';
 import { MemorySessionStore } from './memory-session.store.js';
 import { RedisSessionStore } from './redis-session.store.js';
 import { SESSION_STORE, type SessionStore } from './session-store.js';
 import { SessionService } from './session.service.js';
 
 @Module({
-  imports: [KeysModule],
   providers: [
     {
       provide: SESSION_STORE,

@@ -31,7 +31,7 @@ export class KeyService {
     this.algorithms = [...new Set([...this.byKid.values()].map((k) => k.alg))];
   }
 
-  /** `announce`: log which key is used (once, from the module; not from the start-up pre-check). */
+  /** `announce`: log a development key at once (the preflight does not: KeysModule logs it, through Nest's logger). */
   static async load(auth: AuthConfig, storage: StorageConfig, app: AppConfig, announce = true): Promise<KeyService> {
     const signing = await signingKey(await loadPrivateKey(auth, storage, app, announce));
     const previous: VerificationKey[] = [];
@@ -59,14 +59,19 @@ async function loadPrivateKey(auth: AuthConfig, storage: StorageConfig, app: App
   if (app.production) {
     throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'must be set in production (generated development keys are refused)');
   }
-  const path = join(storage.dataDir, 'keys', 'jwt-private.pem');
-  const key = await loadOrCreateDevelopmentKey(path);
-  if (!announce) return key;
+  const key = await loadOrCreateDevelopmentKey(developmentKeyPath(storage));
+  if (announce) announceDevelopmentKey(storage);
+  return key;
+}
+
+const developmentKeyPath = (storage: StorageConfig) => join(storage.dataDir, 'keys', 'jwt-private.pem');
+
+/** The warning for a generated development key (KeysModule logs it once Nest's logger runs). */
+export function announceDevelopmentKey(storage: StorageConfig): void {
   new Logger('Keys').warn(
-    `Using the development signing key ${path}. Set JWT_PRIVATE_KEY_FILE in production; ` +
+    `Using the development signing key ${developmentKeyPath(storage)}. Set JWT_PRIVATE_KEY_FILE in production; ` +
       'several instances need a configured key and SERVER_SECRETS (or one shared DATA_DIR).',
   );
-  return key;
 }
 
 async function readKey(variable: string, read: () => Promise<KeyObject>): Promise<KeyObject> {

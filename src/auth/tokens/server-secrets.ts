@@ -1,6 +1,7 @@
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { decodeSecret, MIN_SECRET_BYTES } from '../../config/secret.js';
 
 /**
  * Tessera's own secrets (SERVER_SECRETS), apart from the JWT signing keys: every MAC and every
@@ -47,19 +48,6 @@ export class PurposeKeys {
     const given = Buffer.from(tag);
     return expected.length === given.length && timingSafeEqual(expected, given);
   }
-}
-
-const MIN_SECRET_BYTES = 32;
-
-/** Decodes one configured secret: hex (64+ digits) or base64url/base64 (43+ characters). */
-export function decodeSecret(value: string): Buffer | undefined {
-  const text = value.trim();
-  const bytes = /^(?:[0-9a-fA-F]{2})+$/.test(text)
-    ? Buffer.from(text, 'hex')
-    : /^[A-Za-z0-9_+/-]+={0,2}$/.test(text)
-      ? Buffer.from(text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url')
-      : undefined;
-  return bytes && bytes.length >= MIN_SECRET_BYTES ? bytes : undefined;
 }
 
 export class ServerSecrets {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { createHmac, generateKeyPairSync, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
-import { hashSecret, newSecret, newSessionId, RefreshTokenCodec, SuccessorSealer } from '../../src/auth/tokens/refresh-token.js';
-import { decodeSecret, ServerSecrets } from '../../src/auth/tokens/server-secrets.js';
+import { hashSecret, newSecret, newSessionId, RefreshTokenCodec, SuccessorSealer } from './refresh-token.js';
+import { decodeSecret } from '../../config/secret.js';
+import { ServerSecrets } from './server-secrets.js';
 
 const signingKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const secret = () => randomBytes(32);

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isLoopback } from './loopback.js';
-import { PROBLEM_CONTENT_TYPE, toProblem } from './problem-details.js';
-import { Problems } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../common/problems/problem-details.js';
+import { Problems } from '../common/problems/problem.js';
 
 /**
  * Caps the requests per client whose headers have arrived but whose body has not (yet): each one

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { Admission } from '../../src/auth/passwords/admission.js';
+import { Admission } from './admission.js';
 
 const gate = () => {
   let open!: () => void;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { jsonDepthExceeds } from '../../src/common/json-depth.js';
+import { jsonDepthExceeds } from './json-depth.js';
 
 describe('jsonDepthExceeds', () => {
   test('counts arrays and objects, not brackets inside strings', () => {

@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import type { SecurityEvent } from '../../src/audit/security-event.js';
-import type { SecurityEventsRepository } from '../../src/audit/security-events.repository.js';
-import { PENDING_KEY, SecurityEventsService } from '../../src/audit/security-events.service.js';
-import type { RedisService } from '../../src/redis/redis.service.js';
+import type { SecurityEvent } from './security-event.js';
+import type { SecurityEventsRepository } from './security-events.repository.js';
+import { PENDING_KEY, SecurityEventsService } from './security-events.service.js';
+import type { RedisService } from '../redis/redis.service.js';
 
 const outage = () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { addressBucket } from '../../src/throttling/rate-limit.js';
+import { addressBucket } from './rate-limit.js';
 
 describe('rate-limit buckets', () => {
   test.each([

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
-import { ConfigError } from '../../src/config/config-error.js';
-import { parseAppConfig, parseAuditConfig, parseAuthConfig, parseStorageConfig, parseThrottleConfig, validateEnvironment } from '../../src/config/configuration.js';
-import { parseDurationSeconds } from '../../src/config/duration.js';
+import { ConfigError } from './config-error.js';
+import { parseAppConfig, parseAuditConfig, parseAuthConfig, parseStorageConfig, parseThrottleConfig, validateEnvironment } from './configuration.js';
+import { parseDurationSeconds } from './duration.js';
 
 describe('durations', () => {
   test.each([

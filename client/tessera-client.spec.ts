@@ -1,5 +1,5 @@
 import { describe, expect, jest, test } from '@jest/globals';
-import { TesseraClient } from '../../client/tessera-client.js';
+import { TesseraClient } from './tessera-client.js';
 
 type Handler = (url: string, init: RequestInit) => Response | Promise<Response>;
 

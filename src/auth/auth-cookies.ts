@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ProblemException } from '../common/problems/problem.js';
 import { authConfig } from '../config/configuration.js';
 import { DEVICE_TOKEN_LIFETIME_SECONDS } from './tokens/device-token.js';
 
@@ -20,13 +21,43 @@ export interface PresentedRefreshToken {
   native: boolean;
 }
 
-/** The refresh cookie exactly as the contract describes it, and the token responses, in one place. */
+/**
+ * The HTTP edge of the auth tokens, in one place: the refresh and device cookies exactly as the
+ * contract describes them, which refresh token a request presents (body or cookie), when the
+ * cookie is cleared, and the token responses.
+ */
 @Injectable()
-export class RefreshCookie {
+export class AuthCookies {
   constructor(@Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>) {}
 
+  /**
+   * Runs `use` with the refresh token the request presents. A refresh cookie that earned a 401 is
+   * of no further use and is cleared; on a 503 it is kept (the session may be alive, the client
+   * may retry). `ending` (logout): the cookie is cleared on success too, and on a 401 whichever
+   * way the token came.
+   */
+  async withRefreshToken<T>(
+    request: FastifyRequest,
+    body: { refreshToken?: unknown } | undefined,
+    reply: FastifyReply,
+    use: (presented: PresentedRefreshToken) => Promise<T>,
+    { ending = false }: { ending?: boolean } = {},
+  ): Promise<T> {
+    const presented = this.presented(request, body);
+    let result: T;
+    try {
+      result = await use(presented);
+    } catch (error) {
+      const unauthorized = error instanceof ProblemException && error.getStatus() === HttpStatus.UNAUTHORIZED;
+      if (unauthorized && (ending || !presented.native)) this.clear(reply);
+      throw error;
+    }
+    if (ending) this.clear(reply);
+    return result;
+  }
+
   /** The body's token (a native client) if it sent one, else the cookie's (a browser). */
-  presented(request: FastifyRequest, body: { refreshToken?: unknown } | undefined): PresentedRefreshToken {
+  private presented(request: FastifyRequest, body: { refreshToken?: unknown } | undefined): PresentedRefreshToken {
     const fromBody = body?.refreshToken;
     if (typeof fromBody === 'string') return { token: fromBody, native: true };
     return { token: request.cookies?.[this.auth.cookieName], native: false };

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { SessionService } from '../auth/sessions/session.service.js';
-import type { User } from './user.js';
-import { UsersService } from './users.service.js';
+import type { User } from '../users/user.js';
+import { UsersService } from '../users/users.service.js';
 
 /** Admin actions that reach across users and sessions; each is a security event with the admin as actor. */
 @Injectable()

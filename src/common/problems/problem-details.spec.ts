@@ -1,8 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { BadRequestException, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
-import { DependencyUnavailableError } from '../../src/common/dependency-error.js';
-import { Problems } from '../../src/common/problem.js';
-import { toProblem } from '../../src/common/problem-details.js';
+import { DependencyUnavailableError } from './dependency-error.js';
+import { Problems } from './problem.js';
+import { toProblem } from './problem-details.js';
 
 describe('problem details', () => {
   test('a ProblemException renders its code, status and headers', () => {

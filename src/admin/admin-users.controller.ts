@@ -1,19 +1,18 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Req } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import type { RequestContext } from '../audit/security-event.js';
 import { clientInfo } from '../auth/client-info.js';
-import { Auth, CurrentUser } from '../auth/decorators/auth.decorators.js';
-import type { AuthenticatedUser } from '../auth/tokens/access-token.js';
-import { ApiProblems } from '../common/api-problems.decorator.js';
-import { Problems } from '../common/problem.js';
-import { AdminUserDto, UpdateUserDto } from './dto/user.dto.js';
+import { Auth, type AuthenticatedUser, CurrentUser } from '../auth/decorators/auth.decorators.js';
+import { ApiProblems } from '../common/problems/api-problems.decorator.js';
+import { uuidParam } from '../common/ids.js';
+import { AdminUserDto, UpdateUserDto } from '../users/dto/user.dto.js';
 import { AdminUsersService } from './admin-users.service.js';
 
 /** Where an admin action came from, and which admin: the actor of its security event. */
 const adminContext = (request: FastifyRequest, admin: AuthenticatedUser): RequestContext => ({ ...clientInfo(request), actorId: admin.id });
 
-const userId = new ParseUUIDPipe({ exceptionFactory: () => Problems.validation([{ field: 'id', message: 'id must be a UUID' }]) });
+const userId = uuidParam('id');
 
 @ApiTags('admin')
 @Auth('admin')

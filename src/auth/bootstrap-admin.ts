@@ -1,0 +1,53 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { SecurityEventsService } from '../audit/security-events.service.js';
+import { normaliseEmail } from '../common/email.js';
+import { authConfig } from '../config/configuration.js';
+import { UsersService } from '../users/users.service.js';
+import { PasswordService } from './passwords/password.service.js';
+
+/** The admin account BOOTSTRAP_ADMIN_EMAIL/BOOTSTRAP_ADMIN_PASSWORD name, made at start-up. */
+@Injectable()
+export class BootstrapAdmin implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Users');
+
+  constructor(
+    private readonly users: UsersService,
+    private readonly passwords: PasswordService,
+    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+    private readonly events: SecurityEventsService,
+  ) {}
+
+  /**
+   * Create-only: the bootstrap admin is made when its address is free, and an existing account is
+   * never promoted, re-enabled or given the configured password. Upserting would hand admin rights
+   * (and a password the operator knows) to whoever registered that address first, keep their
+   * sessions alive, and undo a deliberate disable or password change on every restart.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    const admin = this.auth.bootstrapAdmin;
+    if (!admin) return;
+    const email = normaliseEmail(admin.email);
+    const created = await this.users.createIfAbsent(email, await this.passwords.hash(admin.password), ['user', 'admin']);
+    if (created) {
+      // By id: emails never reach the logs.
+      this.logger.log(`Bootstrap admin created (user ${created.id})`);
+      await this.events.record({ type: 'bootstrap.admin', userId: created.id, details: { created: true } });
+      return;
+    }
+    // Usually the admin created on an earlier start; an account that is not an admin is worth a warning.
+    const existing = await this.users.findByEmail(email);
+    const isAdmin = existing?.roles.includes('admin') ?? false;
+    const line =
+      `Bootstrap admin not created: an account with BOOTSTRAP_ADMIN_EMAIL already exists (user ${existing?.id}${isAdmin ? ', with the admin role' : ''}); it was left unchanged ` +
+      '(promote it with PATCH /admin/users/:id if it is yours)';
+    if (isAdmin) this.logger.log(line);
+    else this.logger.warn(line);
+    await this.events.record({
+      type: 'bootstrap.admin',
+      outcome: 'failure',
+      userId: existing?.id,
+      details: { created: false, reason: isAdmin ? 'exists_as_admin' : 'exists_not_admin', email },
+    });
+  }
+}
