@@ -371,7 +371,7 @@ describe('README.md and docs/ link only inside the repository', () => {
   /** The text outside fenced code and inline code spans. */
   const prose = (markdown: string) => markdown.replace(/^```[\s\S]*?^```\s*$/gm, '').replace(/`[^`\n]*`/g, '');
 
-  /** GitHub's heading anchors: lower-cased, punctuation dropped, spaces to hyphens, repeats numbered. */
+  /** GitHub's heading anchors (lower-cased, punctuation dropped, spaces to hyphens, repeats numbered) and `<a id>` anchors. */
   function anchors(markdown: string): Set<string> {
     const seen = new Map<string, number>();
     const result = new Set<string>();
@@ -385,6 +385,7 @@ describe('README.md and docs/ link only inside the repository', () => {
       seen.set(slug, n + 1);
       result.add(n === 0 ? slug : `${slug}-${n}`);
     }
+    for (const match of markdown.matchAll(/<a\s+(?:id|name)="([^"]+)"/g)) result.add(match[1]);
     return result;
   }
 
