@@ -42,17 +42,17 @@ export class AuthService {
   async login(email: string, password: string, client: ClientInfo, presentedDevice?: string): Promise<IssuedTokens> {
     const authenticatedAt = Date.now();
     await this.throttle.admitClient(client.ip);
-    const lockedFor = await this.throttle.accountLocked(email);
     const user = await this.users.findCredentialsByEmail(email);
     const device = user ? this.devices.verify(presentedDevice, user.id) : undefined;
-    if (lockedFor !== undefined && !(device && !(await this.throttle.deviceLocked(device)))) {
+    const admitted = await this.throttle.takeSlot(email, device);
+    if ('retryAfter' in admitted) {
       this.metrics.loginFailed();
       await this.events.record({ type: 'login.locked', outcome: 'failure', userId: user?.id, details: { device: device ? 'locked' : 'none' }, context: client });
-      throw Problems.rateLimited(lockedFor);
+      throw Problems.rateLimited(admitted.retryAfter);
     }
     const passwordOk = await this.passwords.verify(user?.passwordHash, password);
+    await (passwordOk ? this.throttle.passed(admitted.slot) : this.throttle.failed(email, admitted.slot));
     if (!user || !passwordOk || user.disabled) {
-      if (!passwordOk) await this.throttle.recordFailure(email, device);
       this.metrics.loginFailed();
       const reason = !user ? 'unknown_account' : !passwordOk ? 'wrong_password' : 'disabled';
       await this.events.record({ type: 'login.failed', outcome: 'failure', userId: user?.id, details: { reason }, context: client });

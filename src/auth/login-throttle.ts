@@ -15,6 +15,12 @@ import { ServerSecrets } from './tokens/server-secrets.js';
  *   (OWASP device cookies), so an attacker cannot lock the owner out; a device token that itself
  *   keeps failing loses that exemption.
  */
+/** One reserved password check, charged to a device token or to an account. */
+export interface LoginSlot {
+  name: 'login-device' | 'login-account';
+  who: string;
+}
+
 @Injectable()
 export class LoginThrottle {
   constructor(
@@ -28,18 +34,28 @@ export class LoginThrottle {
     return this.limiter.consume('login-ip', addressBucket(ip), this.config.loginLimit);
   }
 
-  /** Retry-After seconds while the account has used up its failed checks, else undefined. */
-  accountLocked(email: string): Promise<number | undefined> {
-    return this.limiter.exhausted('login-account', this.accountKey(email), this.config.loginLimit);
+  /**
+   * Takes the slot for one password check, atomically (so parallel guesses cannot all pass a check
+   * made before any of them is counted): from the device token's own allowance when a valid one for
+   * this account is presented, else from the account's. `{ retryAfter }` when both are used up.
+   */
+  async takeSlot(email: string, device: DeviceToken | undefined): Promise<{ slot: LoginSlot } | { retryAfter: number }> {
+    if (device && (await this.limiter.reserve('login-device', device.nonce, this.config.loginLimit)) === undefined) {
+      return { slot: { name: 'login-device', who: device.nonce } };
+    }
+    const account = this.accountKey(email);
+    const retryAfter = await this.limiter.reserve('login-account', account, this.config.loginLimit);
+    return retryAfter === undefined ? { slot: { name: 'login-account', who: account } } : { retryAfter };
   }
 
-  async deviceLocked(device: DeviceToken): Promise<boolean> {
-    return (await this.limiter.exhausted('login-device', device.nonce, this.config.loginLimit)) !== undefined;
+  /** The password was right: the slot goes back (only failed checks count). */
+  async passed(slot: LoginSlot): Promise<void> {
+    await this.limiter.release(slot.name, slot.who);
   }
 
-  async recordFailure(email: string, device: DeviceToken | undefined): Promise<void> {
-    await this.limiter.record('login-account', this.accountKey(email));
-    if (device) await this.limiter.record('login-device', device.nonce);
+  /** The password was wrong: the slot stays used; a device token's failure counts for the account too. */
+  async failed(email: string, slot: LoginSlot): Promise<void> {
+    if (slot.name === 'login-device') await this.limiter.record('login-account', this.accountKey(email));
   }
 
   private accountKey(email: string): string {

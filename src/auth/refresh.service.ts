@@ -6,6 +6,7 @@ import { Problems } from '../common/problems/problem.js';
 import { throttleConfig } from '../config/configuration.js';
 import { RateLimiter } from '../throttling/rate-limit.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
+import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import type { IssuedTokens } from './auth-cookies.js';
 import type { SessionInfo } from './sessions/session-store.js';
@@ -37,9 +38,14 @@ export class RefreshService {
       throw presented === undefined ? Problems.invalidRefreshToken('No refresh token was sent') : Problems.invalidRefreshToken();
     }
     const { userId, sessionId, generation } = token;
-    // Charged to the account only now that the server tag verified: garbage naming a user id
-    // cannot use up that user's refreshes.
-    await this.limiter.consume('refresh-account', userId, this.throttle.refreshLimit);
+    // The per-account limit counts successful rotations only: replaying garbage or a dead token
+    // that names a user cannot use up that user's refreshes. Checked before, counted after.
+    const limited = await this.limiter.exhausted('refresh-account', userId, this.throttle.refreshLimit);
+    if (limited !== undefined) throw Problems.rateLimited(limited);
+    // Everything that can fail (the user record, from the database or the cache) comes before the
+    // rotation commits: once it has, nothing may turn the answer into an error, or the client's
+    // retry after the grace window would look like a stolen token.
+    const user = await this.users.findById(userId);
     const result = await this.sessions.rotate(token);
     if (result.status === 'late') throw Problems.serviceUnavailable();
     this.metrics.refreshed(result.status);
@@ -59,16 +65,16 @@ export class RefreshService {
       case 'invalid':
         throw Problems.invalidRefreshToken();
       case 'rotated':
-        return this.issue(result.session, result.refreshToken, context);
       case 'grace':
         // Unreadable only if its server secret left the ring within the window: ask for a login.
         if (!result.refreshToken) throw Problems.invalidRefreshToken();
-        return this.issue(result.session, result.refreshToken, context);
+        // Best effort: after the commit a failing counter must not turn the answer into an error.
+        await this.limiter.record('refresh-account', userId).catch(() => undefined);
+        return this.issue(user, result.session, result.refreshToken, context);
     }
   }
 
-  private async issue(session: SessionInfo, refreshToken: string, context: RequestContext): Promise<IssuedTokens> {
-    const user = await this.users.findById(session.userId);
+  private async issue(user: User | undefined, session: SessionInfo, refreshToken: string, context: RequestContext): Promise<IssuedTokens> {
     if (!user || user.disabled) {
       if (await this.sessions.revoke(session.userId, session.id)) {
         await this.events.record({

@@ -12,6 +12,8 @@ export interface RateLimitStore {
   hit(key: string, windowMs: number): Promise<RateLimitHit>;
   /** The current window's count without adding to it (0 when there is none). */
   peek(key: string): Promise<RateLimitHit>;
+  /** Takes back one hit of the current window (never below zero). */
+  release(key: string): Promise<void>;
 }
 
 export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
@@ -28,6 +30,12 @@ const PEEK = luaScript(`
 return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}
 `);
 
+/** KEYS: counter. DECR while positive: a reserved attempt handed back. */
+const RELEASE = luaScript(`
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+`);
+
 export class RedisRateLimitStore implements RateLimitStore {
   constructor(private readonly redis: RedisService) {}
 
@@ -39,6 +47,10 @@ export class RedisRateLimitStore implements RateLimitStore {
   async peek(key: string): Promise<RateLimitHit> {
     const [hits, resetMs] = (await this.redis.eval(PEEK, [`rl:{${key}}`], [])) as number[];
     return { hits, resetMs: Math.max(0, resetMs) };
+  }
+
+  async release(key: string): Promise<void> {
+    await this.redis.eval(RELEASE, [`rl:{${key}}`], []);
   }
 }
 
@@ -64,6 +76,11 @@ export class MemoryRateLimitStore implements RateLimitStore {
     }
     window.hits++;
     return { hits: window.hits, resetMs: window.resetAt - now };
+  }
+
+  async release(key: string): Promise<void> {
+    const window = this.windows.get(key);
+    if (window && window.hits > 0) window.hits--;
   }
 
   async peek(key: string): Promise<RateLimitHit> {

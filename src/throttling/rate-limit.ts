@@ -115,6 +115,23 @@ export class RateLimiter {
     await this.store.hit(`${name}:${who}`, this.windowMs);
   }
 
+  /**
+   * Takes one of `limit` slots atomically (a counter increment), so parallel attempts cannot all
+   * pass a check made before any of them is counted. Returns undefined when a slot was taken, else
+   * the Retry-After seconds (and the hit is handed back). `release` returns a slot not used up.
+   */
+  async reserve(name: string, who: string, limit: number): Promise<number | undefined> {
+    const key = `${name}:${who}`;
+    const { hits, resetMs } = await this.store.hit(key, this.windowMs);
+    if (hits <= limit) return undefined;
+    await this.store.release(key);
+    return retryAfterSeconds(resetMs);
+  }
+
+  async release(name: string, who: string): Promise<void> {
+    await this.store.release(`${name}:${who}`);
+  }
+
   /** Seconds until the window ends when `limit` events have already been counted; undefined while under it. */
   async exhausted(name: string, who: string, limit: number): Promise<number | undefined> {
     const { hits, resetMs } = await this.store.peek(`${name}:${who}`);

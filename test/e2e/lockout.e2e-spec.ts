@@ -56,6 +56,14 @@ describe('login lockout', () => {
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
   });
 
+  test('parallel guesses cannot race past the account limit: at most THROTTLE_LOGIN_LIMIT password checks', async () => {
+    const email = await register();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => login({ email, password: WRONG })));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(LIMIT);
+    expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
+  });
+
   test('a 429 does not reveal whether the account exists', async () => {
     const real = await register();
     const unknown = uniqueEmail('nobody');
@@ -147,6 +155,19 @@ describe('refresh limits charge an account only for genuine tokens', () => {
       expect(response.status).toBe(401);
     }
     await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: login.body.refreshToken }).expect(200);
+  });
+
+  test("replaying a dead token of the user's does not block the user's live sessions", async () => {
+    const email = uniqueEmail();
+    await t.http().post('/auth/register').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(201);
+    const loginNative = () => t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD, client: 'native' }).expect(200);
+    const dead = (await loginNative()).body;
+    await t.http().post('/auth/logout').send({ refreshToken: dead.refreshToken }).expect(204);
+    const live = (await loginNative()).body;
+    for (let i = 0; i < LIMIT * 3; i++) {
+      expect((await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: dead.refreshToken })).status).toBe(401);
+    }
+    await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: live.refreshToken }).expect(200);
   });
 
   test('genuine refreshes are still limited per account across IPs', async () => {

@@ -116,7 +116,7 @@ describeDatabaseOutage('PostgreSQL unreachable: 503, readiness down, recovery by
     const target = new URL(databaseUrl!);
     proxy = await CuttableProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
     target.host = `127.0.0.1:${proxy.port}`;
-    t = await startApp({ DATABASE_URL: target.toString() });
+    t = await startApp({ DATABASE_URL: target.toString(), REFRESH_REUSE_GRACE_SECONDS: '1' });
   });
   afterAll(async () => {
     await t.close();
@@ -137,5 +137,19 @@ describeDatabaseOutage('PostgreSQL unreachable: 503, readiness down, recovery by
     await within(10_000, async () => (await t.http().get('/health/ready')).status === 200);
     const again = await t.http().post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
     expect(refreshCookieOf(again.headers['set-cookie'])).not.toBe('');
+  });
+
+  test('a refresh answered 503 for the database did not rotate: its retry after the grace window still works', async () => {
+    const email = uniqueEmail();
+    await t.http().post('/auth/register').send({ email, password: PASSWORD }).expect(201);
+    const login = await t.http().post('/auth/login').send({ email, password: PASSWORD, client: 'native' }).expect(200);
+    await proxy.cut();
+    const during = await t.http().post('/auth/refresh').send({ refreshToken: login.body.refreshToken });
+    expect({ status: during.status, code: during.body.code }).toEqual({ status: 503, code: 'service_unavailable' });
+    await proxy.restore();
+    await within(10_000, async () => (await t.http().get('/health/ready')).status === 200);
+    await sleep(1500); // past the 1 s grace window: a rotation that had landed would now be "reuse"
+    const retry = await t.http().post('/auth/refresh').send({ refreshToken: login.body.refreshToken });
+    expect({ status: retry.status, code: retry.body.code }).toEqual({ status: 200, code: undefined });
   });
 });

@@ -30,6 +30,8 @@ const CONNECTION_ERROR_CODES = new Set([
   '57P02',
   '57P03',
   '53300',
+  // A statement cancelled by the driver's or the server's timeout: the database is too slow to answer.
+  '57014',
 ]);
 
 /** True for errors that mean "a dependency is down", wherever they were thrown from. */
@@ -40,7 +42,7 @@ export function isDependencyFailure(error: unknown): boolean {
     if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
     if (
       typeof message === 'string' &&
-      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|The client is closed|Socket closed unexpectedly/i.test(
+      /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|The client is closed|Socket closed unexpectedly/i.test(
         message,
       )
     ) {

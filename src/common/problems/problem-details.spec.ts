@@ -17,6 +17,9 @@ describe('problem details', () => {
     const pgDown = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     expect(toProblem(new Error('query failed', { cause: pgDown })).status).toBe(503);
     expect(toProblem(new ServiceUnavailableException()).status).toBe(503);
+    // A database too slow to answer (pg's client-side query_timeout, or a statement cancelled by the server).
+    expect(toProblem(new Error('Failed query', { cause: new Error('Query read timeout') })).status).toBe(503);
+    expect(toProblem(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })).status).toBe(503);
   });
 
   test('Nest and Fastify errors map to codes', () => {
