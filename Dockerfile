@@ -26,10 +26,9 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # Every dependency (dev included): the Nest CLI and TypeScript are needed to build.
 FROM base AS deps
 COPY package.json package-lock.json ./
-# `npm install` honours the lockfile's versions; `npm ci` refuses this lock, which lacks other
-# platforms' optional @swc/core binaries (npm/cli#4828).
+# `npm ci`: exactly the committed package-lock.json (it lists every platform's optional binaries).
 RUN --mount=type=cache,target=/root/.npm \
-    npm install
+    npm ci
 
 # ---------------------------------------------------------------------------
 FROM deps AS build
@@ -43,7 +42,7 @@ RUN npm run build \
 FROM base AS prod-deps
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
-    npm install --omit=dev --ignore-scripts
+    npm ci --omit=dev --ignore-scripts
 
 # ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

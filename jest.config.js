@@ -15,10 +15,12 @@ export default {
   // Jest on Node < 24.9 cannot require ESM, so that one leaf package is compiled to CommonJS.
   transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   transform: {
-    '/node_modules/content-disposition/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
+    '/node_modules/content-disposition/.+\\.js$': ['@swc/jest', { swcrc: false, module: { type: 'commonjs' } }],
     '^.+\\.ts$': [
       '@swc/jest',
       {
+        // Not the build's .swcrc: these options are complete on their own.
+        swcrc: false,
         jsc: {
           parser: { syntax: 'typescript', decorators: true },
           transform: { legacyDecorator: true, decoratorMetadata: true },

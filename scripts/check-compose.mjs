@@ -30,16 +30,61 @@ const isMap = (value) => value !== null && typeof value === 'object' && !Array.i
 // ---------------------------------------------------------------------------------------------
 // docker-compose.yml
 
-/** Compose-style interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, $$ for a literal $. */
+const VARIABLE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}/g;
+
+/**
+ * Compose-style interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error},
+ * $$ for a literal $. A required variable that is unset here (CI sets none) stands in as
+ * "required-VAR", so the value can still be checked (a URL still parses).
+ */
 function interpolate(value) {
   if (typeof value !== 'string') return value;
-  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)-([^}]*))?\}/g, (match, name, colon, fallback) => {
+  return value.replace(VARIABLE, (match, name, colon, kind, fallback) => {
     if (match === '$$') return '$';
     const set = process.env[name];
-    if (fallback === undefined) return set ?? '';
-    if (colon) return set === undefined || set === '' ? fallback : set;
-    return set === undefined ? fallback : set;
+    const missing = colon ? set === undefined || set === '' : set === undefined;
+    if (kind === undefined) return set ?? '';
+    if (kind === '?') return missing ? `required-${name}` : set;
+    return missing ? fallback : set;
   });
+}
+
+/**
+ * Whether a raw (not interpolated) value is only variables that must be set: `${VAR:?…}` or
+ * `${VAR?…}`, with no literal text and no fallback (a default would be a password in this file).
+ */
+const onlyRequiredVariables = (raw) => raw.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*:?\?[^}]*\}/g, '') === '';
+
+/** Names whose values are credentials; `*_FILE` variables name a file (a secret), not a value. */
+const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|(^|_)KEY)S?$/i;
+
+/**
+ * No credential is written in the compose file: a secret-named variable (POSTGRES_PASSWORD,
+ * SERVER_SECRETS, …) is empty, or comes from a variable the user must set, or from a file;
+ * a URL's password likewise. Fallbacks count as literals (`${POSTGRES_PASSWORD:-tessera}`).
+ */
+function checkNoLiteralSecrets(name, service) {
+  const raw = service.environment;
+  const entries = Array.isArray(raw)
+    ? raw.map(String).map((entry) => (entry.includes('=') ? [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] : [entry, null]))
+    : isMap(raw)
+      ? Object.entries(raw)
+      : [];
+  for (const [key, value] of entries) {
+    if (value === null || value === undefined) continue; // passed through from the host environment
+    const text = String(value);
+    if (SECRET_NAME.test(key) && !/_FILE$/i.test(key)) {
+      // Empty (a feature left off, e.g. METRICS_TOKEN: ${METRICS_TOKEN:-}) is no password.
+      const emptyFallback = /^\$\{[A-Za-z_][A-Za-z0-9_]*:?-\}$/.test(text);
+      if (text !== '' && !emptyFallback && !onlyRequiredVariables(text)) {
+        fail(`services.${name}.environment.${key} is written in the compose file: use \${${key}:?…} (set in the environment or .env) or a secret file`);
+      }
+    }
+    const userinfo = /^[a-z][a-z0-9+.-]*:\/\/[^/@]*?:(.+)@[^@]*$/i.exec(text);
+    if (userinfo && !onlyRequiredVariables(userinfo[1])) {
+      fail(`services.${name}.environment.${key} has a password written in its URL: use \${VARIABLE:?…} for it`);
+    }
+  }
 }
 
 /** A service's environment, from either the map or the list ("KEY=value") form. */
@@ -134,6 +179,7 @@ function checkCompose() {
     }
     if (service.image === undefined && service.build === undefined) fail(`services.${name} has neither image nor build`);
     checkHealthcheck(name, service);
+    checkNoLiteralSecrets(name, service);
     for (const volume of namedVolumesOf(name, service)) {
       if (!declaredVolumes.includes(volume)) fail(`services.${name} uses volume "${volume}", which is not declared under top-level volumes`);
     }
@@ -271,6 +317,13 @@ function checkDockerfile() {
     }
     return undefined;
   };
+
+  // Installs take exactly package-lock.json: `npm ci`, never `npm install` (which may rewrite it).
+  const runs = stages.flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'RUN'));
+  for (const run of runs) {
+    if (/\bnpm\s+(install|i|add|isntall|update|up)\b/.test(run.args)) fail(`Dockerfile line ${run.line}: installs with "npm install"; use "npm ci" (the lockfile, exactly)`);
+  }
+  if (!runs.some((run) => /\bnpm\s+ci\b/.test(run.args))) fail('Dockerfile installs no dependencies with "npm ci"');
 
   const user = lastInChain('USER');
   if (!user) {

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
+import { pino } from 'pino';
 import { createApp } from './app.setup.js';
 import { ConfigError } from './config/config-error.js';
 import { appConfig } from './config/configuration.js';
@@ -13,7 +15,7 @@ async function bootstrap(): Promise<void> {
     const { code, message } = error as NodeJS.ErrnoException;
     throw new ConfigError(code === 'EADDRINUSE' || code === 'EACCES' ? 'PORT' : 'HOST', `cannot be listened on (${message})`);
   }
-  console.info(`Tessera listening on http://localhost:${config.port} (Swagger UI at /docs)`);
+  new Logger('Bootstrap').log(`Tessera listening on http://localhost:${config.port}${config.docs ? ' (Swagger UI at /docs)' : ''}`);
 }
 
 function rootCause(error: unknown): unknown {
@@ -25,12 +27,15 @@ function rootCause(error: unknown): unknown {
 }
 
 bootstrap().catch((error: unknown) => {
+  // The app's own logger may not exist yet (a bad LOG_LEVEL is itself a start-up failure), so a
+  // plain pino logger writes the line, synchronously to stdout, in the same JSON as every other log.
+  const logger = pino({ level: 'fatal' });
   const cause = rootCause(error);
   if (cause instanceof ConfigError) {
     // One clear line naming the variable, nothing else.
-    console.error(cause.message);
+    logger.fatal({ context: 'Bootstrap', variable: cause.variable }, cause.message);
   } else {
-    console.error('Tessera failed to start:', error instanceof Error ? error.message : error);
+    logger.fatal({ context: 'Bootstrap' }, `Tessera failed to start: ${error instanceof Error ? error.message : String(error)}`);
   }
   process.exit(1);
 });

@@ -1,12 +1,12 @@
 import { Body, Controller, Header, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiSecurity, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { UserDto } from '../users/dto/user.dto.js';
 import { AuthService } from './auth.service.js';
 import { bearerToken, clientInfo } from './client-info.js';
-import { Auth, BEARER_SCHEME, CookieAuthenticated, CurrentUser, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
+import { ApiRefreshTokenBody, Auth, BEARER_SCHEME, CookieAuthenticated, CurrentUser, Public } from './decorators/auth.decorators.js';
 import { ChangePasswordDto, LoginDto, RefreshTokenBodyDto, RegisterDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
 import { AuthCookies } from './auth-cookies.js';
@@ -67,9 +67,10 @@ export class AuthController {
       'Identifies the session by the Bearer access token, or else by the refresh cookie (or body, for native clients). ' +
       'Its tokens stop working at once. Presenting an older refresh token of the session ends it too.',
   })
+  // Bearer, or else the refresh cookie (no security scheme, see ApiRefreshTokenBody): either is enough.
+  @ApiSecurity({})
   @ApiBearerAuth(BEARER_SCHEME)
-  @ApiCookieAuth(REFRESH_COOKIE_SCHEME)
-  @ApiBody({ type: RefreshTokenBodyDto, required: false })
+  @ApiRefreshTokenBody()
   @ApiNoContentResponse({ description: 'Session ended; the refresh cookie is cleared' })
   @ApiProblems([400, 401, 503], {
     401: 'No usable token (`missing_token`, `invalid_token`, `token_expired`, `invalid_refresh_token`); the cookie is cleared',

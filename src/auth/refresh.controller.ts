@@ -1,10 +1,10 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiCookieAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { clientInfo } from './client-info.js';
-import { CookieAuthenticated, Public, REFRESH_COOKIE_SCHEME } from './decorators/auth.decorators.js';
+import { ApiRefreshTokenBody, CookieAuthenticated, Public } from './decorators/auth.decorators.js';
 import { RefreshTokenBodyDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
 import { AuthCookies } from './auth-cookies.js';
@@ -30,8 +30,7 @@ export class RefreshController {
       'refresh token; the presented one is dead afterwards. Re-presenting it within REFRESH_REUSE_GRACE_SECONDS returns the same ' +
       'successor (parallel tabs, retries); presenting it later, or any older token, ends the session (`refresh_reused`).',
   })
-  @ApiCookieAuth(REFRESH_COOKIE_SCHEME)
-  @ApiBody({ type: RefreshTokenBodyDto, required: false })
+  @ApiRefreshTokenBody()
   @ApiOkResponse({ type: TokenResponseDto, headers: { 'Set-Cookie': { description: 'The new refresh token cookie (cookie clients)' } } })
   @ApiProblems([400, 401, 503], {
     401: 'Missing, unknown, expired or ended refresh token (`invalid_refresh_token`), or a reused one (`refresh_reused`, the session is ended)',

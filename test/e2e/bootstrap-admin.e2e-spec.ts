@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,10 @@ const BOOTSTRAP_PASSWORD = 'bootstrap admin password 1';
 const ATTACKER_PASSWORD = 'attacker chosen password';
 /** With Redis the attacker's sessions survive a restart; the in-process store forgets them. */
 const sessionsSurviveRestart = Boolean(process.env.REDIS_URL);
+
+// Each test starts the app twice on a new data directory (a new embedded database each time without
+// DATABASE_URL) and hashes several passwords: on a loaded 2-core machine that is well over 30 s.
+jest.setTimeout(120_000);
 
 describe('bootstrap admin: created when the address is free, never takes over or resets an account', () => {
   const dirs: string[] = [];
@@ -93,8 +97,13 @@ describe('bootstrap admin: created when the address is free, never takes over or
     const first = await start(env);
     const login = await first.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD }).expect(200);
     const me = await first.http().get('/users/me').set(bearer(login.body.accessToken)).expect(200);
-    // The admin disables its own account (as another admin would after a compromise).
-    await first.http().patch(`/admin/users/${me.body.id}`).set(bearer(login.body.accessToken)).send({ disabled: true }).expect(200);
+    // A second admin disables the bootstrap admin, as after a compromise (the last enabled admin
+    // cannot be disabled: on a fresh database the bootstrap admin is the only one).
+    const deputyEmail = uniqueEmail('second-admin');
+    const deputy = await first.http().post('/auth/register').send({ email: deputyEmail, password: PASSWORD }).expect(201);
+    await first.http().patch(`/admin/users/${deputy.body.id}`).set(bearer(login.body.accessToken)).send({ roles: ['user', 'admin'] }).expect(200);
+    const deputyLogin = await first.http().post('/auth/login').send({ email: deputyEmail, password: PASSWORD }).expect(200);
+    await first.http().patch(`/admin/users/${me.body.id}`).set(bearer(deputyLogin.body.accessToken)).send({ disabled: true }).expect(200);
     await first.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD }).expect(401);
     await stop(first);
 

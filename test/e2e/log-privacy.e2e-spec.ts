@@ -62,6 +62,18 @@ function expectAbsent(output: string, secrets: string[]): void {
   }
 }
 
+/**
+ * Sends one last request to a unique path and waits until its log line is out (up to 15 s; a
+ * loaded machine may be slow): the server logs in order, so every earlier line is out too, and an
+ * absence check means something. A fixed pause would not.
+ */
+async function untilLogged(server: Server): Promise<void> {
+  const marker = `/log-marker-${randomUUID()}`;
+  await server.fetch(marker);
+  for (let waited = 0; waited < 15_000 && !server.output.includes(marker); waited += 100) await sleep(100);
+  expect(server.output).toContain(marker);
+}
+
 describe('debug logs never carry query parameters', () => {
   let server: Server;
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-logs-'));
@@ -89,7 +101,7 @@ describe('debug logs never carry query parameters', () => {
     }
     await server.fetch(`/auth/login${query}`, post({ email: 'x', password: PASSWORD }));
     await server.fetch(`/users/me${query}`, { headers: { Authorization: `Bearer ${token}` } });
-    await sleep(500);
+    await untilLogged(server);
     expect(server.output).toContain('request completed');
     expectAbsent(server.output, [email, token, adminEmail, PASSWORD]);
   });
@@ -120,7 +132,7 @@ const databaseUrl = process.env.DATABASE_URL;
     expect(login.status).toBe(503);
     const other = `db-leak-new-${randomUUID()}@example.com`;
     expect((await server.fetch('/auth/register', post({ email: other, password: PASSWORD }))).status).toBe(503);
-    await sleep(500);
+    await untilLogged(server);
     expect(server.output).toContain('request completed');
     expectAbsent(server.output, [email, other, PASSWORD]);
   });

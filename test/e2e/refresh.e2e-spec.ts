@@ -3,6 +3,10 @@ import { randomInt } from 'node:crypto';
 import { bearer, PASSWORD, refreshCookieOf, registerAndLogin, startApp, type TestApp, uniqueEmail } from '../support/app.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const GRACE_SECONDS = 2;
+/** Lifetimes for the expiry tests: long enough that a slow request on a loaded machine still fits. */
+const IDLE_SECONDS = 4;
+const ABSOLUTE_SECONDS = 8;
 const maxAgeOf = (setCookie: string[] | string | undefined) => {
   const cookie = [setCookie ?? []].flat().find((c) => /refresh_token=/.test(c)) ?? '';
   return Number(/Max-Age=(\d+)/.exec(cookie)?.[1]);
@@ -11,8 +15,9 @@ const maxAgeOf = (setCookie: string[] | string | undefined) => {
 describe('POST /auth/refresh: rotation, grace window, theft detection', () => {
   let t: TestApp;
   beforeAll(async () => {
-    // A one-second grace window keeps "after the window" tests quick.
-    t = await startApp({ REFRESH_REUSE_GRACE_SECONDS: '1', CORS_ORIGINS: 'https://app.example' });
+    // A two-second grace window keeps "after the window" tests quick, and is still far longer than
+    // two back-to-back refreshes take on a loaded 2-core machine ("inside the window" tests).
+    t = await startApp({ REFRESH_REUSE_GRACE_SECONDS: String(GRACE_SECONDS), CORS_ORIGINS: 'https://app.example' });
   });
   afterAll(async () => {
     await t.close();
@@ -47,7 +52,7 @@ describe('POST /auth/refresh: rotation, grace window, theft detection', () => {
     const user = await registerAndLogin(t);
     const first = await refresh(user.cookie).expect(200);
     const second = await refresh(refreshCookieOf(first.headers['set-cookie'])).expect(200);
-    await sleep(1200);
+    await sleep(GRACE_SECONDS * 1000 + 200);
     const replay = await refresh(user.cookie).expect(401);
     expect(replay.body.code).toBe('refresh_reused');
     // The newest refresh token and every access token of the session are dead.
@@ -105,7 +110,7 @@ describe('POST /auth/refresh: rotation, grace window, theft detection', () => {
     const refused = await refresh(user.cookie).set('Origin', 'https://evil.example').expect(403);
     expect(refused.body.code).toBe('forbidden_origin');
     // Had the refused request rotated the token, presenting it after the grace window would be reuse.
-    await sleep(1200);
+    await sleep(GRACE_SECONDS * 1000 + 200);
     await refresh(user.cookie).expect(200);
     // The server's own origin and CORS_ORIGINS are allowed.
     const user2 = await registerAndLogin(t);
@@ -144,7 +149,7 @@ describe('POST /auth/refresh: rotation, grace window, theft detection', () => {
 describe('lifetimes: idle expiry slides, the absolute one never moves', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ REFRESH_TOKEN_TTL: '2s', SESSION_MAX_LIFETIME: '4s', REFRESH_REUSE_GRACE_SECONDS: '0' });
+    t = await startApp({ REFRESH_TOKEN_TTL: `${IDLE_SECONDS}s`, SESSION_MAX_LIFETIME: `${ABSOLUTE_SECONDS}s`, REFRESH_REUSE_GRACE_SECONDS: '0' });
   });
   afterAll(async () => {
     await t.close();
@@ -153,7 +158,7 @@ describe('lifetimes: idle expiry slides, the absolute one never moves', () => {
 
   test('a session idle longer than REFRESH_TOKEN_TTL is gone', async () => {
     const user = await registerAndLogin(t);
-    await sleep(2300);
+    await sleep(IDLE_SECONDS * 1000 + 300);
     await refresh(user.cookie).expect(401);
     expect((await t.http().get('/users/me').set(bearer(user.accessToken)).expect(401)).body.code).toBe('session_revoked');
   });
@@ -162,19 +167,20 @@ describe('lifetimes: idle expiry slides, the absolute one never moves', () => {
     const email = uniqueEmail();
     await t.http().post('/auth/register').send({ email, password: PASSWORD }).expect(201);
     const login = await t.http().post('/auth/login').send({ email, password: PASSWORD }).expect(200);
-    expect(maxAgeOf(login.headers['set-cookie'])).toBeLessThanOrEqual(2);
+    expect(maxAgeOf(login.headers['set-cookie'])).toBeLessThanOrEqual(IDLE_SECONDS);
     let cookie = refreshCookieOf(login.headers['set-cookie']);
     const started = Date.now();
-    // Every 1.2 s: each refresh lands inside the 2 s idle window, so the session lives on…
+    // Every half idle window: each refresh lands well inside it (2 s to spare for a slow request), so
+    // the session lives on past the first idle window…
     for (let i = 0; i < 2; i++) {
-      await sleep(1200);
+      await sleep((IDLE_SECONDS * 1000) / 2);
       const response = await refresh(cookie).expect(200);
       cookie = refreshCookieOf(response.headers['set-cookie']);
-      const remainingAbsolute = 4 - (Date.now() - started) / 1000;
+      const remainingAbsolute = ABSOLUTE_SECONDS - (Date.now() - started) / 1000;
       expect(maxAgeOf(response.headers['set-cookie'])).toBeLessThanOrEqual(Math.ceil(remainingAbsolute));
     }
     // …but not past SESSION_MAX_LIFETIME, however recently it was refreshed.
-    await sleep(Math.max(0, 4100 - (Date.now() - started)));
+    await sleep(Math.max(0, ABSOLUTE_SECONDS * 1000 + 100 - (Date.now() - started)));
     await refresh(cookie).expect(401);
   });
 });

@@ -1,6 +1,7 @@
 import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/problems/api-problems.decorator.js';
+import { RefreshTokenBodyDto } from '../dto/credentials.dto.js';
 import { OriginGuard } from '../guards/origin.guard.js';
 import type { AuthenticatedUser } from '../tokens/access-token.js';
 
@@ -10,7 +11,6 @@ export type { AuthenticatedUser };
 export const IS_PUBLIC = 'tessera:isPublic';
 export const REQUIRED_ROLES = 'tessera:roles';
 export const BEARER_SCHEME = 'bearer';
-export const REFRESH_COOKIE_SCHEME = 'refresh-cookie';
 
 /** Opts a route out of the global access-token guard. */
 export const Public = () => SetMetadata(IS_PUBLIC, true);
@@ -44,6 +44,23 @@ export function CookieAuthenticated() {
     UseGuards(OriginGuard),
     ApiProblems([403], { 403: 'Cookie request from a foreign Origin (`forbidden_origin`); nothing is consumed' }),
   );
+}
+
+/**
+ * The optional body of refresh and logout. Browsers (Swagger UI included) send the HttpOnly refresh
+ * cookie by themselves and no body: the example is `{}`, never a made-up token, which would be used
+ * instead of the cookie and fail. The cookie is not an OpenAPI security scheme: Swagger UI would
+ * show a box for it in Authorize that nobody can fill (HttpOnly) and that does nothing.
+ */
+export function ApiRefreshTokenBody() {
+  return ApiBody({
+    type: RefreshTokenBodyDto,
+    required: false,
+    description:
+      'Browsers: leave it empty. The refresh token travels in the HttpOnly cookie (path /auth) that login set, and the browser sends it by itself. ' +
+      'Native clients: `{"refreshToken": "…"}` with the token from the login or refresh body.',
+    examples: { browser: { summary: 'Browser: no body, the refresh cookie is sent', value: {} } },
+  });
 }
 
 /** The authenticated user of a protected route. */

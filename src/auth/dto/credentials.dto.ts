@@ -82,8 +82,8 @@ export class LoginDto {
 
 export class RefreshTokenBodyDto {
   @ApiPropertyOptional({
-    description: 'Native clients only: the refresh token from the login/refresh body. Browsers send the cookie instead.',
-    example: '5b0f3a8e-2f4c-4c1e-9d55-0b1f8f2a7c11.kq3Pz0bX2w9mR1tY.4.Zk9…',
+    // No example: Swagger UI would send it in place of the browser's cookie.
+    description: 'Native clients only: the refresh token from the login/refresh body. Browsers omit it: the HttpOnly cookie is sent instead.',
   })
   // Absent is fine (the cookie is used); present means a string: null is refused, not read as "absent".
   @ValidateIf((_body, value) => value !== undefined)
