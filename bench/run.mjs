@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { createClient } from 'redis';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = Object.fromEntries(
@@ -78,7 +77,9 @@ async function startProcess(name, script, env, readyPath) {
     if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr}`);
     try {
       if ((await fetch(base + readyPath)).status < 500) return { base, child };
-    } catch {}
+    } catch {
+      // not listening yet
+    }
     await sleep(100);
   }
   throw new Error(`${name} did not start: ${stderr}`);

@@ -54,7 +54,7 @@ function renderSessions(sessions: Session[]): void {
     revoke.textContent = session.current ? 'Log out' : 'Revoke';
     revoke.setAttribute('aria-label', `Revoke the session of ${session.userAgent || 'an unknown device'}`);
     revoke.dataset.sessionId = session.id;
-    revoke.addEventListener('click', async () => {
+    revoke.addEventListener('click', () => void (async () => {
       try {
         await client.revokeSession(session.id);
         say('Session ended');
@@ -62,7 +62,7 @@ function renderSessions(sessions: Session[]): void {
         say(describe(error));
       }
       await render();
-    });
+    })());
     actions.append(revoke);
     return row;
   });
@@ -71,10 +71,14 @@ function renderSessions(sessions: Session[]): void {
 
 function formValues(form: HTMLFormElement): { email: string; password: string } {
   const data = new FormData(form);
-  return { email: String(data.get('email')), password: String(data.get('password')) };
+  const text = (name: string) => {
+    const value = data.get(name);
+    return typeof value === 'string' ? value : '';
+  };
+  return { email: text('email'), password: text('password') };
 }
 
-$<HTMLFormElement>('login-form').addEventListener('submit', async (event) => {
+$<HTMLFormElement>('login-form').addEventListener('submit', (event) => void (async () => {
   event.preventDefault();
   const { email, password } = formValues(event.target as HTMLFormElement);
   try {
@@ -84,9 +88,9 @@ $<HTMLFormElement>('login-form').addEventListener('submit', async (event) => {
     say(describe(error));
   }
   await render();
-});
+})());
 
-$<HTMLFormElement>('register-form').addEventListener('submit', async (event) => {
+$<HTMLFormElement>('register-form').addEventListener('submit', (event) => void (async () => {
   event.preventDefault();
   const { email, password } = formValues(event.target as HTMLFormElement);
   try {
@@ -97,18 +101,18 @@ $<HTMLFormElement>('register-form').addEventListener('submit', async (event) => 
     say(describe(error));
   }
   await render();
-});
+})());
 
-$('call-me').addEventListener('click', async () => {
+$('call-me').addEventListener('click', () => void (async () => {
   try {
     const me = await client.me();
     $('me-result').textContent = `GET /users/me → 200 at ${new Date().toLocaleTimeString()} (${me.email})`;
   } catch (error) {
     $('me-result').textContent = `GET /users/me failed: ${describe(error)}`;
   }
-});
+})());
 
-$('logout').addEventListener('click', async () => {
+$('logout').addEventListener('click', () => void (async () => {
   try {
     await client.logout();
     say('Logged out');
@@ -116,9 +120,9 @@ $('logout').addEventListener('click', async () => {
     say(`Could not log out: ${describe(error)}`);
   }
   await render();
-});
+})());
 
-$('logout-all').addEventListener('click', async () => {
+$('logout-all').addEventListener('click', () => void (async () => {
   try {
     await client.logoutAllDevices();
     say('Logged out on every device');
@@ -126,7 +130,7 @@ $('logout-all').addEventListener('click', async () => {
     say(`Could not log out everywhere: ${describe(error)}`);
   }
   await render();
-});
+})());
 
 client.onChange((state) => {
   if (state === 'logged-out') say('You are logged out');

@@ -11,7 +11,7 @@ const tokens = (n: number) => ({ accessToken: `access-${n}`, tokenType: 'Bearer'
 function fakeServer(routes: Record<string, Handler>) {
   const calls: { method: string; path: string; authorization: string | null; credentials?: string }[] = [];
   const fetch = jest.fn(async (input: Parameters<typeof globalThis.fetch>[0], init: RequestInit = {}): Promise<Response> => {
-    const path = String(input);
+    const path = (typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     const method = init.method ?? 'GET';
     calls.push({ method, path, authorization: new Headers(init.headers).get('Authorization'), credentials: init.credentials });
     const handler = routes[`${method} ${path}`];
@@ -205,7 +205,7 @@ describe('TesseraClient sends the Bearer token only to its own origin', () => {
   function recordingFetch(pageUrl: string) {
     const calls: { url: string; authorization: string | null }[] = [];
     const fetch = jest.fn(async (input: Parameters<typeof globalThis.fetch>[0], init: RequestInit = {}): Promise<Response> => {
-      const url = new URL(String(input), pageUrl).href;
+      const url = new URL((typeof input === 'string' ? input : input instanceof URL ? input.href : input.url), pageUrl).href;
       calls.push({ url, authorization: new Headers(init.headers).get('Authorization') });
       if (url.endsWith('/auth/login')) return json(200, tokens(1));
       return json(200, {});

@@ -98,7 +98,7 @@ export class TesseraClient {
     const name = options.channel === undefined ? 'tessera-session' : options.channel;
     const create =
       options.createChannel ??
-      (typeof BroadcastChannel === 'undefined' ? undefined : (channelName: string) => new BroadcastChannel(channelName) as unknown as ChannelLike);
+      (typeof BroadcastChannel === 'undefined' ? undefined : (channelName: string) => new BroadcastChannel(channelName));
     if (name !== null && create) {
       this.channel = create(name);
       this.channel.addEventListener('message', (event) => this.onMessage(event.data as Message));
@@ -287,7 +287,7 @@ export class TesseraClient {
     // Without a page (tests, workers with baseUrl ''), an origin nothing else can have.
     const base = this.baseUrl ? `${this.baseUrl}/` : (page ?? 'http://tessera.invalid/');
     // A plain absolute path is appended to baseUrl (which may carry a path prefix), as before.
-    const plainPath = /^\/(?![\/\\])[^\t\n\r]*$/.test(path);
+    const plainPath = /^\/(?![/\\])[^\t\n\r]*$/.test(path);
     const url = plainPath ? `${this.baseUrl}${path}` : path;
     let target: URL;
     try {

@@ -1,6 +1,5 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { ProblemDetailsFilter } from './common/problems/problem-details.filter.js';
@@ -32,7 +31,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
 
 async function configureApp(app: NestFastifyApplication, config: Config): Promise<void> {
   await configureHttpEdge(app, config.app, app.get(MetricsRegistry));
-  if (config.app.demoPage) await registerDemoPage(app.getHttpAdapter().getInstance() as unknown as FastifyInstance);
+  if (config.app.demoPage) await registerDemoPage(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter());
   app.enableShutdownHooks();

@@ -48,7 +48,7 @@ export class AuthCookies {
     try {
       result = await use(presented);
     } catch (error) {
-      const unauthorized = error instanceof ProblemException && error.getStatus() === HttpStatus.UNAUTHORIZED;
+      const unauthorized = error instanceof ProblemException && (error.getStatus() as HttpStatus) === HttpStatus.UNAUTHORIZED;
       if (unauthorized && (ending || !presented.native)) this.clear(reply);
       throw error;
     }

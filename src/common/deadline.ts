@@ -36,6 +36,7 @@ class DeadlineSweeper {
         },
         (error: unknown) => {
           this.pending.delete(entry);
+          // Passed on exactly as the operation failed (callers map it to 503).
           reject(error);
         },
       );

@@ -1,6 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/configuration.js';
 import { acceptJsonBodiesOnly } from './json-body.js';
 import { limitPendingRequests } from './pending-requests.js';
@@ -9,7 +8,7 @@ import { addSecurityHeaders } from './security-headers.js';
 
 /** The HTTP edge, in the order requests meet it: cookies, headers, CORS, bodies, the pending cap, the response log. */
 export async function configureHttpEdge(app: NestFastifyApplication, config: AppConfig, observer: RequestObserver): Promise<void> {
-  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const fastify = app.getHttpAdapter().getInstance();
   await app.register(fastifyCookie as never);
   addSecurityHeaders(fastify);
   if (config.corsOrigins.length > 0) {

@@ -15,6 +15,6 @@ export function acceptJsonBodiesOnly(fastify: FastifyInstance): void {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) done(null, undefined);
     // Refused before parsing, so nothing recursive ever sees it (see json-depth.ts).
     else if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH)) done(Problems.tooDeep(MAX_JSON_DEPTH), undefined);
-    else parseJson(request, body as string, (error, value) => (error ? done(Problems.malformedJson(), undefined) : done(null, value)));
+    else void parseJson(request, body as string, (error, value) => (error ? done(Problems.malformedJson(), undefined) : done(null, value)));
   });
 }

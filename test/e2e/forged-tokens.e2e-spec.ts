@@ -23,7 +23,7 @@ describe('/users/me refuses forged and invalid access tokens', () => {
   beforeAll(async () => {
     keyDir = mkdtempSync(join(tmpdir(), 'tessera-forged-keys-'));
     const keyFile = join(keyDir, 'jwt-private.pem');
-    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     t = await startApp({ JWT_PRIVATE_KEY_FILE: keyFile });
     const jwks = await t.http().get('/.well-known/jwks.json').expect(200);
     const ours = publicKey.export({ format: 'jwk' });

@@ -17,7 +17,7 @@ describeShared('two instances on one Redis', () => {
     // Instances share the signing key and the server secrets through configuration, as production must.
     keyDir = mkdtempSync(join(tmpdir(), 'tessera-keys-'));
     const keyFile = join(keyDir, 'jwt-private.pem');
-    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const shared = { JWT_PRIVATE_KEY_FILE: keyFile, SERVER_SECRETS: randomBytes(32).toString('hex') };
     a = await startApp(shared);
     b = await startApp(shared);

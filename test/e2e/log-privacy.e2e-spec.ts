@@ -29,8 +29,8 @@ class Server {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const server = new Server(child, `http://127.0.0.1:${port}`);
-    child.stdout!.on('data', (chunk: Buffer) => (server.output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (server.output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (server.output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (server.output += chunk.toString()));
     for (let i = 0; i < 300 && !server.output.includes('Tessera listening'); i++) {
       if (child.exitCode !== null) throw new Error(`the server exited: ${server.output.slice(-2000)}`);
       await sleep(100);

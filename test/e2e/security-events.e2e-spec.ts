@@ -42,7 +42,7 @@ async function allEvents(t: TestApp, token: string, query: Record<string, string
       .set(bearer(token));
     expect(response.status).toBe(200);
     expect(response.headers['cache-control']).toBe('no-store');
-    items.push(...(response.body.items as EventJson[]));
+    items.push(...(response.body.items));
     cursor = response.body.nextCursor;
     if (cursor === null) return items;
   }

@@ -6,7 +6,7 @@ import { SECURITY_EVENT_TYPES, type SecurityEvent } from '../security-event.js';
 /** A date-time with a time zone (RFC 3339), checked for real dates by IsISO8601 below it. */
 const DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)$/;
 /** Query strings are strings: a whole number becomes a number, anything else fails IsInt. */
-const ToInteger = () => Transform(({ value }) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value));
+const ToInteger = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value));
 
 /*
  * class-validator runs a property's decorators bottom-up and stops at the first failure

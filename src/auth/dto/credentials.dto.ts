@@ -11,7 +11,7 @@ export const PASSWORD_MAX = 128;
  */
 
 /** Emails are trimmed and lower-cased before validation, so " Ada@Example.com" is ada@example.com. */
-const NormaliseEmail = () => Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value));
+const NormaliseEmail = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value));
 /**
  * Lone UTF-16 surrogates cannot be encoded (they would become U+FFFD, so two different passwords
  * could verify alike, and validator's isEmail throws on them): refused with 400.

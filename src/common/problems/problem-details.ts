@@ -83,9 +83,9 @@ function asProblemException(error: unknown): ProblemException | undefined {
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();
-    if (status === HttpStatus.NOT_FOUND) return Problems.notFound(routeNotFoundDetail(error.message));
-    if (status === HttpStatus.PAYLOAD_TOO_LARGE) return Problems.payloadTooLarge();
-    if (status === HttpStatus.SERVICE_UNAVAILABLE) return Problems.serviceUnavailable();
+    if (status === Number(HttpStatus.NOT_FOUND)) return Problems.notFound(routeNotFoundDetail(error.message));
+    if (status === Number(HttpStatus.PAYLOAD_TOO_LARGE)) return Problems.payloadTooLarge();
+    if (status === Number(HttpStatus.SERVICE_UNAVAILABLE)) return Problems.serviceUnavailable();
     const code = STATUS_CODES[status] ?? (status >= 500 ? 'internal_error' : 'bad_request');
     if (status >= 500) return undefined;
     return new ProblemException(status, code, titleOf(error), { detail: detailOf(error) });
