@@ -13,7 +13,7 @@ async function bootstrap(): Promise<void> {
     const { code, message } = error as NodeJS.ErrnoException;
     throw new ConfigError(code === 'EADDRINUSE' || code === 'EACCES' ? 'PORT' : 'HOST', `cannot be listened on (${message})`);
   }
-  console.info(`Tessera listening on http://localhost:${config.port} (Swagger UI at /docs)`);
+  console.info(`Tessera listening on http://localhost:${config.port}${config.docs ? ' (Swagger UI at /docs)' : ''}`);
 }
 
 function rootCause(error: unknown): unknown {
