@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { registerAs } from '@nestjs/config';
+import { normaliseEmail, UNSAFE_EMAIL_CHARACTER } from '../common/email.js';
 import { ConfigError } from './config-error.js';
 import { boolean, duration, hostname, integer, isLoopbackOrigin, optional, origins, secrets, string, trustProxy, url } from './env.js';
 
@@ -91,12 +92,14 @@ export function parseAuthConfig(env: Env) {
   if (sessionMaxLifetime < refreshTokenTtl) {
     throw new ConfigError('SESSION_MAX_LIFETIME', 'must be at least REFRESH_TOKEN_TTL');
   }
-  const bootstrapAdminEmail = optional(env, 'BOOTSTRAP_ADMIN_EMAIL');
+  const bootstrapAdminEmailRaw = optional(env, 'BOOTSTRAP_ADMIN_EMAIL');
+  // The same normalisation and the same refused characters as every email field of the API.
+  const bootstrapAdminEmail = bootstrapAdminEmailRaw === undefined ? undefined : normaliseEmail(bootstrapAdminEmailRaw);
   const bootstrapAdminPassword = optional(env, 'BOOTSTRAP_ADMIN_PASSWORD');
   if (bootstrapAdminPassword !== undefined && (bootstrapAdminPassword.length < 10 || bootstrapAdminPassword.length > 128)) {
     throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', 'must be 10 to 128 characters');
   }
-  if (bootstrapAdminEmail !== undefined && !/^[^\s@\p{Cc}\p{Cf}]+@[^\s@\p{Cc}\p{Cf}]+$/u.test(bootstrapAdminEmail)) {
+  if (bootstrapAdminEmail !== undefined && (!/^[^@]+@[^@]+$/.test(bootstrapAdminEmail) || UNSAFE_EMAIL_CHARACTER.test(bootstrapAdminEmail))) {
     throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'must be an email address');
   }
   const cookieSecure = boolean(env, 'COOKIE_SECURE', true);
