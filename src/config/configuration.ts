@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { registerAs } from '@nestjs/config';
 import { normaliseEmail, UNSAFE_EMAIL_CHARACTER } from '../common/email.js';
 import { ConfigError } from './config-error.js';
-import { boolean, duration, hostname, integer, isLoopbackOrigin, optional, origins, secrets, string, trustProxy, url } from './env.js';
+import { boolean, duration, hostname, integer, isLoopbackOrigin, optional, nodeEnvironment, origins, secrets, string, tooWideTrustedRange, trustProxy, url } from './env.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -17,7 +17,7 @@ export const throttleConfig = registerAs('throttle', () => parseThrottleConfig(p
 export const auditConfig = registerAs('audit', () => parseAuditConfig(process.env));
 
 export function parseAppConfig(env: Env) {
-  const nodeEnv = string(env, 'NODE_ENV', 'development');
+  const nodeEnv = nodeEnvironment(env);
   const production = nodeEnv === 'production';
   const logLevel = string(env, 'LOG_LEVEL', 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -30,6 +30,8 @@ export function parseAppConfig(env: Env) {
   if (production) {
     // Trusting every hop lets any client write its own X-Forwarded-For: rate limits and logs would believe it.
     if (trust === true) throw new ConfigError('TRUST_PROXY', 'must not be true in production (name the proxies: a hop count, addresses or CIDRs)');
+    const wide = Array.isArray(trust) ? tooWideTrustedRange(trust) : undefined;
+    if (wide) throw new ConfigError('TRUST_PROXY', `must not trust ranges wider than /8 (IPv4) or /32 (IPv6) in production (got ${wide}): name the proxies`);
     // Links in mails, WebAuthn and the Origin check must never trust the Host header in production.
     if (!publicOrigin) throw new ConfigError('PUBLIC_ORIGIN', 'must be set in production (this server\'s origin as browsers see it, e.g. https://auth.example.com)');
     for (const [name, list] of [['PUBLIC_ORIGIN', [publicOrigin]], ['CORS_ORIGINS', corsOrigins]] as const) {
@@ -105,7 +107,7 @@ export function parseAuthConfig(env: Env) {
   const cookieSecure = boolean(env, 'COOKIE_SECURE', true);
   const refreshReuseGraceSeconds = integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 300);
   const serverSecrets = secrets(env, 'SERVER_SECRETS');
-  if (env.NODE_ENV?.trim() === 'production') {
+  if (nodeEnvironment(env) === 'production') {
     if (!cookieSecure) throw new ConfigError('COOKIE_SECURE', 'must not be false in production (the refresh cookie would travel over plain http)');
     if (!serverSecrets) throw new ConfigError('SERVER_SECRETS', 'must be set in production (generated development secrets are refused)');
     const bounds: [string, number, number][] = [
