@@ -24,6 +24,7 @@ class FakeDatabase {
         if (events.some((e) => this.refused.has(e.id))) throw Object.assign(new Error('invalid input syntax for type uuid'), { code: '22P02' });
         for (const e of events) if (!this.rows.has(e.id)) this.rows.set(e.id, e);
       },
+      list: async () => [...this.rows.values()],
     } as unknown as SecurityEventsRepository;
   }
 }
@@ -182,5 +183,42 @@ describe('SecurityEventsService: nothing lost, nothing doubled, never the caller
     expect(heard).toEqual(['security.login.failed']);
     const [event] = [...db.rows.values()];
     expect(event.details).toEqual({ reason: 'wrong_password', nested: { ok: 1 } });
+  });
+
+  test('a crafted cursor (year 0000, 10000, or not re-encoding to itself) is a 400, never reaches PostgreSQL', async () => {
+    const events = service(new FakeDatabase(), null);
+    const cursor = (text: string) => Buffer.from(text).toString('base64url');
+    const id = '0000000a-0000-4000-8000-00000000000b';
+    for (const c of [
+      cursor(`0000-01-01T00:00:00.000Z|${id}`),
+      cursor(`2024-01-01T00:00:00Z|${id}`),
+      cursor(`2024-02-30T00:00:00.000Z|${id}`),
+      cursor(`2024-01-01T00:00:00.000Z|${id.toUpperCase()}`),
+      `${cursor(`2024-01-01T00:00:00.000Z|${id}`)}=`,
+    ]) {
+      const outcome = await events.list({}, 10, c).then(
+        () => 'accepted',
+        (error: { code?: string }) => error.code,
+      );
+      expect([Buffer.from(c, 'base64url').toString(), outcome]).toEqual([Buffer.from(c, 'base64url').toString(), 'validation_failed']);
+    }
+    await expect(events.list({}, 10, cursor(`2024-01-01T00:00:00.000Z|${id}`))).resolves.toMatchObject({ items: [] });
+  });
+
+  test('database errors are logged by name and code, never by message (drizzle quotes the parameters)', async () => {
+    const lines: string[] = [];
+    Logger.overrideLogger({ log: () => undefined, warn: () => undefined, error: (m: unknown) => lines.push(String(m)), debug: () => undefined, verbose: () => undefined });
+    try {
+      const db = new FakeDatabase();
+      const repository = db.asRepository();
+      repository.insert = async () => {
+        throw Object.assign(new Error('Failed query: insert ... params: secret@example.com,192.0.2.9'), { code: '22P02', severity: 'ERROR' });
+      };
+      await new SecurityEventsService(repository, new EventEmitter2(), { retentionSeconds: 1 }, null).record({ type: 'login.failed', userId: 'u1' });
+      expect(lines.join('\n')).toMatch(/22P02/);
+      expect(lines.join('\n')).not.toMatch(/secret@example\.com|192\.0\.2\.9|params/);
+    } finally {
+      Logger.overrideLogger(false);
+    }
   });
 });

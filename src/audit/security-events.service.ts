@@ -4,6 +4,7 @@ import type { ConfigType } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { within, withDeadline } from '../common/deadline.js';
 import { DependencyUnavailableError } from '../common/problems/dependency-error.js';
+import { describeCause } from '../common/problems/problem-details.filter.js';
 import { Problems } from '../common/problems/problem.js';
 import { auditConfig } from '../config/configuration.js';
 import { REDIS } from '../redis/redis.module.js';
@@ -231,13 +232,25 @@ function encodeCursor(event: SecurityEvent): string {
   return Buffer.from(`${event.time.toISOString()}|${event.id}`).toString('base64url');
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A cursor this server did not make is a 400, not a 500 from the database. */
+/**
+ * A cursor this server did not make is a 400, not a 500 from the database: it must be exactly what
+ * encodeCursor gives for its own decoding (one spelling per cursor), with a year PostgreSQL takes.
+ */
 function decodeCursor(cursor: string): { time: Date; id: string } {
   const [time, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const date = new Date(time ?? '');
-  if (rest.length > 0 || !id || !UUID.test(id) || !/^\d{4}-\d\d-\d\dT/.test(time) || Number.isNaN(date.getTime())) {
+  const year = date.getUTCFullYear();
+  if (
+    rest.length > 0 ||
+    !id ||
+    !UUID.test(id) ||
+    Number.isNaN(date.getTime()) ||
+    year < 1 ||
+    year > 9999 ||
+    encodeCursor({ time: date, id } as SecurityEvent) !== cursor
+  ) {
     throw Problems.validation([{ field: 'cursor', message: 'cursor is not a cursor this server returned' }]);
   }
   return { time: date, id };
@@ -252,6 +265,7 @@ function isRefusedRow(error: unknown): boolean {
   return false;
 }
 
+/** Names and codes only: drizzle's and PostgreSQL's messages quote the parameters (ip, user agent, details). */
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return describeCause(error);
 }

@@ -43,11 +43,13 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
       '(promote it with PATCH /admin/users/:id if it is yours)';
     if (isAdmin) this.logger.log(line);
     else this.logger.warn(line);
+    // The ordinary restart (the admin made on an earlier start) is a success, not a failure that
+    // would feed alerts on every deploy. By id only: emails never reach the events or the logs.
     await this.events.record({
       type: 'bootstrap.admin',
-      outcome: 'failure',
+      outcome: isAdmin ? 'success' : 'failure',
       userId: existing?.id,
-      details: { created: false, reason: isAdmin ? 'exists_as_admin' : 'exists_not_admin', email },
+      details: { created: false, reason: isAdmin ? 'exists_as_admin' : 'exists_not_admin' },
     });
   }
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { throttleConfig } from '../config/configuration.js';
-import { addressBucket, RateLimiter } from '../throttling/rate-limit.js';
+import { addressBucket } from '../common/address-bucket.js';
+import { RateLimiter } from '../throttling/rate-limit.js';
 import type { DeviceToken } from './tokens/device-token.js';
 import { ServerSecrets } from './tokens/server-secrets.js';
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { ConfigError } from './config-error.js';
 import { parseAppConfig, parseAuditConfig, parseAuthConfig, parseStorageConfig, parseThrottleConfig, validateEnvironment } from './configuration.js';
 import { parseDurationSeconds } from './duration.js';
@@ -123,7 +124,7 @@ describe('production refuses insecure settings', () => {
   /** What production requires; each case below breaks exactly one thing. */
   const SECURE = {
     NODE_ENV: 'production',
-    SERVER_SECRETS: 'a'.repeat(64),
+    SERVER_SECRETS: '0123456789abcdef'.repeat(2) + 'fedcba9876543210'.repeat(2) + '00112233445566778899aabbccddeeff',
     PUBLIC_ORIGIN: 'https://auth.example.com',
   };
 
@@ -147,6 +148,11 @@ describe('production refuses insecure settings', () => {
     [{ ACCESS_TOKEN_TTL: '2h' }, 'ACCESS_TOKEN_TTL'],
     [{ ACCESS_TOKEN_TTL: '5s' }, 'ACCESS_TOKEN_TTL'],
     [{ REFRESH_TOKEN_TTL: '365d', SESSION_MAX_LIFETIME: '365d' }, 'REFRESH_TOKEN_TTL'],
+    // Trusting everyone by halves gets round the "true" check.
+    [{ TRUST_PROXY: '0.0.0.0/1,128.0.0.0/1' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/7' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '2001:db8::/31' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '::ffff:0.0.0.0/96' }, 'TRUST_PROXY'],
     [{ SESSION_MAX_LIFETIME: '1000d' }, 'SESSION_MAX_LIFETIME'],
     [{ REFRESH_REUSE_GRACE_SECONDS: '120' }, 'REFRESH_REUSE_GRACE_SECONDS'],
     [{ BOOTSTRAP_ADMIN_EMAIL: 'admin@example.com', BOOTSTRAP_ADMIN_PASSWORD: 'admin' }, 'BOOTSTRAP_ADMIN_PASSWORD'],
@@ -163,5 +169,45 @@ describe('production refuses insecure settings', () => {
     expect((error as Error).message).not.toContain('\n');
     // The same value is fine outside production (development, tests).
     expect(() => validateEnvironment({ ...env, NODE_ENV: 'development', SERVER_SECRETS: env.SERVER_SECRETS === 'tooshort' ? undefined : env.SERVER_SECRETS, BOOTSTRAP_ADMIN_PASSWORD: undefined })).not.toThrow();
+  });
+});
+
+describe('settings refused in every environment, with one line naming the variable', () => {
+  const PROD = {
+    NODE_ENV: 'production',
+    SERVER_SECRETS: '0123456789abcdef'.repeat(2) + 'fedcba9876543210'.repeat(2) + '00112233445566778899aabbccddeeff',
+    PUBLIC_ORIGIN: 'https://auth.example.com',
+  };
+  const refusal = (env: Record<string, string | undefined>) => {
+    try {
+      validateEnvironment(env);
+    } catch (error) {
+      return error instanceof ConfigError && !error.message.includes('\n') ? error.variable : `not one ConfigError line: ${String(error)}`;
+    }
+    return 'accepted';
+  };
+
+  test.each([
+    [{ TRUST_PROXY: '0.0.0.0/0' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'loopback, ::/0' }, 'TRUST_PROXY'],
+    [{ NODE_ENV: 'Production' }, 'NODE_ENV'],
+    [{ NODE_ENV: 'prod' }, 'NODE_ENV'],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+    [{ SERVER_SECRETS: '0'.repeat(64) }, 'SERVER_SECRETS'],
+    [{ SERVER_SECRETS: 'a'.repeat(64) }, 'SERVER_SECRETS'],
+    [{ SERVER_SECRETS: 'a'.repeat(43) }, 'SERVER_SECRETS'],
+    [{ SERVER_SECRETS: `${randomBytes(32).toString('hex')},${'01'.repeat(40)}` }, 'SERVER_SECRETS'],
+  ])('%j is refused naming %s, in development and in production', (change, variable) => {
+    expect(refusal(change)).toBe(variable);
+    expect(refusal({ ...PROD, ...change, NODE_ENV: (change as { NODE_ENV?: string }).NODE_ENV ?? 'production' })).toBe(variable);
+  });
+
+  test('the three environments, real secrets and narrow proxy ranges are accepted', () => {
+    for (const NODE_ENV of ['development', 'production', 'test', undefined]) {
+      expect(refusal({ ...PROD, NODE_ENV, SERVER_SECRETS: randomBytes(32).toString('base64url') })).toBe('accepted');
+    }
+    expect(refusal({ ...PROD, TRUST_PROXY: 'loopback, 10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32, ::1, 203.0.113.7' })).toBe('accepted');
+    // Outside production a wide range is the operator's business (but never an invalid one).
+    expect(refusal({ TRUST_PROXY: '0.0.0.0/1,128.0.0.0/1' })).toBe('accepted');
   });
 });

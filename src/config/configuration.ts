@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { registerAs } from '@nestjs/config';
+import { normaliseEmail, UNSAFE_EMAIL_CHARACTER } from '../common/email.js';
 import { ConfigError } from './config-error.js';
-import { boolean, duration, hostname, integer, isLoopbackOrigin, optional, origins, secrets, string, trustProxy, url } from './env.js';
+import { boolean, duration, hostname, integer, isLoopbackOrigin, optional, nodeEnvironment, origins, secrets, string, tooWideTrustedRange, trustProxy, url } from './env.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -16,7 +17,7 @@ export const throttleConfig = registerAs('throttle', () => parseThrottleConfig(p
 export const auditConfig = registerAs('audit', () => parseAuditConfig(process.env));
 
 export function parseAppConfig(env: Env) {
-  const nodeEnv = string(env, 'NODE_ENV', 'development');
+  const nodeEnv = nodeEnvironment(env);
   const production = nodeEnv === 'production';
   const logLevel = string(env, 'LOG_LEVEL', 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -29,6 +30,8 @@ export function parseAppConfig(env: Env) {
   if (production) {
     // Trusting every hop lets any client write its own X-Forwarded-For: rate limits and logs would believe it.
     if (trust === true) throw new ConfigError('TRUST_PROXY', 'must not be true in production (name the proxies: a hop count, addresses or CIDRs)');
+    const wide = Array.isArray(trust) ? tooWideTrustedRange(trust) : undefined;
+    if (wide) throw new ConfigError('TRUST_PROXY', `must not trust ranges wider than /8 (IPv4) or /32 (IPv6) in production (got ${wide}): name the proxies`);
     // Links in mails, WebAuthn and the Origin check must never trust the Host header in production.
     if (!publicOrigin) throw new ConfigError('PUBLIC_ORIGIN', 'must be set in production (this server\'s origin as browsers see it, e.g. https://auth.example.com)');
     for (const [name, list] of [['PUBLIC_ORIGIN', [publicOrigin]], ['CORS_ORIGINS', corsOrigins]] as const) {
@@ -91,18 +94,20 @@ export function parseAuthConfig(env: Env) {
   if (sessionMaxLifetime < refreshTokenTtl) {
     throw new ConfigError('SESSION_MAX_LIFETIME', 'must be at least REFRESH_TOKEN_TTL');
   }
-  const bootstrapAdminEmail = optional(env, 'BOOTSTRAP_ADMIN_EMAIL');
+  const bootstrapAdminEmailRaw = optional(env, 'BOOTSTRAP_ADMIN_EMAIL');
+  // The same normalisation and the same refused characters as every email field of the API.
+  const bootstrapAdminEmail = bootstrapAdminEmailRaw === undefined ? undefined : normaliseEmail(bootstrapAdminEmailRaw);
   const bootstrapAdminPassword = optional(env, 'BOOTSTRAP_ADMIN_PASSWORD');
   if (bootstrapAdminPassword !== undefined && (bootstrapAdminPassword.length < 10 || bootstrapAdminPassword.length > 128)) {
     throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', 'must be 10 to 128 characters');
   }
-  if (bootstrapAdminEmail !== undefined && !/^[^\s@\p{Cc}\p{Cf}]+@[^\s@\p{Cc}\p{Cf}]+$/u.test(bootstrapAdminEmail)) {
+  if (bootstrapAdminEmail !== undefined && (!/^[^@]+@[^@]+$/.test(bootstrapAdminEmail) || UNSAFE_EMAIL_CHARACTER.test(bootstrapAdminEmail))) {
     throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'must be an email address');
   }
   const cookieSecure = boolean(env, 'COOKIE_SECURE', true);
   const refreshReuseGraceSeconds = integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 300);
   const serverSecrets = secrets(env, 'SERVER_SECRETS');
-  if (env.NODE_ENV?.trim() === 'production') {
+  if (nodeEnvironment(env) === 'production') {
     if (!cookieSecure) throw new ConfigError('COOKIE_SECURE', 'must not be false in production (the refresh cookie would travel over plain http)');
     if (!serverSecrets) throw new ConfigError('SERVER_SECRETS', 'must be set in production (generated development secrets are refused)');
     const bounds: [string, number, number][] = [

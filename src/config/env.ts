@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import proxyAddr from 'proxy-addr';
 import { ConfigError } from './config-error.js';
 import { decodeSecret } from './secret.js';
 import { parseDurationSeconds } from './duration.js';
@@ -96,7 +97,39 @@ export function trustProxy(env: Env, name: string): boolean | number | string[] 
       throw new ConfigError(name, `must be a hop count, true, or addresses/CIDRs/loopback/linklocal/uniquelocal (got "${entry}")`);
     }
   }
+  // What Fastify will do with it, here: a range proxy-addr refuses (such as 0.0.0.0/0) is one line
+  // naming the variable, not "Tessera failed to start: invalid range on address" from deep inside.
+  try {
+    proxyAddr.compile(entries);
+  } catch (error) {
+    throw new ConfigError(name, `has a range Fastify cannot use: ${(error as Error).message} (to trust every hop, say true; never in production)`);
+  }
   return entries;
+}
+
+/**
+ * The widest CIDR of a TRUST_PROXY list, as the prefix lengths production insists on: an IPv4
+ * range wider than /8, an IPv6 one wider than /32, or an IPv4-mapped one wider than ::ffff:0:0/104
+ * trusts a good part of the Internet (and `0.0.0.0/1,128.0.0.0/1` all of it).
+ */
+export function tooWideTrustedRange(entries: string[]): string | undefined {
+  return entries.find((entry) => {
+    const [address, bits] = entry.split('/');
+    if (bits === undefined || isIP(address) === 0) return false;
+    const min = isIP(address) === 4 ? 8 : /^::ffff:/i.test(address) ? 104 : 32;
+    return Number(bits) < min;
+  });
+}
+
+export const NODE_ENVIRONMENTS = ['development', 'production', 'test'] as const;
+
+/** NODE_ENV exactly one of development, production or test: "Production" must not silently run as development. */
+export function nodeEnvironment(env: Env): (typeof NODE_ENVIRONMENTS)[number] {
+  const value = read(env, 'NODE_ENV') ?? 'development';
+  if (!(NODE_ENVIRONMENTS as readonly string[]).includes(value)) {
+    throw new ConfigError('NODE_ENV', `must be development, production or test, in lower case (got "${value.slice(0, 32)}")`);
+  }
+  return value as (typeof NODE_ENVIRONMENTS)[number];
 }
 
 export function hostname(env: Env, name: string, fallback: string): string {
@@ -107,6 +140,9 @@ export function hostname(env: Env, name: string, fallback: string): string {
   return value;
 }
 
+/** Random 32-byte secrets have about 30 distinct byte values; fewer than this is a made-up one. */
+const MIN_DISTINCT_SECRET_BYTES = 16;
+
 /** A comma-separated key ring, newest first: each secret 32+ random bytes as hex or base64url. */
 export function secrets(env: Env, name: string): Buffer[] | undefined {
   const raw = read(env, name);
@@ -114,6 +150,10 @@ export function secrets(env: Env, name: string): Buffer[] | undefined {
   return raw.split(',').map((entry, index) => {
     const secret = decodeSecret(entry);
     if (!secret) throw new ConfigError(name, `entry ${index + 1} must be at least 32 random bytes, as hex (64+ digits) or base64url (43+ characters)`);
+    // 32 random bytes hold about 30 distinct values; 000…0, aaa…a or a repeated pair are no secret.
+    if (new Set(secret).size < MIN_DISTINCT_SECRET_BYTES) {
+      throw new ConfigError(name, `entry ${index + 1} is not random (only ${new Set(secret).size} distinct byte values): generate one with openssl rand -hex 32`);
+    }
     return secret;
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { addressBucket } from './rate-limit.js';
+import { addressBucket } from '../common/address-bucket.js';
 
 describe('rate-limit buckets', () => {
   test.each([

@@ -1,8 +1,8 @@
 import { applyDecorators, type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadata, UseGuards } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
-import { isIPv6 } from 'node:net';
 import type { FastifyRequest } from 'fastify';
+import { addressBucket } from '../common/address-bucket.js';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { Problems } from '../common/problems/problem.js';
 import { throttleConfig } from '../config/configuration.js';
@@ -22,21 +22,6 @@ interface Rule {
   limit: (config: ConfigType<typeof throttleConfig>) => number;
   /** Who is counted: the client IP (TRUST_PROXY-aware) or the account a login names. */
   tracker: (request: FastifyRequest) => string;
-}
-
-/**
- * The client's address as a rate-limit bucket: IPv4 as is, IPv6 by its /64 (one subscriber's
- * prefix, inside which a client can pick any address it likes).
- */
-export function addressBucket(ip: string): string {
-  if (!isIPv6(ip)) return ip;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1];
-  const [head, tail = ''] = ip.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 export const byIp = (request: FastifyRequest) => `ip:${addressBucket(request.ip)}`;

@@ -56,6 +56,11 @@ describe('admin routes and the bootstrap admin', () => {
     expect(bad.body.errors[0].field).toBe('disabled');
     await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ email: 'x@y.z' }).expect(400);
     await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ roles: ['Not A Role'] }).expect(400);
+    // null is not "leave unchanged": it is refused (it was a NOT NULL violation or a TypeError, a 500).
+    for (const body of [{ disabled: null }, { roles: null }]) {
+      const res = await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send(body);
+      expect({ body, status: res.status, code: res.body.code }).toEqual({ body, status: 400, code: 'validation_failed' });
+    }
   });
 
   test('disabling a user ends their sessions at once and refuses login while disabled', async () => {

@@ -37,6 +37,18 @@ describe('register, login, /users/me, logout', () => {
     expect(response.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field, message: expect.any(String) })]));
   });
 
+  test('login and refresh errors (400, 401) carry no-store too, as every problem does', async () => {
+    const answers = [
+      await t.http().post('/auth/login').send({ email: 'nobody@example.com', password: 'wrong password 123' }),
+      await t.http().post('/auth/login').send({ email: 'not an email' }),
+      await t.http().post('/auth/refresh').send({}),
+      await t.http().post('/auth/refresh').set('Cookie', '__Secure-refresh_token=garbage'),
+      await t.http().get('/no/such/route'),
+    ];
+    expect(answers.map((r) => [r.status, r.headers['cache-control']])).toEqual(answers.map((r) => [r.status, 'no-store']));
+    expect(answers.every((r) => r.status >= 400)).toBe(true);
+  });
+
   test('login returns the token body, the refresh cookie with the contract attributes, and no-store', async () => {
     const email = uniqueEmail();
     await t.http().post('/auth/register').send({ email, password: PASSWORD }).expect(201);

@@ -245,6 +245,21 @@ describe('security events: recorded, listed for admins and for the user, never w
     expect(theirs.some((e) => mine.some((m) => m.id === e.id))).toBe(false);
   });
 
+  test('GET /auth/activity: an admin’s ip, user agent and id are not shown to the user; the user’s own are', async () => {
+    const u = await user();
+    await t.http().patch(`/admin/users/${u.userId}`).set(bearer(adminToken)).send({ roles: ['user', 'auditor'] }).expect(200);
+    await t.http().delete(`/admin/users/${u.userId}/sessions`).set(bearer(adminToken)).expect(204);
+    const again = await login(u.email).expect(200);
+    const mine = await allEvents(t, again.body.accessToken, {}, '/auth/activity');
+    const byAdmin = mine.filter((e) => e.type === 'user.updated' || (e.type === 'sessions.revoked_all' && e.details.reason === 'admin'));
+    expect(byAdmin).toHaveLength(2);
+    for (const e of byAdmin) expect({ type: e.type, actorId: e.actorId, ip: e.ip, userAgent: e.userAgent }).toEqual({ type: e.type, actorId: null, ip: null, userAgent: null });
+    expect(mine.find((e) => e.type === 'login.succeeded')).toMatchObject({ ip: expect.any(String), userAgent: AGENT });
+    // Admins still see who did it.
+    const asAdmin = await eventsOf(u.userId, 'user.updated');
+    expect(asAdmin[0]).toMatchObject({ actorId: adminId, ip: expect.any(String) });
+  });
+
   test('both routes are documented in the OpenAPI document, with the page schema and problem responses', async () => {
     const doc = await t.http().get('/docs-json').expect(200);
     for (const path of ['/admin/audit-events', '/auth/activity']) {

@@ -137,4 +137,22 @@ describe('unfinished requests per client', () => {
     const pending = await collect(again, 1500);
     expect(pending).toMatchObject({ closed: false, data: '' });
   });
+  test('counted like the rate limits: one IPv6 /64 is one client, and ::ffff:a.b.c.d is a.b.c.d', async () => {
+    for (const [fill, over] of [
+      [['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff::3', '2001:db8:1:2:abcd:1:2:3'], '2001:db8:1:2::99'],
+      [['10.7.7.7', '::ffff:10.7.7.7', '10.7.7.7', '::ffff:10.7.7.7'], '10.7.7.7'],
+    ] as const) {
+      for (const address of fill) {
+        const socket = await openSocket(port);
+        sockets.push(socket);
+        socket.write(unfinishedLogin(address));
+      }
+      await sleep(1000);
+      const socket = await openSocket(port);
+      sockets.push(socket);
+      socket.write(unfinishedLogin(over));
+      const refused = await collect(socket, 15_000);
+      expect([over, refused.data.slice(0, 12)]).toEqual([over, 'HTTP/1.1 429']);
+    }
+  });
 });

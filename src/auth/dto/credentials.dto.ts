@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
+import { normaliseEmail, SAFE_EMAIL_TEXT } from '../../common/email.js';
 import { IsEmail, IsIn, IsOptional, IsString, Length, Matches, MaxLength, ValidateIf } from 'class-validator';
 
 export const PASSWORD_MIN = 10;
@@ -10,26 +11,20 @@ export const PASSWORD_MAX = 128;
  * (stopAtFirstError), so the type check sits at the bottom and is reported first.
  */
 
-/** Emails are trimmed and lower-cased before validation, so " Ada@Example.com" is ada@example.com. */
-const NormaliseEmail = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value));
+/** Emails are normalised (trimmed, lower-cased, NFC) before validation, so " Ada@Example.com" is ada@example.com. */
+const NormaliseEmail = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normaliseEmail(value) : value));
 /**
  * Lone UTF-16 surrogates cannot be encoded (they would become U+FFFD, so two different passwords
  * could verify alike, and validator's isEmail throws on them): refused with 400.
  */
 const WellFormed = () =>
   Matches(/^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/, { message: '$property must be well-formed Unicode text' });
-/**
- * No email has control characters (C0, DEL, C1: PostgreSQL text cannot even hold NUL), invisible
- * format characters (zero-width space/joiners, word joiner, BOM, soft hyphen, tags: all \p{Cf}),
- * bidirectional controls (embeddings, overrides, isolates, marks: \p{Cf} too) or line/paragraph
- * separators. They let two addresses look alike on screen, or one look like another, in
- * admin views and emails; refused up front (400, not 500) on every email field.
- */
+/** The one rule of common/email.ts (controls, invisible, bidirectional, default-ignorable, spaces): 400 on every email field. */
 const NoInvisibleCharacters = () =>
-  Matches(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, { message: '$property must not contain control, invisible or bidirectional characters' });
+  Matches(SAFE_EMAIL_TEXT, { message: '$property must not contain control, invisible, space or bidirectional characters' });
 
 export class RegisterDto {
-  @ApiProperty({ example: 'ada@example.com', description: 'Trimmed and lower-cased; unique', maxLength: 254 })
+  @ApiProperty({ example: 'ada@example.com', description: 'Trimmed, lower-cased and NFC-normalised; unique', maxLength: 254 })
   @NormaliseEmail()
   @IsEmail({}, { message: 'email must be an email address' })
   @NoInvisibleCharacters()

@@ -8,7 +8,7 @@ describe('problem details', () => {
   test('a ProblemException renders its code, status and headers', () => {
     const rendered = toProblem(Problems.rateLimited(7), '/auth/login');
     expect(rendered.status).toBe(429);
-    expect(rendered.headers).toEqual({ 'Retry-After': '7' });
+    expect(rendered.headers).toEqual({ 'Retry-After': '7', 'Cache-Control': 'no-store' });
     expect(rendered.body).toMatchObject({ code: 'rate_limited', status: 429, instance: '/auth/login', type: 'urn:tessera:problem:rate_limited' });
   });
 
@@ -32,6 +32,7 @@ describe('problem details', () => {
     const rendered = toProblem(new Error('secret internals at /srv/app.js:12'));
     expect(rendered.status).toBe(500);
     expect(rendered.unexpected).toBe(true);
+    expect(rendered.headers).toEqual({ 'Cache-Control': 'no-store' });
     expect(JSON.stringify(rendered.body)).not.toContain('secret internals');
   });
 });

@@ -40,13 +40,19 @@ const STATUS_CODES: Partial<Record<number, string>> = {
 
 export const problemType = (code: string) => `urn:tessera:problem:${code}`;
 
+/**
+ * Every problem answer is no-store: errors of login, refresh and the authenticated routes alike
+ * (they may name an account or a session), and nothing is gained by caching any of them.
+ */
+const NO_STORE = { 'Cache-Control': 'no-store' } as const;
+
 /** Maps any thrown value to problem details. Nothing from the error's internals reaches the body. */
 export function toProblem(error: unknown, instance?: string): RenderedProblem {
   const problem = asProblemException(error);
   if (problem) {
     return {
       status: problem.getStatus(),
-      headers: problem.headers,
+      headers: { ...problem.headers, ...NO_STORE },
       unexpected: false,
       body: {
         type: problemType(problem.code),
@@ -62,7 +68,7 @@ export function toProblem(error: unknown, instance?: string): RenderedProblem {
   const status = HttpStatus.INTERNAL_SERVER_ERROR;
   return {
     status,
-    headers: {},
+    headers: { ...NO_STORE },
     unexpected: true,
     body: {
       type: problemType('internal_error'),

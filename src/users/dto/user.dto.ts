@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsBoolean, IsOptional, Matches } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, Matches, ValidateIf } from 'class-validator';
 import type { User } from '../user.js';
 
 export class UserDto {
@@ -28,12 +28,13 @@ export class AdminUserDto extends UserDto {
 
 export class UpdateUserDto {
   @ApiProperty({ required: false, description: 'Disabling ends all of the user’s sessions at once', example: true })
-  @IsOptional()
+  // Absent means unchanged; null is refused (IsOptional would let it through to a NOT NULL column).
+  @ValidateIf((_body, value) => value !== undefined)
   @IsBoolean()
   disabled?: boolean;
 
   @ApiProperty({ required: false, type: [String], example: ['user', 'admin'] })
-  @IsOptional()
+  @ValidateIf((_body, value) => value !== undefined)
   @IsArray()
   @ArrayMaxSize(16)
   @Matches(/^[a-z][a-z0-9_-]{0,31}$/, { each: true, message: 'each role must be lower-case letters, digits, - or _ (max 32)' })
