@@ -35,7 +35,9 @@ for (const [alg, gen] of Object.entries(algs)) {
     row['jsonwebtoken verify µs'] = time(() => jwt.verify(token, publicKey, { algorithms: [alg] }), 5000).toFixed(1);
   }
   const jtoken = await new SignJWT(payload).setProtectedHeader({ alg }).setExpirationTime('15m').sign(privateKey);
-  row['jose sign µs'] = (await timeAsync(() => new SignJWT(payload).setProtectedHeader({ alg }).setExpirationTime('15m').sign(privateKey), 2000)).toFixed(1);
+  row['jose sign µs'] = (
+    await timeAsync(() => new SignJWT(payload).setProtectedHeader({ alg }).setExpirationTime('15m').sign(privateKey), 2000)
+  ).toFixed(1);
   row['jose verify µs'] = (await timeAsync(() => jwtVerify(jtoken, publicKey, { algorithms: [alg] }), 5000)).toFixed(1);
   rows.push(row);
 }

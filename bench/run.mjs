@@ -151,7 +151,12 @@ async function measure(name, options) {
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
     runs.push({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 });
   }
-  const row = { rps: Math.round(median(runs.map((r) => r.rps))), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), runs: runs.map((r) => Math.round(r.rps)) };
+  const row = {
+    rps: Math.round(median(runs.map((r) => r.rps))),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    runs: runs.map((r) => Math.round(r.rps)),
+  };
   console.error(`  ${name}: ${row.rps} req/s (runs ${row.runs.join(', ')}), p50 ${row.p50} ms, p99 ${row.p99} ms`);
   return row;
 }
@@ -171,8 +176,15 @@ async function measureInterleaved(scenarios) {
   const rows = {};
   for (const name of names) {
     const r = runs[name];
-    rows[name] = { rps: Math.round(median(r.map((x) => x.rps))), p50: median(r.map((x) => x.p50)), p99: median(r.map((x) => x.p99)), runs: r.map((x) => Math.round(x.rps)) };
-    console.error(`  ${name}: ${rows[name].rps} req/s (runs ${rows[name].runs.join(', ')}), p50 ${rows[name].p50} ms, p99 ${rows[name].p99} ms`);
+    rows[name] = {
+      rps: Math.round(median(r.map((x) => x.rps))),
+      p50: median(r.map((x) => x.p50)),
+      p99: median(r.map((x) => x.p99)),
+      runs: r.map((x) => Math.round(x.rps)),
+    };
+    console.error(
+      `  ${name}: ${rows[name].rps} req/s (runs ${rows[name].runs.join(', ')}), p50 ${rows[name].p50} ms, p99 ${rows[name].p99} ms`,
+    );
   }
   return rows;
 }
@@ -183,8 +195,18 @@ const databaseUrl = process.env.DATABASE_URL;
 
 try {
   console.error(`bench: ${RUNS} run(s) × ${DURATION}s per scenario, ${CONNECTIONS} connections${quick ? ' (quick)' : ''}`);
-  const tessera = await startProcess('tessera', 'dist/main.js', { ...serverEnv(join(work, 'a')), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) }, '/health/ready');
-  const peer = await startProcess('stateless-peer', 'bench/stateless-peer.mjs', { PUBLIC_KEY_FILE: publicKeyFile, JWT_ISSUER: 'tessera', JWT_AUDIENCE: 'tessera-api' }, '/users/me');
+  const tessera = await startProcess(
+    'tessera',
+    'dist/main.js',
+    { ...serverEnv(join(work, 'a')), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
+    '/health/ready',
+  );
+  const peer = await startProcess(
+    'stateless-peer',
+    'bench/stateless-peer.mjs',
+    { PUBLIC_KEY_FILE: publicKeyFile, JWT_ISSUER: 'tessera', JWT_AUDIENCE: 'tessera-api' },
+    '/users/me',
+  );
   const email = await newUser(tessera.base);
   const { accessToken } = await nativeLogin(tessera.base, email);
   const bearer = { authorization: `Bearer ${accessToken}` };
@@ -228,7 +250,11 @@ try {
           },
           onResponse: (status, body, context) => {
             if (status === 200) chains[context.chain] = JSON.parse(body).refreshToken;
-            else refreshFailures.set(`${status} ${JSON.parse(body).code}`, (refreshFailures.get(`${status} ${JSON.parse(body).code}`) ?? 0) + 1);
+            else
+              refreshFailures.set(
+                `${status} ${JSON.parse(body).code}`,
+                (refreshFailures.get(`${status} ${JSON.parse(body).code}`) ?? 0) + 1,
+              );
           },
         },
       ],
@@ -247,7 +273,10 @@ try {
         {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          setupRequest: (request) => ({ ...request, body: JSON.stringify({ email: users[n++ % users.length], password: PASSWORD, client: 'native' }) }),
+          setupRequest: (request) => ({
+            ...request,
+            body: JSON.stringify({ email: users[n++ % users.length], password: PASSWORD, client: 'native' }),
+          }),
         },
       ],
     });
@@ -255,7 +284,10 @@ try {
 
   if (want('revocation')) results.revocation = await revocationLatency(tessera, email);
   if (want('memory')) results.memory = await memoryPerSession();
-  if (want('sessions-1m')) results.scenarios['sessions-1m'] = await withManySessions(quick ? 20_000 : 1_000_000, () => measure('sessions-1m', { url: `${tessera.base}/users/me`, headers: bearer }));
+  if (want('sessions-1m'))
+    results.scenarios['sessions-1m'] = await withManySessions(quick ? 20_000 : 1_000_000, () =>
+      measure('sessions-1m', { url: `${tessera.base}/users/me`, headers: bearer }),
+    );
 
   report();
 } finally {
@@ -287,13 +319,22 @@ async function cpuPerRequest(server, scenarios) {
     }
     rows[name] = Math.round(median(samples));
   }
-  console.error(`  CPU per request at 4,000 req/s: ${Object.entries(rows).map(([k, v]) => `${k} ${v} µs`).join(', ')}`);
+  console.error(
+    `  CPU per request at 4,000 req/s: ${Object.entries(rows)
+      .map(([k, v]) => `${k} ${v} µs`)
+      .join(', ')}`,
+  );
   return rows;
 }
 
 // A revocation on one instance, seen by another: logout on A, then poll B until it refuses.
 async function revocationLatency(a, email) {
-  const b = await startProcess('tessera-b', 'dist/main.js', { ...serverEnv(join(work, 'b')), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) }, '/health/ready');
+  const b = await startProcess(
+    'tessera-b',
+    'dist/main.js',
+    { ...serverEnv(join(work, 'b')), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
+    '/health/ready',
+  );
   const samples = [];
   for (let i = 0; i < (quick ? 3 : 20); i++) {
     const { accessToken: token } = await nativeLogin(a.base, email);
@@ -385,7 +426,11 @@ async function memoryPerSession() {
   const steady = await usedMemory(redis.client);
   await inBatches(sessions, 500, (s) => store.revoke(s.userId, s.id));
   await redis.close();
-  const row = { sessions: n, bytesPerSession: Math.round((steady - before) / n), bytesPerSessionInGraceWindow: Math.round((withGrace - before) / n) };
+  const row = {
+    sessions: n,
+    bytesPerSession: Math.round((steady - before) / n),
+    bytesPerSessionInGraceWindow: Math.round((withGrace - before) / n),
+  };
   console.error(`  memory: ${row.bytesPerSession} B/session (${row.bytesPerSessionInGraceWindow} B inside the grace window)`);
   return row;
 }
@@ -434,17 +479,44 @@ function report() {
     'sessions-1m within 5 % of me': check(results.ratios['sessions-1m / me'], (v) => v >= 0.95),
     'revocation seen by another instance ≤ 50 ms': check(results.revocation?.maxMs, (v) => v <= 50),
   };
-  results.machine = { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, database: databaseUrl ? 'postgres' : 'pglite' };
+  results.machine = {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    database: databaseUrl ? 'postgres' : 'pglite',
+  };
   results.date = new Date().toISOString();
   results.settings = { runs: RUNS, durationSeconds: DURATION, connections: CONNECTIONS, quick };
 
   const table = Object.entries(s).map(([name, r]) => ({ scenario: name, 'req/s (median)': r.rps, 'p50 ms': r.p50, 'p99 ms': r.p99 }));
   console.log('\n' + formatTable(table));
-  console.log('\n' + formatTable(Object.entries(results.ratios).filter(([, v]) => v !== undefined).map(([k, v]) => ({ ratio: k, value: v }))));
-  if (results.memory) console.log(`\nRedis memory: ${results.memory.bytesPerSession} B per live session after one rotation (${results.memory.bytesPerSessionInGraceWindow} B while the grace copy lives)`);
-  if (results.cpu) console.log(`Server CPU per request at a fixed 4,000 req/s: ${Object.entries(results.cpu).map(([k, v]) => `${k} ${v} µs`).join(', ')}`);
-  if (results.revocation) console.log(`Revocation on A seen by B: median ${results.revocation.medianMs} ms, max ${results.revocation.maxMs} ms (${results.revocation.samples} samples)`);
-  console.log('\n' + formatTable(Object.entries(results.targets).map(([k, v]) => ({ target: k, result: quick ? `${v} (not asserted in --quick)` : v }))));
+  console.log(
+    '\n' +
+      formatTable(
+        Object.entries(results.ratios)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => ({ ratio: k, value: v })),
+      ),
+  );
+  if (results.memory)
+    console.log(
+      `\nRedis memory: ${results.memory.bytesPerSession} B per live session after one rotation (${results.memory.bytesPerSessionInGraceWindow} B while the grace copy lives)`,
+    );
+  if (results.cpu)
+    console.log(
+      `Server CPU per request at a fixed 4,000 req/s: ${Object.entries(results.cpu)
+        .map(([k, v]) => `${k} ${v} µs`)
+        .join(', ')}`,
+    );
+  if (results.revocation)
+    console.log(
+      `Revocation on A seen by B: median ${results.revocation.medianMs} ms, max ${results.revocation.maxMs} ms (${results.revocation.samples} samples)`,
+    );
+  console.log(
+    '\n' +
+      formatTable(Object.entries(results.targets).map(([k, v]) => ({ target: k, result: quick ? `${v} (not asserted in --quick)` : v }))),
+  );
   writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
   console.log('\nwritten: bench/results.json');
 }

@@ -54,15 +54,19 @@ function renderSessions(sessions: Session[]): void {
     revoke.textContent = session.current ? 'Log out' : 'Revoke';
     revoke.setAttribute('aria-label', `Revoke the session of ${session.userAgent || 'an unknown device'}`);
     revoke.dataset.sessionId = session.id;
-    revoke.addEventListener('click', () => void (async () => {
-      try {
-        await client.revokeSession(session.id);
-        say('Session ended');
-      } catch (error) {
-        say(describe(error));
-      }
-      await render();
-    })());
+    revoke.addEventListener(
+      'click',
+      () =>
+        void (async () => {
+          try {
+            await client.revokeSession(session.id);
+            say('Session ended');
+          } catch (error) {
+            say(describe(error));
+          }
+          await render();
+        })(),
+    );
     actions.append(revoke);
     return row;
   });
@@ -78,59 +82,79 @@ function formValues(form: HTMLFormElement): { email: string; password: string } 
   return { email: text('email'), password: text('password') };
 }
 
-$<HTMLFormElement>('login-form').addEventListener('submit', (event) => void (async () => {
-  event.preventDefault();
-  const { email, password } = formValues(event.target as HTMLFormElement);
-  try {
-    await client.login(email, password);
-    say('Logged in');
-  } catch (error) {
-    say(describe(error));
-  }
-  await render();
-})());
+$<HTMLFormElement>('login-form').addEventListener(
+  'submit',
+  (event) =>
+    void (async () => {
+      event.preventDefault();
+      const { email, password } = formValues(event.target as HTMLFormElement);
+      try {
+        await client.login(email, password);
+        say('Logged in');
+      } catch (error) {
+        say(describe(error));
+      }
+      await render();
+    })(),
+);
 
-$<HTMLFormElement>('register-form').addEventListener('submit', (event) => void (async () => {
-  event.preventDefault();
-  const { email, password } = formValues(event.target as HTMLFormElement);
-  try {
-    await client.register(email, password);
-    await client.login(email, password);
-    say('Account created; you are logged in');
-  } catch (error) {
-    say(describe(error));
-  }
-  await render();
-})());
+$<HTMLFormElement>('register-form').addEventListener(
+  'submit',
+  (event) =>
+    void (async () => {
+      event.preventDefault();
+      const { email, password } = formValues(event.target as HTMLFormElement);
+      try {
+        await client.register(email, password);
+        await client.login(email, password);
+        say('Account created; you are logged in');
+      } catch (error) {
+        say(describe(error));
+      }
+      await render();
+    })(),
+);
 
-$('call-me').addEventListener('click', () => void (async () => {
-  try {
-    const me = await client.me();
-    $('me-result').textContent = `GET /users/me → 200 at ${new Date().toLocaleTimeString()} (${me.email})`;
-  } catch (error) {
-    $('me-result').textContent = `GET /users/me failed: ${describe(error)}`;
-  }
-})());
+$('call-me').addEventListener(
+  'click',
+  () =>
+    void (async () => {
+      try {
+        const me = await client.me();
+        $('me-result').textContent = `GET /users/me → 200 at ${new Date().toLocaleTimeString()} (${me.email})`;
+      } catch (error) {
+        $('me-result').textContent = `GET /users/me failed: ${describe(error)}`;
+      }
+    })(),
+);
 
-$('logout').addEventListener('click', () => void (async () => {
-  try {
-    await client.logout();
-    say('Logged out');
-  } catch (error) {
-    say(`Could not log out: ${describe(error)}`);
-  }
-  await render();
-})());
+$('logout').addEventListener(
+  'click',
+  () =>
+    void (async () => {
+      try {
+        await client.logout();
+        say('Logged out');
+      } catch (error) {
+        say(`Could not log out: ${describe(error)}`);
+      }
+      await render();
+    })(),
+);
 
-$('logout-all').addEventListener('click', () => void (async () => {
-  try {
-    await client.logoutAllDevices();
-    say('Logged out on every device');
-  } catch (error) {
-    say(`Could not log out everywhere: ${describe(error)}`);
-  }
-  await render();
-})());
+$('logout-all').addEventListener(
+  'click',
+  () =>
+    void (async () => {
+      try {
+        await client.logoutAllDevices();
+        say('Logged out on every device');
+      } catch (error) {
+        say(`Could not log out everywhere: ${describe(error)}`);
+      }
+      await render();
+    })(),
+);
 
 client.onChange((state) => {
   if (state === 'logged-out') say('You are logged out');

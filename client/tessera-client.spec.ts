@@ -3,15 +3,17 @@ import { TesseraClient } from './tessera-client.js';
 
 type Handler = (url: string, init: RequestInit) => Response | Promise<Response>;
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-const problem = (status: number, code: string) => json(status, { type: `urn:tessera:problem:${code}`, title: code, status, detail: code, code });
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+const problem = (status: number, code: string) =>
+  json(status, { type: `urn:tessera:problem:${code}`, title: code, status, detail: code, code });
 const tokens = (n: number) => ({ accessToken: `access-${n}`, tokenType: 'Bearer', expiresIn: 900, sessionId: 'sess' });
 
 /** A fake Tessera: records every call; `routes` answer by "METHOD path". */
 function fakeServer(routes: Record<string, Handler>) {
   const calls: { method: string; path: string; authorization: string | null; credentials?: string }[] = [];
   const fetch = jest.fn(async (input: Parameters<typeof globalThis.fetch>[0], init: RequestInit = {}): Promise<Response> => {
-    const path = (typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    const path = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const method = init.method ?? 'GET';
     calls.push({ method, path, authorization: new Headers(init.headers).get('Authorization'), credentials: init.credentials });
     const handler = routes[`${method} ${path}`];
@@ -43,7 +45,10 @@ describe('TesseraClient', () => {
   test('login keeps the access token in memory and sends it as Bearer; the refresh token never reaches it', async () => {
     const server = fakeServer({
       'POST /auth/login': () => json(200, tokens(1)),
-      'GET /users/me': (_p, init) => (new Headers(init.headers).get('Authorization') === 'Bearer access-1' ? json(200, { id: 'u', email: 'a@b.c', roles: ['user'] }) : problem(401, 'invalid_token')),
+      'GET /users/me': (_p, init) =>
+        new Headers(init.headers).get('Authorization') === 'Bearer access-1'
+          ? json(200, { id: 'u', email: 'a@b.c', roles: ['user'] })
+          : problem(401, 'invalid_token'),
     });
     const client = new TesseraClient({ fetch: server.fetch, channel: null });
     await client.login('a@b.c', 'correct horse battery');
@@ -59,7 +64,9 @@ describe('TesseraClient', () => {
       'POST /auth/login': () => json(200, tokens(1)),
       'POST /auth/refresh': () => json(200, tokens(++refreshes + 1)),
       'GET /users/me': (_p, init) =>
-        new Headers(init.headers).get('Authorization') === 'Bearer access-2' ? json(200, { id: 'u', email: 'a@b.c', roles: [] }) : problem(401, 'token_expired'),
+        new Headers(init.headers).get('Authorization') === 'Bearer access-2'
+          ? json(200, { id: 'u', email: 'a@b.c', roles: [] })
+          : problem(401, 'token_expired'),
     });
     const client = new TesseraClient({ fetch: server.fetch, channel: null });
     await client.login('a@b.c', 'correct horse battery');
@@ -85,7 +92,9 @@ describe('TesseraClient', () => {
         return json(200, tokens(2));
       },
       'GET /users/me': (_p, init) =>
-        new Headers(init.headers).get('Authorization') === 'Bearer access-2' ? json(200, { id: 'u', email: 'a@b.c', roles: [] }) : problem(401, 'token_expired'),
+        new Headers(init.headers).get('Authorization') === 'Bearer access-2'
+          ? json(200, { id: 'u', email: 'a@b.c', roles: [] })
+          : problem(401, 'token_expired'),
     });
     const client = new TesseraClient({ fetch: server.fetch, channel: null });
     await client.login('a@b.c', 'correct horse battery');
@@ -104,7 +113,10 @@ describe('TesseraClient', () => {
     expect(ok.isLoggedIn).toBe(true);
     expect(states).toEqual(['logged-in']);
 
-    const none = new TesseraClient({ fetch: fakeServer({ 'POST /auth/refresh': () => problem(401, 'invalid_refresh_token') }).fetch, channel: null });
+    const none = new TesseraClient({
+      fetch: fakeServer({ 'POST /auth/refresh': () => problem(401, 'invalid_refresh_token') }).fetch,
+      channel: null,
+    });
     expect(await none.restore()).toBe(false);
     expect(none.isLoggedIn).toBe(false);
   });
@@ -139,7 +151,11 @@ describe('TesseraClient', () => {
   });
 
   test('a refresh answered 503 (or lost) is retried with backoff, so an unconfirmed rotation is never left behind', async () => {
-    const answers = [() => problem(503, 'service_unavailable'), () => Promise.reject(new TypeError('network error')), () => json(200, tokens(2))];
+    const answers = [
+      () => problem(503, 'service_unavailable'),
+      () => Promise.reject(new TypeError('network error')),
+      () => json(200, tokens(2)),
+    ];
     const server = fakeServer({ 'POST /auth/login': () => json(200, tokens(1)), 'POST /auth/refresh': () => answers.shift()!() });
     const client = new TesseraClient({ fetch: server.fetch, channel: null, refreshRetryDelaysMs: [1, 1, 1] });
     await client.login('a@b.c', 'correct horse battery');
@@ -148,7 +164,10 @@ describe('TesseraClient', () => {
     expect(client.isLoggedIn).toBe(true);
 
     // A 401 is final: no retry.
-    const ended = fakeServer({ 'POST /auth/login': () => json(200, tokens(1)), 'POST /auth/refresh': () => problem(401, 'refresh_reused') });
+    const ended = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'POST /auth/refresh': () => problem(401, 'refresh_reused'),
+    });
     const other = new TesseraClient({ fetch: ended.fetch, channel: null, refreshRetryDelaysMs: [1, 1, 1] });
     await other.login('a@b.c', 'correct horse battery');
     expect(await other.refresh()).toBe(false);
@@ -157,8 +176,15 @@ describe('TesseraClient', () => {
   });
 
   test('errors carry the problem details', async () => {
-    const client = new TesseraClient({ fetch: fakeServer({ 'POST /auth/login': () => problem(401, 'invalid_credentials') }).fetch, channel: null });
-    await expect(client.login('a@b.c', 'wrong password!')).rejects.toMatchObject({ status: 401, code: 'invalid_credentials', problem: { code: 'invalid_credentials' } });
+    const client = new TesseraClient({
+      fetch: fakeServer({ 'POST /auth/login': () => problem(401, 'invalid_credentials') }).fetch,
+      channel: null,
+    });
+    await expect(client.login('a@b.c', 'wrong password!')).rejects.toMatchObject({
+      status: 401,
+      code: 'invalid_credentials',
+      problem: { code: 'invalid_credentials' },
+    });
   });
 
   test('a logout in one tab logs out the others', async () => {
@@ -205,7 +231,7 @@ describe('TesseraClient sends the Bearer token only to its own origin', () => {
   function recordingFetch(pageUrl: string) {
     const calls: { url: string; authorization: string | null }[] = [];
     const fetch = jest.fn(async (input: Parameters<typeof globalThis.fetch>[0], init: RequestInit = {}): Promise<Response> => {
-      const url = new URL((typeof input === 'string' ? input : input instanceof URL ? input.href : input.url), pageUrl).href;
+      const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url, pageUrl).href;
       calls.push({ url, authorization: new Headers(init.headers).get('Authorization') });
       if (url.endsWith('/auth/login')) return json(200, tokens(1));
       return json(200, {});
@@ -293,4 +319,3 @@ describe('TesseraClient sends the Bearer token only to its own origin', () => {
     }
   });
 });
-

@@ -66,7 +66,9 @@ const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|(^|_)KEY)S?$/i;
 function checkNoLiteralSecrets(name, service) {
   const raw = service.environment;
   const entries = Array.isArray(raw)
-    ? raw.map(String).map((entry) => (entry.includes('=') ? [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] : [entry, null]))
+    ? raw
+        .map(String)
+        .map((entry) => (entry.includes('=') ? [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] : [entry, null]))
     : isMap(raw)
       ? Object.entries(raw)
       : [];
@@ -77,7 +79,9 @@ function checkNoLiteralSecrets(name, service) {
       // Empty (a feature left off, e.g. METRICS_TOKEN: ${METRICS_TOKEN:-}) is no password.
       const emptyFallback = /^\$\{[A-Za-z_][A-Za-z0-9_]*:?-\}$/.test(text);
       if (text !== '' && !emptyFallback && !onlyRequiredVariables(text)) {
-        fail(`services.${name}.environment.${key} is written in the compose file: use \${${key}:?…} (set in the environment or .env) or a secret file`);
+        fail(
+          `services.${name}.environment.${key} is written in the compose file: use \${${key}:?…} (set in the environment or .env) or a secret file`,
+        );
       }
     }
     const userinfo = /^[a-z][a-z0-9+.-]*:\/\/[^/@]*?:(.+)@[^@]*$/i.exec(text);
@@ -151,7 +155,8 @@ function checkUrl(env, variable, protocols, host) {
   } catch {
     return fail(`services.app.environment.${variable} is not a URL: ${raw}`);
   }
-  if (!protocols.includes(url.protocol)) fail(`services.app.environment.${variable} must use ${protocols.join(' or ')} (got ${url.protocol})`);
+  if (!protocols.includes(url.protocol))
+    fail(`services.app.environment.${variable} must use ${protocols.join(' or ')} (got ${url.protocol})`);
   if (url.hostname !== host) fail(`services.app.environment.${variable} must point at the "${host}" service (got host "${url.hostname}")`);
 }
 
@@ -181,21 +186,31 @@ function checkCompose() {
     checkHealthcheck(name, service);
     checkNoLiteralSecrets(name, service);
     for (const volume of namedVolumesOf(name, service)) {
-      if (!declaredVolumes.includes(volume)) fail(`services.${name} uses volume "${volume}", which is not declared under top-level volumes`);
+      if (!declaredVolumes.includes(volume))
+        fail(`services.${name} uses volume "${volume}", which is not declared under top-level volumes`);
     }
-    const dependencies = Array.isArray(service.depends_on) ? service.depends_on : isMap(service.depends_on) ? Object.keys(service.depends_on) : [];
+    const dependencies = Array.isArray(service.depends_on)
+      ? service.depends_on
+      : isMap(service.depends_on)
+        ? Object.keys(service.depends_on)
+        : [];
     for (const dependency of dependencies) {
       if (!isMap(services[dependency])) fail(`services.${name}.depends_on names "${dependency}", which is not a service`);
     }
     for (const secret of service.secrets ?? []) {
       const secretName = typeof secret === 'string' ? secret : secret?.source;
-      if (!declaredSecrets.includes(secretName)) fail(`services.${name} uses secret "${secretName}", which is not declared under top-level secrets`);
+      if (!declaredSecrets.includes(secretName))
+        fail(`services.${name} uses secret "${secretName}", which is not declared under top-level secrets`);
     }
   }
 
   const redis = services.redis;
   if (isMap(redis)) {
-    const command = Array.isArray(redis.command) ? redis.command.map(String) : String(redis.command ?? '').trim().split(/\s+/);
+    const command = Array.isArray(redis.command)
+      ? redis.command.map(String)
+      : String(redis.command ?? '')
+          .trim()
+          .split(/\s+/);
     const at = command.indexOf('--appendonly');
     if (at === -1 || command[at + 1] !== 'yes') fail('services.redis.command must enable persistence with "--appendonly yes"');
   }
@@ -218,7 +233,8 @@ function checkCompose() {
     if (env.NODE_ENV === 'production') {
       // What a production start-up refuses to run without (src/config/configuration.ts).
       for (const variable of ['SERVER_SECRETS', 'PUBLIC_ORIGIN', 'JWT_PRIVATE_KEY_FILE']) {
-        if (env[variable] === undefined || env[variable] === '') fail(`services.app.environment has no ${variable}, which production requires`);
+        if (env[variable] === undefined || env[variable] === '')
+          fail(`services.app.environment has no ${variable}, which production requires`);
       }
     }
     const keyFile = env.JWT_PRIVATE_KEY_FILE;
@@ -321,7 +337,8 @@ function checkDockerfile() {
   // Installs take exactly package-lock.json: `npm ci`, never `npm install` (which may rewrite it).
   const runs = stages.flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'RUN'));
   for (const run of runs) {
-    if (/\bnpm\s+(install|i|add|isntall|update|up)\b/.test(run.args)) fail(`Dockerfile line ${run.line}: installs with "npm install"; use "npm ci" (the lockfile, exactly)`);
+    if (/\bnpm\s+(install|i|add|isntall|update|up)\b/.test(run.args))
+      fail(`Dockerfile line ${run.line}: installs with "npm install"; use "npm ci" (the lockfile, exactly)`);
   }
   if (!runs.some((run) => /\bnpm\s+ci\b/.test(run.args))) fail('Dockerfile installs no dependencies with "npm ci"');
 
@@ -339,7 +356,7 @@ function checkDockerfile() {
     fail('Dockerfile final stage has no CMD');
   } else {
     const words = execForm(cmd.args) ?? cmd.args.split(/\s+/);
-    const full = [...(entrypoint ? execForm(entrypoint.args) ?? entrypoint.args.split(/\s+/) : []), ...words];
+    const full = [...(entrypoint ? (execForm(entrypoint.args) ?? entrypoint.args.split(/\s+/)) : []), ...words];
     const runsMain = full.some((w) => w === 'dist/main.js' || w === './dist/main.js' || w === '/app/dist/main.js');
     const runsNode = full.some((w) => w === 'node' || w.endsWith('/node'));
     if (!runsMain || !runsNode) fail(`Dockerfile line ${cmd.line}: CMD must run "node dist/main.js" (got ${cmd.args})`);

@@ -33,7 +33,10 @@ export function buildOpenApiDocument(app: INestApplication, cookieName: string):
     .setVersion(packageVersion())
     // The refresh cookie is no security scheme here: it is HttpOnly, set by login and sent by the
     // browser itself, so an Authorize box for it could only mislead (see ApiRefreshTokenBody).
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The `accessToken` from login or refresh' }, BEARER_SCHEME);
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The `accessToken` from login or refresh' },
+      BEARER_SCHEME,
+    );
   for (const [name, description] of TAGS) config.addTag(name, description);
   return SwaggerModule.createDocument(app, config.build(), { extraModels: [ProblemDto] });
 }

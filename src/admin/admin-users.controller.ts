@@ -51,7 +51,11 @@ export class AdminUsersController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Force logout everywhere', description: 'Ends every session of the user at once.' })
   @ApiNoContentResponse({ description: 'All sessions ended' })
-  async endSessions(@Param('id', userId) id: string, @CurrentUser() admin: AuthenticatedUser, @Req() request: FastifyRequest): Promise<void> {
+  async endSessions(
+    @Param('id', userId) id: string,
+    @CurrentUser() admin: AuthenticatedUser,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
     await this.admin.endAllSessions(id, adminContext(request, admin));
   }
 }

@@ -16,7 +16,8 @@ export class AuditEventsController {
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Security events',
-    description: 'Logins, refresh-token reuse, ended sessions, password changes and admin actions, newest first; `since` inclusive, `until` exclusive.',
+    description:
+      'Logins, refresh-token reuse, ended sessions, password changes and admin actions, newest first; `since` inclusive, `until` exclusive.',
   })
   @ApiOkResponse({ type: SecurityEventPageDto })
   @ApiProblems([400], { 400: 'Invalid filter or cursor (`validation_failed`)' })

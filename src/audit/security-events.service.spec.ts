@@ -21,7 +21,8 @@ class FakeDatabase {
       insert: async (events: SecurityEvent[]) => {
         this.inserts++;
         if (this.down) throw outage();
-        if (events.some((e) => this.refused.has(e.id))) throw Object.assign(new Error('invalid input syntax for type uuid'), { code: '22P02' });
+        if (events.some((e) => this.refused.has(e.id)))
+          throw Object.assign(new Error('invalid input syntax for type uuid'), { code: '22P02' });
         for (const e of events) if (!this.rows.has(e.id)) this.rows.set(e.id, e);
       },
       list: async () => [...this.rows.values()],
@@ -85,7 +86,14 @@ describe('SecurityEventsService: nothing lost, nothing doubled, never the caller
     const db = new FakeDatabase();
     await service(db, new FakeRedis()).record({ type: 'login.succeeded', userId: 'u1', context: { ip: '192.0.2.1', userAgent: 'ua' } });
     const [event] = [...db.rows.values()];
-    expect(event).toMatchObject({ type: 'login.succeeded', userId: 'u1', ip: '192.0.2.1', userAgent: 'ua', outcome: 'success', actorId: null });
+    expect(event).toMatchObject({
+      type: 'login.succeeded',
+      userId: 'u1',
+      ip: '192.0.2.1',
+      userAgent: 'ua',
+      outcome: 'success',
+      actorId: null,
+    });
     expect(event.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(Date.now() - event.time.getTime()).toBeLessThan(1000);
   });
@@ -207,14 +215,26 @@ describe('SecurityEventsService: nothing lost, nothing doubled, never the caller
 
   test('database errors are logged by name and code, never by message (drizzle quotes the parameters)', async () => {
     const lines: string[] = [];
-    Logger.overrideLogger({ log: () => undefined, warn: () => undefined, error: (m: unknown) => lines.push(String(m)), debug: () => undefined, verbose: () => undefined });
+    Logger.overrideLogger({
+      log: () => undefined,
+      warn: () => undefined,
+      error: (m: unknown) => lines.push(String(m)),
+      debug: () => undefined,
+      verbose: () => undefined,
+    });
     try {
       const db = new FakeDatabase();
       const repository = db.asRepository();
       repository.insert = async () => {
-        throw Object.assign(new Error('Failed query: insert ... params: secret@example.com,192.0.2.9'), { code: '22P02', severity: 'ERROR' });
+        throw Object.assign(new Error('Failed query: insert ... params: secret@example.com,192.0.2.9'), {
+          code: '22P02',
+          severity: 'ERROR',
+        });
       };
-      await new SecurityEventsService(repository, new EventEmitter2(), { retentionSeconds: 1 }, null).record({ type: 'login.failed', userId: 'u1' });
+      await new SecurityEventsService(repository, new EventEmitter2(), { retentionSeconds: 1 }, null).record({
+        type: 'login.failed',
+        userId: 'u1',
+      });
       expect(lines.join('\n')).toMatch(/22P02/);
       expect(lines.join('\n')).not.toMatch(/secret@example\.com|192\.0\.2\.9|params/);
     } finally {

@@ -136,7 +136,13 @@ export class SecurityEventsService implements OnApplicationBootstrap, OnModuleDe
     const events = raw.map(parseEvent);
     const unreadable = events.filter((e) => !e).length;
     if (unreadable > 0) this.logger.error(`Dropping ${unreadable} unreadable entries from ${PENDING_KEY}`);
-    if (!(await this.write(events.filter((e): e is SecurityEvent => e !== undefined), FLUSH_DEADLINE_MS))) return;
+    if (
+      !(await this.write(
+        events.filter((e): e is SecurityEvent => e !== undefined),
+        FLUSH_DEADLINE_MS,
+      ))
+    )
+      return;
     await redis
       .run((client) => {
         const multi = client.multi();
@@ -213,7 +219,9 @@ export class SecurityEventsService implements OnApplicationBootstrap, OnModuleDe
     if (this.memory.length > MAX_IN_MEMORY) {
       const dropped = this.memory.splice(0, this.memory.length - MAX_IN_MEMORY);
       this.droppedFromMemory += dropped.length;
-      this.logger.error(`Security event queue full: ${this.droppedFromMemory} oldest events dropped so far (types: ${dropped.map((e) => e.type).join(', ')})`);
+      this.logger.error(
+        `Security event queue full: ${this.droppedFromMemory} oldest events dropped so far (types: ${dropped.map((e) => e.type).join(', ')})`,
+      );
     }
   }
 

@@ -15,7 +15,10 @@ export class ActivityController {
   @Get()
   @Auth()
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Your security events', description: 'Logins, failed logins, ended sessions and changes to your account, newest first.' })
+  @ApiOperation({
+    summary: 'Your security events',
+    description: 'Logins, failed logins, ended sessions and changes to your account, newest first.',
+  })
   @ApiOkResponse({ type: SecurityEventPageDto })
   @ApiProblems([400], { 400: 'Invalid cursor or limit (`validation_failed`)' })
   async list(@CurrentUser() user: AuthenticatedUser, @Query() query: EventPageQueryDto): Promise<SecurityEventPageDto> {

@@ -1,5 +1,13 @@
 import { Body, Controller, Header, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiSecurity, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiSecurity,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
@@ -51,7 +59,11 @@ export class AuthController {
     headers: { 'Set-Cookie': { description: 'The refresh token cookie and the device cookie (browsers)' } },
   })
   @ApiProblems([400, 401, 413, 429, 503], { 401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)' })
-  async login(@Body() body: LoginDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
+  async login(
+    @Body() body: LoginDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponseDto> {
     const result = await this.auth.login(body.email, body.password, clientInfo(request), this.cookies.presentedDevice(request, body));
     return this.cookies.respond(reply, result, body.client === 'native');
   }
@@ -75,17 +87,34 @@ export class AuthController {
   @ApiProblems([400, 401, 503], {
     401: 'No usable token (`missing_token`, `invalid_token`, `token_expired`, `invalid_refresh_token`); the cookie is cleared',
   })
-  async logout(@Body() body: RefreshTokenBodyDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+  async logout(
+    @Body() body: RefreshTokenBodyDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<void> {
     // Cleared when the session ended and after a 401; kept on a 503 (the session may be alive, the user may retry).
-    await this.cookies.withRefreshToken(request, body, reply, ({ token }) => this.auth.logout(bearerToken(request), token, clientInfo(request)), { ending: true });
+    await this.cookies.withRefreshToken(
+      request,
+      body,
+      reply,
+      ({ token }) => this.auth.logout(bearerToken(request), token, clientInfo(request)),
+      { ending: true },
+    );
   }
 
   @Auth()
   @Post('logout-all-devices')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Log out everywhere', description: 'Ends every session of the user, this one included; all their tokens stop working at once.' })
+  @ApiOperation({
+    summary: 'Log out everywhere',
+    description: 'Ends every session of the user, this one included; all their tokens stop working at once.',
+  })
   @ApiNoContentResponse({ description: 'All sessions ended; the refresh cookie is cleared' })
-  async logoutAllDevices(@CurrentUser() user: AuthenticatedUser, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+  async logoutAllDevices(
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<void> {
     await this.auth.logoutAllDevices(user, clientInfo(request));
     this.cookies.clear(reply);
   }
@@ -97,7 +126,11 @@ export class AuthController {
   @ApiOperation({ summary: 'Change password', description: 'Every other session of the user ends at once; this one stays.' })
   @ApiNoContentResponse({ description: 'Password changed' })
   @ApiProblems([400], { 400: 'Invalid body, or `currentPassword` is incorrect (`validation_failed`)' })
-  async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto, @Req() request: FastifyRequest): Promise<void> {
+  async changePassword(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: ChangePasswordDto,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
     await this.auth.changePassword(user, body.currentPassword, body.newPassword, clientInfo(request));
   }
 }

@@ -12,7 +12,6 @@ import type { IssuedTokens } from './auth-cookies.js';
 import { DeviceTokens } from './tokens/device-token.js';
 import { TokenService } from './tokens/token.service.js';
 
-
 /** Credentials and session lifecycle: who may log in, and what ends a session. */
 @Injectable()
 export class AuthService {
@@ -47,7 +46,13 @@ export class AuthService {
     const admitted = await this.throttle.takeSlot(email, device);
     if ('retryAfter' in admitted) {
       this.metrics.loginFailed();
-      await this.events.record({ type: 'login.locked', outcome: 'failure', userId: user?.id, details: { device: device ? 'locked' : 'none' }, context: client });
+      await this.events.record({
+        type: 'login.locked',
+        outcome: 'failure',
+        userId: user?.id,
+        details: { device: device ? 'locked' : 'none' },
+        context: client,
+      });
       throw Problems.rateLimited(admitted.retryAfter);
     }
     const passwordOk = await this.passwords.verify(user?.passwordHash, password);
@@ -62,15 +67,33 @@ export class AuthService {
     if (!started) {
       // The password changed or the account was disabled while this login was being checked.
       this.metrics.loginFailed();
-      await this.events.record({ type: 'login.failed', outcome: 'failure', userId: user.id, details: { reason: 'sessions_revoked_meanwhile' }, context: client });
+      await this.events.record({
+        type: 'login.failed',
+        outcome: 'failure',
+        userId: user.id,
+        details: { reason: 'sessions_revoked_meanwhile' },
+        context: client,
+      });
       throw Problems.invalidCredentials();
     }
     const { session, refreshToken, evicted } = started;
     const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
     this.metrics.loginSucceeded();
-    await this.events.record({ type: 'login.succeeded', userId: user.id, sessionId: session.id, details: { device: device ? 'known' : 'new' }, context: client });
+    await this.events.record({
+      type: 'login.succeeded',
+      userId: user.id,
+      sessionId: session.id,
+      details: { device: device ? 'known' : 'new' },
+      context: client,
+    });
     for (const sessionId of evicted) {
-      await this.events.record({ type: 'session.revoked', userId: user.id, sessionId, details: { reason: 'cap', by: session.id }, context: client });
+      await this.events.record({
+        type: 'session.revoked',
+        userId: user.id,
+        sessionId,
+        details: { reason: 'cap', by: session.id },
+        context: client,
+      });
     }
     return { accessToken, expiresIn, session, refreshToken, deviceToken: this.devices.issue(user.id).token };
   }
@@ -78,11 +101,22 @@ export class AuthService {
   /** Ends every session of the user, this one included. */
   async logoutAllDevices(user: { id: string; sessionId: string }, context: RequestContext): Promise<void> {
     const count = await this.sessions.revokeAll(user.id);
-    await this.events.record({ type: 'sessions.revoked_all', userId: user.id, sessionId: user.sessionId, details: { reason: 'logout_all', count }, context });
+    await this.events.record({
+      type: 'sessions.revoked_all',
+      userId: user.id,
+      sessionId: user.sessionId,
+      details: { reason: 'logout_all', count },
+      context,
+    });
   }
 
   /** Verifies the current password, stores the new one and ends every other session. */
-  async changePassword(user: { id: string; sessionId: string }, currentPassword: string, newPassword: string, context: RequestContext): Promise<void> {
+  async changePassword(
+    user: { id: string; sessionId: string },
+    currentPassword: string,
+    newPassword: string,
+    context: RequestContext,
+  ): Promise<void> {
     const storedHash = await this.users.findPasswordHash(user.id);
     if (!(await this.passwords.verify(storedHash, currentPassword))) {
       await this.events.record({
@@ -110,7 +144,13 @@ export class AuthService {
   /** DELETE /auth/sessions/:id: ends one of the caller's own sessions; false when there was none. */
   async revokeSession(user: { id: string; sessionId: string }, sessionId: string, context: RequestContext): Promise<boolean> {
     if (!(await this.sessions.revoke(user.id, sessionId))) return false;
-    await this.events.record({ type: 'session.revoked', userId: user.id, sessionId, details: { reason: 'user', by: user.sessionId }, context });
+    await this.events.record({
+      type: 'session.revoked',
+      userId: user.id,
+      sessionId,
+      details: { reason: 'user', by: user.sessionId },
+      context,
+    });
     return true;
   }
 
@@ -125,7 +165,13 @@ export class AuthService {
         const claims = this.tokens.verifyAccessToken(bearer);
         // Only a session that actually ended is an event; a repeated logout is not.
         if (await this.sessions.revoke(claims.sub, claims.sid)) {
-          await this.events.record({ type: 'session.revoked', userId: claims.sub, sessionId: claims.sid, details: { reason: 'logout' }, context });
+          await this.events.record({
+            type: 'session.revoked',
+            userId: claims.sub,
+            sessionId: claims.sid,
+            details: { reason: 'logout' },
+            context,
+          });
         }
         return;
       } catch (error) {
@@ -136,6 +182,12 @@ export class AuthService {
     if (refreshToken === undefined) throw Problems.missingToken();
     const ended = await this.sessions.revokeWithRefreshToken(refreshToken);
     if (!ended) throw Problems.invalidRefreshToken();
-    await this.events.record({ type: 'session.revoked', userId: ended.userId, sessionId: ended.sessionId, details: { reason: 'logout' }, context });
+    await this.events.record({
+      type: 'session.revoked',
+      userId: ended.userId,
+      sessionId: ended.sessionId,
+      details: { reason: 'logout' },
+      context,
+    });
   }
 }

@@ -35,7 +35,11 @@ export class RefreshController {
   @ApiProblems([400, 401, 503], {
     401: 'Missing, unknown, expired or ended refresh token (`invalid_refresh_token`), or a reused one (`refresh_reused`, the session is ended)',
   })
-  async refresh(@Body() body: RefreshTokenBodyDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponseDto> {
+  async refresh(
+    @Body() body: RefreshTokenBodyDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponseDto> {
     return this.cookies.withRefreshToken(request, body, reply, async ({ token, native }) =>
       this.cookies.respond(reply, await this.refreshes.refresh(token, clientInfo(request)), native),
     );

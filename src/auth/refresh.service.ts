@@ -13,7 +13,6 @@ import type { SessionInfo } from './sessions/session-store.js';
 import { SessionService } from './sessions/session.service.js';
 import { TokenService } from './tokens/token.service.js';
 
-
 /**
  * Refresh-token rotation policy. SessionService rotates (the store's compare-and-swap); this
  * decides what each outcome means for the client.

@@ -28,7 +28,10 @@ export class SessionsController {
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'End one of your sessions', description: 'Its access and refresh tokens stop working at once. Ending the current session logs you out.' })
+  @ApiOperation({
+    summary: 'End one of your sessions',
+    description: 'Its access and refresh tokens stop working at once. Ending the current session logs you out.',
+  })
   @ApiParam({ name: 'id', example: 'kq3Pz0bX2w9mR1tY' })
   @ApiNoContentResponse({ description: 'Session ended' })
   @ApiProblems([404], { 404: 'No such session among yours (`not_found`)' })

@@ -19,7 +19,14 @@ import { appConfig } from '../config/configuration.js';
         pinoHttp: {
           level: app.logLevel,
           // Belt and braces: should anything log these fields, they are censored.
-          redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.refreshToken', '*.accessToken'],
+          redact: [
+            'req.headers.authorization',
+            'req.headers.cookie',
+            'res.headers["set-cookie"]',
+            '*.password',
+            '*.refreshToken',
+            '*.accessToken',
+          ],
         },
       }),
     }),

@@ -1,7 +1,14 @@
 import { describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from './config-error.js';
-import { parseAppConfig, parseAuditConfig, parseAuthConfig, parseStorageConfig, parseThrottleConfig, validateEnvironment } from './configuration.js';
+import {
+  parseAppConfig,
+  parseAuditConfig,
+  parseAuthConfig,
+  parseStorageConfig,
+  parseThrottleConfig,
+  validateEnvironment,
+} from './configuration.js';
 import { parseDurationSeconds } from './duration.js';
 
 describe('durations', () => {
@@ -99,7 +106,10 @@ describe('configuration', () => {
       maxPendingRequestsPerClient: 32,
     });
     expect(parseAppConfig({ REQUEST_TIMEOUT: '1s' }).http).toMatchObject({ requestTimeoutMs: 1000, headersTimeoutMs: 1000 });
-    expect(parseAppConfig({ REQUEST_TIMEOUT: '30s', HEADERS_TIMEOUT: '20s', KEEP_ALIVE_TIMEOUT: '65s', MAX_PENDING_REQUESTS_PER_CLIENT: '8' }).http).toEqual({
+    expect(
+      parseAppConfig({ REQUEST_TIMEOUT: '30s', HEADERS_TIMEOUT: '20s', KEEP_ALIVE_TIMEOUT: '65s', MAX_PENDING_REQUESTS_PER_CLIENT: '8' })
+        .http,
+    ).toEqual({
       requestTimeoutMs: 30_000,
       headersTimeoutMs: 20_000,
       keepAliveTimeoutMs: 65_000,
@@ -109,7 +119,10 @@ describe('configuration', () => {
 
   test('password hashing admission: defaults and settings', () => {
     expect(parseAuthConfig({}).passwordHashing).toEqual({ concurrency: 2, queue: 8 });
-    expect(parseAuthConfig({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '0' }).passwordHashing).toEqual({ concurrency: 1, queue: 0 });
+    expect(parseAuthConfig({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '0' }).passwordHashing).toEqual({
+      concurrency: 1,
+      queue: 0,
+    });
     expect(parseThrottleConfig({ THROTTLE_REGISTER_LIMIT: '3' }).registerLimit).toBe(3);
   });
 
@@ -168,7 +181,14 @@ describe('production refuses insecure settings', () => {
     expect((error as ConfigError).variable).toBe(variable);
     expect((error as Error).message).not.toContain('\n');
     // The same value is fine outside production (development, tests).
-    expect(() => validateEnvironment({ ...env, NODE_ENV: 'development', SERVER_SECRETS: env.SERVER_SECRETS === 'tooshort' ? undefined : env.SERVER_SECRETS, BOOTSTRAP_ADMIN_PASSWORD: undefined })).not.toThrow();
+    expect(() =>
+      validateEnvironment({
+        ...env,
+        NODE_ENV: 'development',
+        SERVER_SECRETS: env.SERVER_SECRETS === 'tooshort' ? undefined : env.SERVER_SECRETS,
+        BOOTSTRAP_ADMIN_PASSWORD: undefined,
+      }),
+    ).not.toThrow();
   });
 });
 

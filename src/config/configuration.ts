@@ -2,7 +2,21 @@ import { resolve } from 'node:path';
 import { registerAs } from '@nestjs/config';
 import { normaliseEmail, UNSAFE_EMAIL_CHARACTER } from '../common/email.js';
 import { ConfigError } from './config-error.js';
-import { boolean, duration, hostname, integer, isLoopbackOrigin, optional, nodeEnvironment, origins, secrets, string, tooWideTrustedRange, trustProxy, url } from './env.js';
+import {
+  boolean,
+  duration,
+  hostname,
+  integer,
+  isLoopbackOrigin,
+  optional,
+  nodeEnvironment,
+  origins,
+  secrets,
+  string,
+  tooWideTrustedRange,
+  trustProxy,
+  url,
+} from './env.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -29,12 +43,24 @@ export function parseAppConfig(env: Env) {
   const metricsToken = optional(env, 'METRICS_TOKEN');
   if (production) {
     // Trusting every hop lets any client write its own X-Forwarded-For: rate limits and logs would believe it.
-    if (trust === true) throw new ConfigError('TRUST_PROXY', 'must not be true in production (name the proxies: a hop count, addresses or CIDRs)');
+    if (trust === true)
+      throw new ConfigError('TRUST_PROXY', 'must not be true in production (name the proxies: a hop count, addresses or CIDRs)');
     const wide = Array.isArray(trust) ? tooWideTrustedRange(trust) : undefined;
-    if (wide) throw new ConfigError('TRUST_PROXY', `must not trust ranges wider than /8 (IPv4) or /32 (IPv6) in production (got ${wide}): name the proxies`);
+    if (wide)
+      throw new ConfigError(
+        'TRUST_PROXY',
+        `must not trust ranges wider than /8 (IPv4) or /32 (IPv6) in production (got ${wide}): name the proxies`,
+      );
     // Links in mails, WebAuthn and the Origin check must never trust the Host header in production.
-    if (!publicOrigin) throw new ConfigError('PUBLIC_ORIGIN', 'must be set in production (this server\'s origin as browsers see it, e.g. https://auth.example.com)');
-    for (const [name, list] of [['PUBLIC_ORIGIN', [publicOrigin]], ['CORS_ORIGINS', corsOrigins]] as const) {
+    if (!publicOrigin)
+      throw new ConfigError(
+        'PUBLIC_ORIGIN',
+        "must be set in production (this server's origin as browsers see it, e.g. https://auth.example.com)",
+      );
+    for (const [name, list] of [
+      ['PUBLIC_ORIGIN', [publicOrigin]],
+      ['CORS_ORIGINS', corsOrigins],
+    ] as const) {
       const plain = list.find((origin) => origin.startsWith('http://') && !isLoopbackOrigin(origin));
       if (plain) throw new ConfigError(name, `must use https:// in production (got ${plain})`);
     }
@@ -101,14 +127,18 @@ export function parseAuthConfig(env: Env) {
   if (bootstrapAdminPassword !== undefined && (bootstrapAdminPassword.length < 10 || bootstrapAdminPassword.length > 128)) {
     throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', 'must be 10 to 128 characters');
   }
-  if (bootstrapAdminEmail !== undefined && (!/^[^@]+@[^@]+$/.test(bootstrapAdminEmail) || UNSAFE_EMAIL_CHARACTER.test(bootstrapAdminEmail))) {
+  if (
+    bootstrapAdminEmail !== undefined &&
+    (!/^[^@]+@[^@]+$/.test(bootstrapAdminEmail) || UNSAFE_EMAIL_CHARACTER.test(bootstrapAdminEmail))
+  ) {
     throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'must be an email address');
   }
   const cookieSecure = boolean(env, 'COOKIE_SECURE', true);
   const refreshReuseGraceSeconds = integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 300);
   const serverSecrets = secrets(env, 'SERVER_SECRETS');
   if (nodeEnvironment(env) === 'production') {
-    if (!cookieSecure) throw new ConfigError('COOKIE_SECURE', 'must not be false in production (the refresh cookie would travel over plain http)');
+    if (!cookieSecure)
+      throw new ConfigError('COOKIE_SECURE', 'must not be false in production (the refresh cookie would travel over plain http)');
     if (!serverSecrets) throw new ConfigError('SERVER_SECRETS', 'must be set in production (generated development secrets are refused)');
     const bounds: [string, number, number][] = [
       ['ACCESS_TOKEN_TTL', accessTokenTtl, PRODUCTION_LIMITS.accessTokenTtl],
@@ -126,7 +156,10 @@ export function parseAuthConfig(env: Env) {
     audience: string(env, 'JWT_AUDIENCE', 'tessera-api'),
     privateKeyFile: optional(env, 'JWT_PRIVATE_KEY_FILE'),
     /** Extra public keys (PEM files, comma-separated) still published and accepted during a key rotation. */
-    previousPublicKeyFiles: (optional(env, 'JWT_PREVIOUS_PUBLIC_KEY_FILES') ?? '').split(',').map((f) => f.trim()).filter(Boolean),
+    previousPublicKeyFiles: (optional(env, 'JWT_PREVIOUS_PUBLIC_KEY_FILES') ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean),
     accessTokenTtl,
     refreshTokenTtl,
     sessionMaxLifetime,

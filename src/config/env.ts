@@ -102,7 +102,10 @@ export function trustProxy(env: Env, name: string): boolean | number | string[] 
   try {
     proxyAddr.compile(entries);
   } catch (error) {
-    throw new ConfigError(name, `has a range Fastify cannot use: ${(error as Error).message} (to trust every hop, say true; never in production)`);
+    throw new ConfigError(
+      name,
+      `has a range Fastify cannot use: ${(error as Error).message} (to trust every hop, say true; never in production)`,
+    );
   }
   return entries;
 }
@@ -134,7 +137,10 @@ export function nodeEnvironment(env: Env): (typeof NODE_ENVIRONMENTS)[number] {
 
 export function hostname(env: Env, name: string, fallback: string): string {
   const value = read(env, name) ?? fallback;
-  if (isIP(value) === 0 && !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(value)) {
+  if (
+    isIP(value) === 0 &&
+    !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(value)
+  ) {
     throw new ConfigError(name, `must be an IP address or a host name (got "${value}")`);
   }
   return value;
@@ -149,10 +155,14 @@ export function secrets(env: Env, name: string): Buffer[] | undefined {
   if (raw === undefined) return undefined;
   return raw.split(',').map((entry, index) => {
     const secret = decodeSecret(entry);
-    if (!secret) throw new ConfigError(name, `entry ${index + 1} must be at least 32 random bytes, as hex (64+ digits) or base64url (43+ characters)`);
+    if (!secret)
+      throw new ConfigError(name, `entry ${index + 1} must be at least 32 random bytes, as hex (64+ digits) or base64url (43+ characters)`);
     // 32 random bytes hold about 30 distinct values; 000…0, aaa…a or a repeated pair are no secret.
     if (new Set(secret).size < MIN_DISTINCT_SECRET_BYTES) {
-      throw new ConfigError(name, `entry ${index + 1} is not random (only ${new Set(secret).size} distinct byte values): generate one with openssl rand -hex 32`);
+      throw new ConfigError(
+        name,
+        `entry ${index + 1} is not random (only ${new Set(secret).size} distinct byte values): generate one with openssl rand -hex 32`,
+      );
     }
     return secret;
   });

@@ -19,7 +19,11 @@ export class MetricsController {
 
   @Public()
   @Get()
-  @ApiOperation({ summary: 'Prometheus metrics', description: 'Request counts and latency, logins and refreshes, process metrics. Wants `Authorization: Bearer <METRICS_TOKEN>` when that is set.' })
+  @ApiOperation({
+    summary: 'Prometheus metrics',
+    description:
+      'Request counts and latency, logins and refreshes, process metrics. Wants `Authorization: Bearer <METRICS_TOKEN>` when that is set.',
+  })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text format', schema: { type: 'string', example: 'tessera_logins_total{result="success"} 3' } })
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')

@@ -140,7 +140,10 @@ export class RedisService {
     await Promise.race([connecting, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
     if (this.client.isReady) {
       const sentAt = Date.now();
-      await this.client.time().then((reply) => this.sampleClock(sentAt, Date.now(), reply as unknown as [string, string]), () => undefined);
+      await this.client.time().then(
+        (reply) => this.sampleClock(sentAt, Date.now(), reply as unknown as [string, string]),
+        () => undefined,
+      );
     }
   }
 
@@ -159,7 +162,11 @@ export class RedisService {
       });
     } catch (error) {
       // A reply error is a bug in a script or command, not an outage: let it surface as such.
-      if (error instanceof ErrorReply && !error.message.startsWith('NOSCRIPT') && !/^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOPERM)/.test(error.message)) {
+      if (
+        error instanceof ErrorReply &&
+        !error.message.startsWith('NOSCRIPT') &&
+        !/^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOPERM)/.test(error.message)
+      ) {
         throw error;
       }
       if (error instanceof DependencyUnavailableError) throw error;

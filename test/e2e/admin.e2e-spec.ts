@@ -31,7 +31,11 @@ describe('admin routes and the bootstrap admin', () => {
     const user = await registerAndLogin(t);
     const responses = await Promise.all([
       t.http().get(`/admin/users/${user.userId}`).set(bearer(user.accessToken)),
-      t.http().patch(`/admin/users/${user.userId}`).set(bearer(user.accessToken)).send({ roles: ['admin'] }),
+      t
+        .http()
+        .patch(`/admin/users/${user.userId}`)
+        .set(bearer(user.accessToken))
+        .send({ roles: ['admin'] }),
       t.http().delete(`/admin/users/${user.userId}/sessions`).set(bearer(user.accessToken)),
     ]);
     for (const response of responses) {
@@ -55,7 +59,12 @@ describe('admin routes and the bootstrap admin', () => {
     const bad = await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ disabled: 'yes' }).expect(400);
     expect(bad.body.errors[0].field).toBe('disabled');
     await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ email: 'x@y.z' }).expect(400);
-    await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ roles: ['Not A Role'] }).expect(400);
+    await t
+      .http()
+      .patch(`/admin/users/${user.userId}`)
+      .set(bearer(adminToken))
+      .send({ roles: ['Not A Role'] })
+      .expect(400);
     // null is not "leave unchanged": it is refused (it was a NOT NULL violation or a TypeError, a 500).
     for (const body of [{ disabled: null }, { roles: null }]) {
       const res = await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send(body);
@@ -84,9 +93,19 @@ describe('admin routes and the bootstrap admin', () => {
     const user = await registerAndLogin(t);
     const target = await registerAndLogin(t);
     await t.http().get(`/admin/users/${target.userId}`).set(bearer(user.accessToken)).expect(403);
-    await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ roles: ['user', 'admin'] }).expect(200);
+    await t
+      .http()
+      .patch(`/admin/users/${user.userId}`)
+      .set(bearer(adminToken))
+      .send({ roles: ['user', 'admin'] })
+      .expect(200);
     await t.http().get(`/admin/users/${target.userId}`).set(bearer(user.accessToken)).expect(200);
-    await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ roles: ['user'] }).expect(200);
+    await t
+      .http()
+      .patch(`/admin/users/${user.userId}`)
+      .set(bearer(adminToken))
+      .send({ roles: ['user'] })
+      .expect(200);
     await t.http().get(`/admin/users/${target.userId}`).set(bearer(user.accessToken)).expect(403);
   });
 

@@ -12,7 +12,11 @@ describe('register, login, /users/me, logout', () => {
 
   test('register normalises the email and answers 201 {id, email, roles}', async () => {
     const email = uniqueEmail('Ada');
-    const response = await t.http().post('/auth/register').send({ email: `  ${email.toUpperCase()} `, password: PASSWORD }).expect(201);
+    const response = await t
+      .http()
+      .post('/auth/register')
+      .send({ email: `  ${email.toUpperCase()} `, password: PASSWORD })
+      .expect(201);
     expect(response.body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), email: email.toLowerCase(), roles: ['user'] });
     expect(JSON.stringify(response.body)).not.toContain('password');
   });
@@ -22,7 +26,13 @@ describe('register, login, /users/me, logout', () => {
     await t.http().post('/auth/register').send({ email, password: PASSWORD }).expect(201);
     const again = await t.http().post('/auth/register').send({ email: email.toUpperCase(), password: PASSWORD }).expect(409);
     expect(again.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(again.body).toMatchObject({ status: 409, code: 'email_taken', type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+    expect(again.body).toMatchObject({
+      status: 409,
+      code: 'email_taken',
+      type: expect.any(String),
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
   });
 
   test.each([
@@ -69,7 +79,11 @@ describe('register, login, /users/me, logout', () => {
     const token = cookie.split(';')[0].split('=')[1];
     const [userId, sessionId, generation, secret] = token.split('.');
     expect(token.split('.')).toHaveLength(6);
-    expect({ userId, sessionId, generation }).toEqual({ userId: expect.stringMatching(/^[0-9a-f-]{36}$/), sessionId: response.body.sessionId, generation: '0' });
+    expect({ userId, sessionId, generation }).toEqual({
+      userId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      sessionId: response.body.sessionId,
+      generation: '0',
+    });
     expect(Buffer.from(secret, 'base64url')).toHaveLength(32);
   });
 
@@ -84,7 +98,11 @@ describe('register, login, /users/me, logout', () => {
   test('unknown email and wrong password get the same 401 invalid_credentials body', async () => {
     const email = uniqueEmail();
     await t.http().post('/auth/register').send({ email, password: PASSWORD }).expect(201);
-    const wrong = await t.http().post('/auth/login').send({ email, password: `${PASSWORD}!` }).expect(401);
+    const wrong = await t
+      .http()
+      .post('/auth/login')
+      .send({ email, password: `${PASSWORD}!` })
+      .expect(401);
     const unknown = await t.http().post('/auth/login').send({ email: uniqueEmail(), password: PASSWORD }).expect(401);
     const strip = (body: Record<string, unknown>) => ({ ...body, instance: undefined });
     expect(strip(wrong.body)).toEqual(strip(unknown.body));
@@ -110,7 +128,11 @@ describe('register, login, /users/me, logout', () => {
     const long = 'p'.repeat(100) + 'END';
     await t.http().post('/auth/register').send({ email, password: long }).expect(201);
     await t.http().post('/auth/login').send({ email, password: long.toUpperCase() }).expect(401);
-    await t.http().post('/auth/login').send({ email, password: 'p'.repeat(100) + 'XXX' }).expect(401);
+    await t
+      .http()
+      .post('/auth/login')
+      .send({ email, password: 'p'.repeat(100) + 'XXX' })
+      .expect(401);
     await t.http().post('/auth/login').send({ email, password: long }).expect(200);
   });
 

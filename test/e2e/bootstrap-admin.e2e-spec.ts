@@ -103,7 +103,12 @@ describe('bootstrap admin: created when the address is free, never takes over or
     // cannot be disabled: on a fresh database the bootstrap admin is the only one).
     const deputyEmail = uniqueEmail('second-admin');
     const deputy = await first.http().post('/auth/register').send({ email: deputyEmail, password: PASSWORD }).expect(201);
-    await first.http().patch(`/admin/users/${deputy.body.id}`).set(bearer(login.body.accessToken)).send({ roles: ['user', 'admin'] }).expect(200);
+    await first
+      .http()
+      .patch(`/admin/users/${deputy.body.id}`)
+      .set(bearer(login.body.accessToken))
+      .send({ roles: ['user', 'admin'] })
+      .expect(200);
     const deputyLogin = await first.http().post('/auth/login').send({ email: deputyEmail, password: PASSWORD }).expect(200);
     await first.http().patch(`/admin/users/${me.body.id}`).set(bearer(deputyLogin.body.accessToken)).send({ disabled: true }).expect(200);
     await first.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD }).expect(401);

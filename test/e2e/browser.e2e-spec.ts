@@ -155,7 +155,8 @@ describeBrowser('in a real browser (headless Chromium)', () => {
     const second = await context.newPage();
     await second.goto(`${base}/demo`);
     await expectSignedIn(second, email);
-    const refresh = (page: Page) => page.evaluate(() => (window as unknown as { tessera: { refresh(): Promise<boolean> } }).tessera.refresh());
+    const refresh = (page: Page) =>
+      page.evaluate(() => (window as unknown as { tessera: { refresh(): Promise<boolean> } }).tessera.refresh());
     expect(await Promise.all([refresh(first), refresh(second)])).toEqual([true, true]);
     // Both still work, and the chain goes on.
     expect(await Promise.all([refresh(first), refresh(second)])).toEqual([true, true]);

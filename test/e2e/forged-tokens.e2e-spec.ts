@@ -10,7 +10,8 @@ type User = Awaited<ReturnType<typeof registerAndLogin>>;
 type Claims = Record<string, unknown>;
 
 const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-const decodePart = (token: string, index: 0 | 1) => JSON.parse(Buffer.from(token.split('.')[index], 'base64url').toString('utf8')) as Claims;
+const decodePart = (token: string, index: 0 | 1) =>
+  JSON.parse(Buffer.from(token.split('.')[index], 'base64url').toString('utf8')) as Claims;
 
 describe('/users/me refuses forged and invalid access tokens', () => {
   let t: TestApp;
@@ -112,7 +113,12 @@ describe('/users/me refuses forged and invalid access tokens', () => {
     await expectAccepted(user.accessToken, user);
     const [header, payload, signature] = user.accessToken.split('.');
     const claims = decodePart(user.accessToken, 1);
-    for (const change of [{ sub: other.userId }, { roles: ['user', 'admin'] }, { sid: other.sessionId }, { exp: (claims.exp as number) + 86400 }]) {
+    for (const change of [
+      { sub: other.userId },
+      { roles: ['user', 'admin'] },
+      { sid: other.sessionId },
+      { exp: (claims.exp as number) + 86400 },
+    ]) {
       await expectRefused(`${header}.${b64url({ ...claims, ...change })}.${signature}`);
     }
     // The untampered original still works: the refusals were for the tampering alone.

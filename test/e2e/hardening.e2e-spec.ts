@@ -26,20 +26,27 @@ describe('deeply nested JSON bodies', () => {
     'object in a field': `{"email":"a@b.c","password":${nestedObject(3000)}}`,
   };
 
-  test.each(['/auth/register', '/auth/login', '/auth/refresh', '/auth/password'])('%s refuses 3000 levels with 400, never 500', async (route) => {
-    for (const [label, body] of Object.entries(bodies)) {
-      const response = await t.http().post(route).set(bearer(user.accessToken)).set('Content-Type', 'application/json').send(body);
-      expect({ label, status: response.status, code: response.body.code, field: response.body.errors?.[0]?.field }).toEqual({
-        label,
-        status: 400,
-        code: 'validation_failed',
-        field: 'body',
-      });
-    }
-  });
+  test.each(['/auth/register', '/auth/login', '/auth/refresh', '/auth/password'])(
+    '%s refuses 3000 levels with 400, never 500',
+    async (route) => {
+      for (const [label, body] of Object.entries(bodies)) {
+        const response = await t.http().post(route).set(bearer(user.accessToken)).set('Content-Type', 'application/json').send(body);
+        expect({ label, status: response.status, code: response.body.code, field: response.body.errors?.[0]?.field }).toEqual({
+          label,
+          status: 400,
+          code: 'validation_failed',
+          field: 'body',
+        });
+      }
+    },
+  );
 
   test('30 levels are not refused for their depth (the usual validation answers)', async () => {
-    const login = await t.http().post('/auth/login').set('Content-Type', 'application/json').send(`{"email":${nestedArray(30)},"password":"x"}`);
+    const login = await t
+      .http()
+      .post('/auth/login')
+      .set('Content-Type', 'application/json')
+      .send(`{"email":${nestedArray(30)},"password":"x"}`);
     expect({ status: login.status, field: login.body.errors?.[0]?.field }).toEqual({ status: 400, field: 'email' });
     const extra = await t
       .http()
@@ -48,7 +55,10 @@ describe('deeply nested JSON bodies', () => {
       .send(`{"email":"${user.email}","password":"${PASSWORD}","client":"native","x":${nestedObject(29)}}`);
     expect({ status: extra.status, field: extra.body.errors?.[0]?.field }).toEqual({ status: 400, field: 'x' });
     // Strings that merely contain brackets are not nesting.
-    const brackets = await t.http().post('/auth/login').send({ email: user.email, password: '['.repeat(100) });
+    const brackets = await t
+      .http()
+      .post('/auth/login')
+      .send({ email: user.email, password: '['.repeat(100) });
     expect(brackets.status).toBe(401);
   });
 });
@@ -71,7 +81,12 @@ describe('Cache-Control: no-store on personal data', () => {
       me: await t.http().get('/users/me').set(bearer(user.accessToken)).expect(200),
       sessions: await t.http().get('/auth/sessions').set(bearer(user.accessToken)).expect(200),
       adminGet: await t.http().get(`/admin/users/${user.userId}`).set(bearer(adminToken)).expect(200),
-      adminPatch: await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ roles: ['user'] }).expect(200),
+      adminPatch: await t
+        .http()
+        .patch(`/admin/users/${user.userId}`)
+        .set(bearer(adminToken))
+        .send({ roles: ['user'] })
+        .expect(200),
       adminForbidden: await t.http().get(`/admin/users/${user.userId}`).set(bearer(user.accessToken)).expect(403),
       login: await t.http().post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200),
       register: await t.http().post('/auth/register').send({ email: uniqueEmail(), password: PASSWORD }).expect(201),
@@ -139,7 +154,8 @@ describe('registration: its own per-IP limit and bounded hashing', () => {
     await t.close();
   });
 
-  const register = (ip: string) => t.http().post('/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: PASSWORD });
+  const register = (ip: string) =>
+    t.http().post('/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: PASSWORD });
 
   test('THROTTLE_REGISTER_LIMIT per IP: the 4th is 429 rate_limited with Retry-After; another IP is unaffected', async () => {
     const ip = clientIp();

@@ -25,7 +25,11 @@ describe('the last enabled admin cannot demote or disable themselves', () => {
   });
 
   test('dropping its own admin role is 409 last_admin, and it stays admin', async () => {
-    const response = await t.http().patch(`/admin/users/${admin.id}`).set(bearer(admin.token)).send({ roles: ['user'] });
+    const response = await t
+      .http()
+      .patch(`/admin/users/${admin.id}`)
+      .set(bearer(admin.token))
+      .send({ roles: ['user'] });
     expect({ status: response.status, code: response.body.code, type: response.headers['content-type'] }).toEqual({
       status: 409,
       code: 'last_admin',
@@ -44,8 +48,17 @@ describe('the last enabled admin cannot demote or disable themselves', () => {
 
   test('a disabled admin does not count: promoting a disabled user does not free the last one', async () => {
     const other = await registerAndLogin(t);
-    await t.http().patch(`/admin/users/${other.userId}`).set(bearer(admin.token)).send({ roles: ['user', 'admin'], disabled: true }).expect(200);
-    const response = await t.http().patch(`/admin/users/${admin.id}`).set(bearer(admin.token)).send({ roles: ['user'] });
+    await t
+      .http()
+      .patch(`/admin/users/${other.userId}`)
+      .set(bearer(admin.token))
+      .send({ roles: ['user', 'admin'], disabled: true })
+      .expect(200);
+    const response = await t
+      .http()
+      .patch(`/admin/users/${admin.id}`)
+      .set(bearer(admin.token))
+      .send({ roles: ['user'] });
     expect({ status: response.status, code: response.body.code }).toEqual({ status: 409, code: 'last_admin' });
   });
 
@@ -53,8 +66,18 @@ describe('the last enabled admin cannot demote or disable themselves', () => {
 
   test('with a second enabled admin, the first may drop its role (and then the second is the last)', async () => {
     const second = await registerAndLogin(t);
-    await t.http().patch(`/admin/users/${second.userId}`).set(bearer(admin.token)).send({ roles: ['user', 'admin'] }).expect(200);
-    const dropped = await t.http().patch(`/admin/users/${admin.id}`).set(bearer(admin.token)).send({ roles: ['user'] }).expect(200);
+    await t
+      .http()
+      .patch(`/admin/users/${second.userId}`)
+      .set(bearer(admin.token))
+      .send({ roles: ['user', 'admin'] })
+      .expect(200);
+    const dropped = await t
+      .http()
+      .patch(`/admin/users/${admin.id}`)
+      .set(bearer(admin.token))
+      .send({ roles: ['user'] })
+      .expect(200);
     expect(dropped.body.roles).toEqual(['user']);
     const last = await t.http().patch(`/admin/users/${second.userId}`).set(bearer(second.accessToken)).send({ disabled: true });
     expect({ status: last.status, code: last.body.code }).toEqual({ status: 409, code: 'last_admin' });
@@ -65,9 +88,19 @@ describe('the last enabled admin cannot demote or disable themselves', () => {
     const a = await registerAndLogin(t);
     const b = await registerAndLogin(t);
     for (const id of [a.userId, b.userId]) {
-      await t.http().patch(`/admin/users/${id}`).set(bearer(survivor.token)).send({ roles: ['user', 'admin'] }).expect(200);
+      await t
+        .http()
+        .patch(`/admin/users/${id}`)
+        .set(bearer(survivor.token))
+        .send({ roles: ['user', 'admin'] })
+        .expect(200);
     }
-    await t.http().patch(`/admin/users/${survivor.id}`).set(bearer(survivor.token)).send({ roles: ['user'] }).expect(200);
+    await t
+      .http()
+      .patch(`/admin/users/${survivor.id}`)
+      .set(bearer(survivor.token))
+      .send({ roles: ['user'] })
+      .expect(200);
     for (let round = 0; round < 3; round++) {
       const [first, second] = await Promise.all([
         t.http().patch(`/admin/users/${b.userId}`).set(bearer(a.accessToken)).send({ disabled: true }),
@@ -80,9 +113,16 @@ describe('the last enabled admin cannot demote or disable themselves', () => {
       // Exactly one enabled admin is left; bring the other back for the next round.
       const winner = first.status === 200 ? a : b;
       const loser = winner === a ? b : a;
-      const restored = await t.http().patch(`/admin/users/${loser.userId}`).set(bearer(winner.accessToken)).send({ disabled: false }).expect(200);
+      const restored = await t
+        .http()
+        .patch(`/admin/users/${loser.userId}`)
+        .set(bearer(winner.accessToken))
+        .send({ disabled: false })
+        .expect(200);
       expect(restored.body).toMatchObject({ disabled: false, roles: expect.arrayContaining(['admin']) });
-      loser.accessToken = (await t.http().post('/auth/login').send({ email: loser.email, password: PASSWORD }).expect(200)).body.accessToken;
+      loser.accessToken = (
+        await t.http().post('/auth/login').send({ email: loser.email, password: PASSWORD }).expect(200)
+      ).body.accessToken;
     }
   });
 });

@@ -120,7 +120,8 @@ describe('login lockout', () => {
   test('a device token that keeps failing loses its exemption (it may have been stolen)', async () => {
     const email = await register();
     const device = (await login({ email, password: PASSWORD, client: 'native' }).expect(200)).body.deviceToken as string;
-    for (let i = 0; i < LIMIT; i++) expect((await login({ email, password: WRONG, client: 'native', deviceToken: device })).status).toBe(401);
+    for (let i = 0; i < LIMIT; i++)
+      expect((await login({ email, password: WRONG, client: 'native', deviceToken: device })).status).toBe(401);
     await login({ email, password: PASSWORD, client: 'native', deviceToken: device }).expect(429);
   });
 
@@ -146,12 +147,26 @@ describe('refresh limits charge an account only for genuine tokens', () => {
 
   test("garbage naming a user's id does not block that user's refreshes", async () => {
     const email = uniqueEmail();
-    const registered = await t.http().post('/auth/register').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(201);
-    const login = await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD, client: 'native' }).expect(200);
+    const registered = await t
+      .http()
+      .post('/auth/register')
+      .set('X-Forwarded-For', clientIp())
+      .send({ email, password: PASSWORD })
+      .expect(201);
+    const login = await t
+      .http()
+      .post('/auth/login')
+      .set('X-Forwarded-For', clientIp())
+      .send({ email, password: PASSWORD, client: 'native' })
+      .expect(200);
     const userId = registered.body.id as string;
     for (let i = 0; i < LIMIT * 3; i++) {
       const forged = `${userId}.AAAAAAAAAAAAAAAA.0.${'B'.repeat(43)}.CCCCCC.${'D'.repeat(22)}`;
-      const response = await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: i % 2 ? forged : `${userId}.x` });
+      const response = await t
+        .http()
+        .post('/auth/refresh')
+        .set('X-Forwarded-For', clientIp())
+        .send({ refreshToken: i % 2 ? forged : `${userId}.x` });
       expect(response.status).toBe(401);
     }
     await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: login.body.refreshToken }).expect(200);
@@ -160,12 +175,15 @@ describe('refresh limits charge an account only for genuine tokens', () => {
   test("replaying a dead token of the user's does not block the user's live sessions", async () => {
     const email = uniqueEmail();
     await t.http().post('/auth/register').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(201);
-    const loginNative = () => t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD, client: 'native' }).expect(200);
+    const loginNative = () =>
+      t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD, client: 'native' }).expect(200);
     const dead = (await loginNative()).body;
     await t.http().post('/auth/logout').send({ refreshToken: dead.refreshToken }).expect(204);
     const live = (await loginNative()).body;
     for (let i = 0; i < LIMIT * 3; i++) {
-      expect((await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: dead.refreshToken })).status).toBe(401);
+      expect(
+        (await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: dead.refreshToken })).status,
+      ).toBe(401);
     }
     await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: live.refreshToken }).expect(200);
   });
@@ -173,10 +191,17 @@ describe('refresh limits charge an account only for genuine tokens', () => {
   test('genuine refreshes are still limited per account across IPs', async () => {
     const email = uniqueEmail();
     await t.http().post('/auth/register').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(201);
-    let token = (await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD, client: 'native' }).expect(200)).body
-      .refreshToken as string;
+    let token = (
+      await t
+        .http()
+        .post('/auth/login')
+        .set('X-Forwarded-For', clientIp())
+        .send({ email, password: PASSWORD, client: 'native' })
+        .expect(200)
+    ).body.refreshToken as string;
     for (let i = 0; i < LIMIT; i++) {
-      token = (await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: token }).expect(200)).body.refreshToken;
+      token = (await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: token }).expect(200)).body
+        .refreshToken;
     }
     const limited = await t.http().post('/auth/refresh').set('X-Forwarded-For', clientIp()).send({ refreshToken: token }).expect(429);
     expect(limited.body.code).toBe('rate_limited');

@@ -25,7 +25,16 @@ class Server {
     if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` first (npm test does)');
     const port = await freePort();
     const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'debug', THROTTLE_LOGIN_LIMIT: '1000', THROTTLE_LIMIT: '1000', THROTTLE_REGISTER_LIMIT: '1000', ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'debug',
+        THROTTLE_LOGIN_LIMIT: '1000',
+        THROTTLE_LIMIT: '1000',
+        THROTTLE_REGISTER_LIMIT: '1000',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const server = new Server(child, `http://127.0.0.1:${port}`);
@@ -51,7 +60,11 @@ class Server {
   }
 }
 
-const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+const post = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** The secret in every form it could be logged in: as is, URL-encoded, JSON-escaped. */
 function expectAbsent(output: string, secrets: string[]): void {

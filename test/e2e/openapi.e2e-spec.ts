@@ -30,7 +30,9 @@ describe('the OpenAPI document as Swagger UI shows it', () => {
   let t: TestApp;
   let doc: OpenApi;
   const operations = () =>
-    Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ route: `${method.toUpperCase()} ${path}`, operation })));
+    Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ route: `${method.toUpperCase()} ${path}`, operation })),
+    );
 
   beforeAll(async () => {
     t = await startApp();
@@ -64,8 +66,8 @@ describe('the OpenAPI document as Swagger UI shows it', () => {
       expect(examples[0]).toEqual({});
       expect(JSON.stringify(examples)).not.toContain('refreshToken');
     }
-    const schema = (doc as unknown as { components: { schemas: Record<string, { properties: Record<string, { example?: unknown }> }> } }).components.schemas
-      .RefreshTokenBodyDto;
+    const schema = (doc as unknown as { components: { schemas: Record<string, { properties: Record<string, { example?: unknown }> }> } })
+      .components.schemas.RefreshTokenBodyDto;
     expect(schema.properties.refreshToken.example).toBeUndefined();
   });
 

@@ -41,7 +41,10 @@ describe('errors, health, metrics, JWKS, Swagger', () => {
 
   test('errors Fastify raises before routing are problem details too', async () => {
     const longId = await t.http().delete(`/auth/sessions/${'a'.repeat(300)}`);
-    expect({ status: longId.status, type: longId.headers['content-type'] }).toEqual({ status: 414, type: expect.stringMatching(/^application\/problem\+json/) });
+    expect({ status: longId.status, type: longId.headers['content-type'] }).toEqual({
+      status: 414,
+      type: expect.stringMatching(/^application\/problem\+json/),
+    });
     const badUrl = await t.http().get('/%');
     expect({ status: badUrl.status, code: badUrl.body.code }).toEqual({ status: 400, code: 'bad_request' });
   });
@@ -72,7 +75,11 @@ describe('errors, health, metrics, JWKS, Swagger', () => {
 
   test('/metrics exposes request counts and login results in Prometheus format', async () => {
     const user = await registerAndLogin(t);
-    await t.http().post('/auth/login').send({ email: user.email, password: `${PASSWORD}x` }).expect(401);
+    await t
+      .http()
+      .post('/auth/login')
+      .send({ email: user.email, password: `${PASSWORD}x` })
+      .expect(401);
     const metrics = await t.http().get('/metrics').expect(200);
     expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
     expect(metrics.text).toMatch(/tessera_logins_total\{result="success"\} [1-9]/);

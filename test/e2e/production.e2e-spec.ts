@@ -9,7 +9,12 @@ import { startApp, type TestApp } from '../support/app.js';
 function productionEnv(dir: string): Record<string, string> {
   const keyFile = join(dir, 'jwt-private.pem');
   writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }));
-  return { NODE_ENV: 'production', JWT_PRIVATE_KEY_FILE: keyFile, SERVER_SECRETS: randomBytes(32).toString('hex'), PUBLIC_ORIGIN: 'https://auth.example.com' };
+  return {
+    NODE_ENV: 'production',
+    JWT_PRIVATE_KEY_FILE: keyFile,
+    SERVER_SECRETS: randomBytes(32).toString('hex'),
+    PUBLIC_ORIGIN: 'https://auth.example.com',
+  };
 }
 
 describe('production: Swagger and /metrics are off unless asked for', () => {

@@ -32,14 +32,24 @@ describe('rate limits (behind a trusted proxy)', () => {
   test('login is limited per account across IPs, even with the right password', async () => {
     const email = uniqueEmail();
     await t.http().post('/auth/register').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(201);
-    for (let i = 0; i < 3; i++) expect((await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email: email.toUpperCase(), password: 'wrong password!' })).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect(
+        (
+          await t
+            .http()
+            .post('/auth/login')
+            .set('X-Forwarded-For', clientIp())
+            .send({ email: email.toUpperCase(), password: 'wrong password!' })
+        ).status,
+      ).toBe(401);
     const limited = await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(429);
     expect(limited.body.code).toBe('rate_limited');
   });
 
   test('register is limited per IP by THROTTLE_LIMIT', async () => {
     const ip = clientIp();
-    for (let i = 0; i < 4; i++) await t.http().post('/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: PASSWORD }).expect(201);
+    for (let i = 0; i < 4; i++)
+      await t.http().post('/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: PASSWORD }).expect(201);
     await t.http().post('/auth/register').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: PASSWORD }).expect(429);
   });
 });
@@ -56,7 +66,9 @@ describe('rate limits without TRUST_PROXY', () => {
 
   test('a forged X-Forwarded-For does not dodge the per-IP limit', async () => {
     for (let i = 0; i < 3; i++) {
-      expect((await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email: uniqueEmail(), password: PASSWORD })).status).toBe(401);
+      expect(
+        (await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email: uniqueEmail(), password: PASSWORD })).status,
+      ).toBe(401);
     }
     await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email: uniqueEmail(), password: PASSWORD }).expect(429);
   });
@@ -77,7 +89,8 @@ describeWithRedis('rate limits are shared by every instance through Redis', () =
 
   test('attempts on two instances count together', async () => {
     const ip = clientIp();
-    const attempt = (t: TestApp) => t.http().post('/auth/login').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: PASSWORD });
+    const attempt = (t: TestApp) =>
+      t.http().post('/auth/login').set('X-Forwarded-For', ip).send({ email: uniqueEmail(), password: PASSWORD });
     expect((await attempt(a)).status).toBe(401);
     expect((await attempt(b)).status).toBe(401);
     expect((await attempt(a)).status).toBe(401);

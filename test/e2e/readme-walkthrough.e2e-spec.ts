@@ -141,10 +141,7 @@ function instrument(block: WalkthroughBlock, port: number, email: string): strin
     '}',
   ];
   const body = block.commands.flatMap((command, index) => [`__mark ${index} begin`, command.text, `__mark ${index} end`]);
-  return [...prelude, ...body, '']
-    .join('\n')
-    .replaceAll('localhost:3000', `localhost:${port}`)
-    .replaceAll(WALKTHROUGH_EMAIL, email);
+  return [...prelude, ...body, ''].join('\n').replaceAll('localhost:3000', `localhost:${port}`).replaceAll(WALKTHROUGH_EMAIL, email);
 }
 
 interface Response {
@@ -165,7 +162,10 @@ function responsesByCommand(state: string): Map<number, Response[]> {
       for (let n = (begins.get(Number(index)) ?? 0) + 1; n <= Number(count); n++) {
         const headers = existsSync(join(state, `${n}.headers`)) ? readFileSync(join(state, `${n}.headers`), 'utf8') : '';
         const statuses = [...headers.matchAll(/^HTTP\/[\d.]+ (\d{3})/gm)].map((m) => Number(m[1]));
-        responses.push({ status: statuses.at(-1) ?? 0, body: existsSync(join(state, `${n}.body`)) ? readFileSync(join(state, `${n}.body`), 'utf8') : '' });
+        responses.push({
+          status: statuses.at(-1) ?? 0,
+          body: existsSync(join(state, `${n}.body`)) ? readFileSync(join(state, `${n}.body`), 'utf8') : '',
+        });
       }
       byCommand.set(Number(index), responses);
     }
@@ -198,7 +198,9 @@ export function checkBlock(block: WalkthroughBlock, responses: Map<number, Respo
     if (got.length === 0) return problems.push(`${where}: expected ${command.expectation.status} but no request was made: ${command.text}`);
     for (const response of got) {
       if (response.status !== command.expectation.status) {
-        problems.push(`${where}: expected ${command.expectation.status}, got ${response.status} ${response.body.slice(0, 300)}: ${command.text}`);
+        problems.push(
+          `${where}: expected ${command.expectation.status}, got ${response.status} ${response.body.slice(0, 300)}: ${command.text}`,
+        );
       } else if (command.expectation.code) {
         let code: unknown;
         try {
@@ -207,7 +209,9 @@ export function checkBlock(block: WalkthroughBlock, responses: Map<number, Respo
           code = undefined;
         }
         if (code !== command.expectation.code) {
-          problems.push(`${where}: expected code ${command.expectation.code}, got ${String(code)} in ${response.body.slice(0, 300)}: ${command.text}`);
+          problems.push(
+            `${where}: expected code ${command.expectation.code}, got ${String(code)} in ${response.body.slice(0, 300)}: ${command.text}`,
+          );
         }
       }
     }
@@ -247,7 +251,8 @@ describe('the README walkthrough, followed literally against a fresh server', ()
     }
     if (process.env.REDIS_URL) {
       env.REDIS_URL = process.env.REDIS_URL;
-      for (const name of ['THROTTLE_LOGIN_LIMIT', 'THROTTLE_REFRESH_LIMIT', 'THROTTLE_LIMIT', 'THROTTLE_REGISTER_LIMIT']) env[name] = '100000';
+      for (const name of ['THROTTLE_LOGIN_LIMIT', 'THROTTLE_REFRESH_LIMIT', 'THROTTLE_LIMIT', 'THROTTLE_REGISTER_LIMIT'])
+        env[name] = '100000';
     }
     server = spawn(process.execPath, ['dist/main.js'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
     for (let i = 0; i < 600; i++) {
@@ -280,25 +285,29 @@ describe('the README walkthrough, followed literally against a fresh server', ()
     expect(all).toMatch(/refresh_reused/);
   });
 
-  test.each(blocks.map((block, index) => [index + 1, block] as const))('walkthrough block %i', async (number, block) => {
-    if (failed) throw new Error(`not run: ${failed} failed first`);
-    const state = mkdtempSync(join(tmpdir(), 'tessera-walkthrough-state-'));
-    try {
-      const { status, output } = await run(instrument(block, port, email), workDir, {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        WALKTHROUGH_STATE: state,
-      });
-      const problems = checkBlock(block, responsesByCommand(state));
-      if (status !== 0) problems.unshift(`README.md:${block.line}: the block exited with status ${status}`);
-      if (problems.length > 0) {
-        failed = `block ${number}`;
-        throw new Error(`${problems.join('\n')}\n--- output of the block ---\n${output}`);
+  test.each(blocks.map((block, index) => [index + 1, block] as const))(
+    'walkthrough block %i',
+    async (number, block) => {
+      if (failed) throw new Error(`not run: ${failed} failed first`);
+      const state = mkdtempSync(join(tmpdir(), 'tessera-walkthrough-state-'));
+      try {
+        const { status, output } = await run(instrument(block, port, email), workDir, {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          WALKTHROUGH_STATE: state,
+        });
+        const problems = checkBlock(block, responsesByCommand(state));
+        if (status !== 0) problems.unshift(`README.md:${block.line}: the block exited with status ${status}`);
+        if (problems.length > 0) {
+          failed = `block ${number}`;
+          throw new Error(`${problems.join('\n')}\n--- output of the block ---\n${output}`);
+        }
+      } finally {
+        rmSync(state, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(state, { recursive: true, force: true });
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 
   test('the walkthrough writes only where .gitignore covers it', () => {
     const written = readdirSync(workDir, { recursive: true, withFileTypes: true })
@@ -331,7 +340,7 @@ describe('the convention itself', () => {
   });
 
   test('commands, continuations and where the comment starts', () => {
-    const { commands } = block("curl -s x \\\n  -d '{\"a\":\"#1\"}'   # 201\n# prose\nsleep 1  # not an expectation\ncurl -s y");
+    const { commands } = block('curl -s x \\\n  -d \'{"a":"#1"}\'   # 201\n# prose\nsleep 1  # not an expectation\ncurl -s y');
     expect(commands.map((c) => [c.expectation, c.callsCurl])).toEqual([
       [{ status: 201 }, true],
       [undefined, false],
@@ -364,7 +373,14 @@ describe('the convention itself', () => {
  * *.invalid) may appear in examples; no other http(s) URL may appear at all, in prose or code.
  */
 describe('README.md and docs/ link only inside the repository', () => {
-  const files = ['README.md', ...(existsSync(join(root, 'docs')) ? readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`) : [])];
+  const files = [
+    'README.md',
+    ...(existsSync(join(root, 'docs'))
+      ? readdirSync(join(root, 'docs'))
+          .filter((f) => f.endsWith('.md'))
+          .map((f) => `docs/${f}`)
+      : []),
+  ];
   const LOCAL = /^https?:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/|$)/;
   const ILLUSTRATIVE = /^https?:\/\/([^/@\s]*@)?([a-z0-9-]+\.)*(example\.(com|org|net)|example|test|invalid|localhost)(:\d+)?(\/|$)/i;
 
@@ -429,4 +445,3 @@ describe('README.md and docs/ link only inside the repository', () => {
     for (const file of ['docs/api.md', 'docs/design.md', 'docs/performance.md']) expect(files).toContain(file);
   });
 });
-

@@ -149,7 +149,11 @@ describe('POST /auth/refresh: rotation, grace window, theft detection', () => {
 describe('lifetimes: idle expiry slides, the absolute one never moves', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ REFRESH_TOKEN_TTL: `${IDLE_SECONDS}s`, SESSION_MAX_LIFETIME: `${ABSOLUTE_SECONDS}s`, REFRESH_REUSE_GRACE_SECONDS: '0' });
+    t = await startApp({
+      REFRESH_TOKEN_TTL: `${IDLE_SECONDS}s`,
+      SESSION_MAX_LIFETIME: `${ABSOLUTE_SECONDS}s`,
+      REFRESH_REUSE_GRACE_SECONDS: '0',
+    });
   });
   afterAll(async () => {
     await t.close();
@@ -223,12 +227,18 @@ describe('sessions page, logout everywhere, password change, the cap', () => {
     await t.http().get('/users/me').set(bearer(other.body.accessToken)).expect(401);
     await t.http().post('/auth/refresh').set('Cookie', refreshCookieOf(other.headers['set-cookie'])).expect(401);
     await t.http().get('/users/me').set(bearer(user.accessToken)).expect(200);
-    expect((await t.http().delete('/auth/sessions/nosuchsessionxxxxxxxxx').set(bearer(user.accessToken)).expect(404)).body.code).toBe('not_found');
+    expect((await t.http().delete('/auth/sessions/nosuchsessionxxxxxxxxx').set(bearer(user.accessToken)).expect(404)).body.code).toBe(
+      'not_found',
+    );
 
     // Ids name sessions only, never other keys of the user (the grace copy, the revoke marker).
     await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
     for (const id of [`${user.sessionId}:g`, 'nbf', '../x']) {
-      await t.http().delete(`/auth/sessions/${encodeURIComponent(id)}`).set(bearer(user.accessToken)).expect(404);
+      await t
+        .http()
+        .delete(`/auth/sessions/${encodeURIComponent(id)}`)
+        .set(bearer(user.accessToken))
+        .expect(404);
     }
 
     const stranger = await registerAndLogin(t);
@@ -253,12 +263,27 @@ describe('sessions page, logout everywhere, password change, the cap', () => {
   test('POST /auth/password keeps this session, ends the others, and changes the password', async () => {
     const user = await registerAndLogin(t);
     const other = await loginAs(user.email, 'Other');
-    const wrong = await t.http().post('/auth/password').set(bearer(user.accessToken)).send({ currentPassword: 'not my password', newPassword: 'a brand new password' }).expect(400);
+    const wrong = await t
+      .http()
+      .post('/auth/password')
+      .set(bearer(user.accessToken))
+      .send({ currentPassword: 'not my password', newPassword: 'a brand new password' })
+      .expect(400);
     expect(wrong.body.errors).toEqual([{ field: 'currentPassword', message: expect.any(String) }]);
     await t.http().get('/users/me').set(bearer(other.body.accessToken)).expect(200);
 
-    await t.http().post('/auth/password').set(bearer(user.accessToken)).send({ currentPassword: PASSWORD, newPassword: 'short' }).expect(400);
-    await t.http().post('/auth/password').set(bearer(user.accessToken)).send({ currentPassword: PASSWORD, newPassword: 'a brand new password' }).expect(204);
+    await t
+      .http()
+      .post('/auth/password')
+      .set(bearer(user.accessToken))
+      .send({ currentPassword: PASSWORD, newPassword: 'short' })
+      .expect(400);
+    await t
+      .http()
+      .post('/auth/password')
+      .set(bearer(user.accessToken))
+      .send({ currentPassword: PASSWORD, newPassword: 'a brand new password' })
+      .expect(204);
     await t.http().get('/users/me').set(bearer(user.accessToken)).expect(200);
     await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
     await t.http().get('/users/me').set(bearer(other.body.accessToken)).expect(401);
@@ -275,7 +300,8 @@ describe('sessions page, logout everywhere, password change, the cap', () => {
     await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
     const d = await loginAs(user.email, 'D');
     await t.http().get('/users/me').set(bearer(b.body.accessToken)).expect(401);
-    for (const token of [user.accessToken, c.body.accessToken, d.body.accessToken]) await t.http().get('/users/me').set(bearer(token)).expect(200);
+    for (const token of [user.accessToken, c.body.accessToken, d.body.accessToken])
+      await t.http().get('/users/me').set(bearer(token)).expect(200);
     const list = await t.http().get('/auth/sessions').set(bearer(d.body.accessToken)).expect(200);
     expect(list.body.map((s: { userAgent: string }) => s.userAgent).sort()).toEqual(['A', 'C', 'D']);
   });
@@ -295,7 +321,13 @@ describe('refresh without a grace window', () => {
     // One client address each, so the low refresh limit of this suite does not interfere.
     const net = `10.9.${randomInt(256)}`;
     const responses = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => t.http().post('/auth/refresh').set('X-Forwarded-For', `${net}.${i + 1}`).set('Cookie', user.cookie)),
+      Array.from({ length: 20 }, (_, i) =>
+        t
+          .http()
+          .post('/auth/refresh')
+          .set('X-Forwarded-For', `${net}.${i + 1}`)
+          .set('Cookie', user.cookie),
+      ),
     );
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
@@ -305,7 +337,6 @@ describe('refresh without a grace window', () => {
     const winner = responses.find((r) => r.status === 200)!;
     await t.http().get('/users/me').set(bearer(winner.body.accessToken)).expect(401);
   });
-
 });
 
 describe('refresh rate limits and origins', () => {
@@ -321,10 +352,22 @@ describe('refresh rate limits and origins', () => {
     const user = await registerAndLogin(t);
     const ip = `10.7.${randomInt(256)}.${randomInt(1, 255)}`;
     for (let i = 0; i < 5; i++) {
-      await t.http().post('/auth/refresh').set('X-Forwarded-For', ip).set('Cookie', user.cookie).set('Origin', 'https://evil.example').expect(403);
+      await t
+        .http()
+        .post('/auth/refresh')
+        .set('X-Forwarded-For', ip)
+        .set('Cookie', user.cookie)
+        .set('Origin', 'https://evil.example')
+        .expect(403);
     }
     // PUBLIC_ORIGIN is this server's origin as browsers see it.
-    await t.http().post('/auth/refresh').set('X-Forwarded-For', ip).set('Cookie', user.cookie).set('Origin', 'https://auth.example').expect(200);
+    await t
+      .http()
+      .post('/auth/refresh')
+      .set('X-Forwarded-For', ip)
+      .set('Cookie', user.cookie)
+      .set('Origin', 'https://auth.example')
+      .expect(200);
   });
 
   test('refresh is rate limited per account across IPs', async () => {
@@ -332,10 +375,20 @@ describe('refresh rate limits and origins', () => {
     await t.http().post('/auth/register').send({ email, password: PASSWORD }).expect(201);
     let token = (await t.http().post('/auth/login').send({ email, password: PASSWORD, client: 'native' }).expect(200)).body.refreshToken;
     for (let i = 0; i < 3; i++) {
-      const ok = await t.http().post('/auth/refresh').set('X-Forwarded-For', `10.6.${randomInt(256)}.${i + 1}`).send({ refreshToken: token }).expect(200);
+      const ok = await t
+        .http()
+        .post('/auth/refresh')
+        .set('X-Forwarded-For', `10.6.${randomInt(256)}.${i + 1}`)
+        .send({ refreshToken: token })
+        .expect(200);
       token = ok.body.refreshToken;
     }
-    await t.http().post('/auth/refresh').set('X-Forwarded-For', `10.5.${randomInt(256)}.9`).send({ refreshToken: token }).expect(429);
+    await t
+      .http()
+      .post('/auth/refresh')
+      .set('X-Forwarded-For', `10.5.${randomInt(256)}.9`)
+      .send({ refreshToken: token })
+      .expect(429);
   });
 
   test('refresh is rate limited per IP (THROTTLE_REFRESH_LIMIT)', async () => {

@@ -20,7 +20,8 @@ const PUBLIC_ROUTES = new Set([
   'GET /demo',
 ]);
 /** Static content served by Fastify plugins (Swagger UI, the demo page's assets): public by design. */
-const isDocs = (url: string) => url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs-') || url.startsWith('/docs*') || url.startsWith('/demo/');
+const isDocs = (url: string) =>
+  url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs-') || url.startsWith('/docs*') || url.startsWith('/demo/');
 
 describe('deny by default: every route is public on purpose or guarded', () => {
   let app: NestFastifyApplication;
@@ -32,9 +33,12 @@ describe('deny by default: every route is public on purpose or guarded', () => {
     process.env.DATA_DIR = dataDir;
     process.env.LOG_LEVEL = 'silent';
     app = await createApp();
-    app.getHttpAdapter().getInstance().addHook('onRoute', (route: { method: string | string[]; url: string }) => {
-      for (const method of [route.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') routes.push({ method, url: route.url });
-    });
+    app
+      .getHttpAdapter()
+      .getInstance()
+      .addHook('onRoute', (route: { method: string | string[]; url: string }) => {
+        for (const method of [route.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') routes.push({ method, url: route.url });
+      });
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     delete process.env.DATA_DIR;

@@ -42,7 +42,7 @@ async function allEvents(t: TestApp, token: string, query: Record<string, string
       .set(bearer(token));
     expect(response.status).toBe(200);
     expect(response.headers['cache-control']).toBe('no-store');
-    items.push(...(response.body.items));
+    items.push(...response.body.items);
     cursor = response.body.nextCursor;
     if (cursor === null) return items;
   }
@@ -102,9 +102,19 @@ describe('security events: recorded, listed for admins and for the user, never w
 
     const events = await eventsOf(u.userId);
     const succeeded = events.find((e) => e.type === 'login.succeeded');
-    expect(succeeded).toMatchObject({ userId: u.userId, sessionId: u.sessionId, outcome: 'success', userAgent: AGENT, ip: expect.any(String) });
+    expect(succeeded).toMatchObject({
+      userId: u.userId,
+      sessionId: u.sessionId,
+      outcome: 'success',
+      userAgent: AGENT,
+      ip: expect.any(String),
+    });
     expect(succeeded!.ip).not.toBe('');
-    expect(events.find((e) => e.type === 'login.failed')).toMatchObject({ outcome: 'failure', details: { reason: 'wrong_password' }, userAgent: AGENT });
+    expect(events.find((e) => e.type === 'login.failed')).toMatchObject({
+      outcome: 'failure',
+      details: { reason: 'wrong_password' },
+      userAgent: AGENT,
+    });
 
     const failed = await allEvents(t, adminToken, { type: 'login.failed', since: startedAt });
     const unknown = failed.filter((e) => e.userId === null && e.userAgent === AGENT);
@@ -157,16 +167,36 @@ describe('security events: recorded, listed for admins and for the user, never w
 
   test('sessions.revoked_all, password.changed and user.updated (with the admin as actor)', async () => {
     const u = await user();
-    await t.http().post('/auth/password').set(bearer(u.accessToken)).send({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }).expect(204);
+    await t
+      .http()
+      .post('/auth/password')
+      .set(bearer(u.accessToken))
+      .send({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD })
+      .expect(204);
     await t.http().post('/auth/logout-all-devices').set(bearer(u.accessToken)).expect(204);
     await t.http().delete(`/admin/users/${u.userId}/sessions`).set(bearer(adminToken)).expect(204);
-    await t.http().patch(`/admin/users/${u.userId}`).set(bearer(adminToken)).send({ roles: ['user', 'auditor'] }).expect(200);
+    await t
+      .http()
+      .patch(`/admin/users/${u.userId}`)
+      .set(bearer(adminToken))
+      .send({ roles: ['user', 'auditor'] })
+      .expect(200);
 
     const events = await eventsOf(u.userId);
     expect(events.find((e) => e.type === 'password.changed')).toMatchObject({ outcome: 'success', sessionId: u.sessionId, actorId: null });
     const all = events.filter((e) => e.type === 'sessions.revoked_all').map((e) => [e.details.reason, e.actorId]);
-    expect(all).toEqual(expect.arrayContaining([['password_changed', null], ['logout_all', null], ['admin', adminId]]));
-    expect(events.find((e) => e.type === 'user.updated')).toMatchObject({ actorId: adminId, details: { roles: ['user', 'auditor'] }, outcome: 'success' });
+    expect(all).toEqual(
+      expect.arrayContaining([
+        ['password_changed', null],
+        ['logout_all', null],
+        ['admin', adminId],
+      ]),
+    );
+    expect(events.find((e) => e.type === 'user.updated')).toMatchObject({
+      actorId: adminId,
+      details: { roles: ['user', 'auditor'] },
+      outcome: 'success',
+    });
   });
 
   test('filters, newest first, and pagination across pages that adds up to the whole', async () => {
@@ -247,13 +277,24 @@ describe('security events: recorded, listed for admins and for the user, never w
 
   test('GET /auth/activity: an admin’s ip, user agent and id are not shown to the user; the user’s own are', async () => {
     const u = await user();
-    await t.http().patch(`/admin/users/${u.userId}`).set(bearer(adminToken)).send({ roles: ['user', 'auditor'] }).expect(200);
+    await t
+      .http()
+      .patch(`/admin/users/${u.userId}`)
+      .set(bearer(adminToken))
+      .send({ roles: ['user', 'auditor'] })
+      .expect(200);
     await t.http().delete(`/admin/users/${u.userId}/sessions`).set(bearer(adminToken)).expect(204);
     const again = await login(u.email).expect(200);
     const mine = await allEvents(t, again.body.accessToken, {}, '/auth/activity');
     const byAdmin = mine.filter((e) => e.type === 'user.updated' || (e.type === 'sessions.revoked_all' && e.details.reason === 'admin'));
     expect(byAdmin).toHaveLength(2);
-    for (const e of byAdmin) expect({ type: e.type, actorId: e.actorId, ip: e.ip, userAgent: e.userAgent }).toEqual({ type: e.type, actorId: null, ip: null, userAgent: null });
+    for (const e of byAdmin)
+      expect({ type: e.type, actorId: e.actorId, ip: e.ip, userAgent: e.userAgent }).toEqual({
+        type: e.type,
+        actorId: null,
+        ip: null,
+        userAgent: null,
+      });
     expect(mine.find((e) => e.type === 'login.succeeded')).toMatchObject({ ip: expect.any(String), userAgent: AGENT });
     // Admins still see who did it.
     const asAdmin = await eventsOf(u.userId, 'user.updated');
@@ -297,7 +338,16 @@ describe('retention: events older than AUDIT_RETENTION are pruned', () => {
   test('an 8-day-old event is deleted, a 6-day-old one kept', async () => {
     const userId = randomUUID();
     const day = 86_400_000;
-    const base = { type: 'login.failed' as const, userId, actorId: null, ip: '192.0.2.1', userAgent: 'old', sessionId: null, outcome: 'failure' as const, details: {} };
+    const base = {
+      type: 'login.failed' as const,
+      userId,
+      actorId: null,
+      ip: '192.0.2.1',
+      userAgent: 'old',
+      sessionId: null,
+      outcome: 'failure' as const,
+      details: {},
+    };
     const oldId = randomUUID();
     const recentId = randomUUID();
     await t.app.get(SecurityEventsRepository).insert([
@@ -327,7 +377,12 @@ describeOutage([
     const target = new URL(databaseUrl!);
     proxy = await CuttableProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
     target.host = `127.0.0.1:${proxy.port}`;
-    t = await startApp({ DATABASE_URL: target.toString(), REDIS_URL: redisUrl, BOOTSTRAP_ADMIN_EMAIL: adminEmail, BOOTSTRAP_ADMIN_PASSWORD: PASSWORD });
+    t = await startApp({
+      DATABASE_URL: target.toString(),
+      REDIS_URL: redisUrl,
+      BOOTSTRAP_ADMIN_EMAIL: adminEmail,
+      BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
+    });
     adminToken = (await t.http().post('/auth/login').send({ email: adminEmail, password: PASSWORD }).expect(200)).body.accessToken;
   });
   afterAll(async () => {
@@ -342,7 +397,11 @@ describeOutage([
     const logout = await t.http().post('/auth/logout').set(bearer(u.accessToken));
     expect(logout.status).toBe(204);
     const after = Date.now();
-    await t.http().get('/users/me').set(bearer(u.accessToken)).expect((r) => expect([401, 503]).toContain(r.status));
+    await t
+      .http()
+      .get('/users/me')
+      .set(bearer(u.accessToken))
+      .expect((r) => expect([401, 503]).toContain(r.status));
 
     // It waits: in the Redis list, or in this process's memory.
     const service = t.app.get(SecurityEventsService);
@@ -358,7 +417,11 @@ describeOutage([
     await proxy.restore();
     let found: EventJson | undefined;
     await eventually(15_000, async () => {
-      const response = await t.http().get('/admin/audit-events').query({ userId: u.userId, type: 'session.revoked' }).set(bearer(adminToken));
+      const response = await t
+        .http()
+        .get('/admin/audit-events')
+        .query({ userId: u.userId, type: 'session.revoked' })
+        .set(bearer(adminToken));
       found = response.status === 200 ? (response.body.items as EventJson[]).find((e) => e.sessionId === u.sessionId) : undefined;
       return found !== undefined;
     });
@@ -371,7 +434,10 @@ describeOutage([
     const all = await allEvents(t, adminToken, { userId: u.userId, type: 'session.revoked' });
     expect(all.filter((e) => e.sessionId === u.sessionId)).toHaveLength(1);
     if (redis) {
-      await eventually(5000, async () => !(await redis.run((client) => client.lRange(PENDING_KEY, 0, -1))).some((p) => p.includes(u.sessionId)));
+      await eventually(
+        5000,
+        async () => !(await redis.run((client) => client.lRange(PENDING_KEY, 0, -1))).some((p) => p.includes(u.sessionId)),
+      );
     } else {
       expect(service.pendingInMemory).toBe(0);
     }

@@ -4,7 +4,11 @@ import { startApp, type TestApp } from '../support/app.js';
 import { sleep } from '../support/services.js';
 
 /** Everything a raw socket receives until the server closes it, or until `waitMs` passes. */
-function collect(socket: Socket, waitMs: number, until?: (data: string) => boolean): Promise<{ closed: boolean; data: string; afterMs: number }> {
+function collect(
+  socket: Socket,
+  waitMs: number,
+  until?: (data: string) => boolean,
+): Promise<{ closed: boolean; data: string; afterMs: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
     let data = '';

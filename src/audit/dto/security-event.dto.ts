@@ -6,7 +6,8 @@ import { SECURITY_EVENT_TYPES, type SecurityEvent } from '../security-event.js';
 /** A date-time with a time zone (RFC 3339), checked for real dates by IsISO8601 below it. */
 const DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)$/;
 /** Query strings are strings: a whole number becomes a number, anything else fails IsInt. */
-const ToInteger = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value));
+const ToInteger = () =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value));
 
 /*
  * class-validator runs a property's decorators bottom-up and stops at the first failure
@@ -68,7 +69,13 @@ export class SecurityEventDto {
   @ApiProperty({ enum: SECURITY_EVENT_TYPES, example: 'login.failed' })
   type: string;
 
-  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'The account the event is about', example: '5b0f3a8e-2f4c-4c1e-9d55-0b1f8f2a7c11' })
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description: 'The account the event is about',
+    example: '5b0f3a8e-2f4c-4c1e-9d55-0b1f8f2a7c11',
+  })
   userId: string | null;
 
   @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'The admin who acted (admin actions)', example: null })
@@ -86,7 +93,12 @@ export class SecurityEventDto {
   @ApiProperty({ enum: ['success', 'failure'], example: 'failure' })
   outcome: string;
 
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Reasons and counts; never a secret', example: { reason: 'wrong_password' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'Reasons and counts; never a secret',
+    example: { reason: 'wrong_password' },
+  })
   details: Record<string, unknown>;
 
   static from(event: SecurityEvent): SecurityEventDto {
@@ -98,6 +110,11 @@ export class SecurityEventPageDto {
   @ApiProperty({ type: [SecurityEventDto], description: 'Newest first' })
   items: SecurityEventDto[];
 
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next (older) page; null on the last page', example: 'MjAyNi0xMS0yM1QwOToxMjo0NC4xMjNafDBmOGI2YTJl' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Pass as `cursor` for the next (older) page; null on the last page',
+    example: 'MjAyNi0xMS0yM1QwOToxMjo0NC4xMjNafDBmOGI2YTJl',
+  })
   nextCursor: string | null;
 }

@@ -8,7 +8,21 @@ import { LoginDto, RegisterDto } from './credentials.dto.js';
 
 const PASSWORD = 'correct horse battery';
 /** Invisible or blank on screen, so one address can pass for another (review F7). */
-const LOOKALIKES = ['\u115F', '\u1160', '\u3164', '\uFFA0', '\u034F', '\uFE0F', '\u17B4', '\u2800', '\u2000', '\u3000', '\u00A0', '\u200B', '\u00AD'];
+const LOOKALIKES = [
+  '\u115F',
+  '\u1160',
+  '\u3164',
+  '\uFFA0',
+  '\u034F',
+  '\uFE0F',
+  '\u17B4',
+  '\u2800',
+  '\u2000',
+  '\u3000',
+  '\u00A0',
+  '\u200B',
+  '\u00AD',
+];
 
 async function errorsOf(dto: typeof RegisterDto | typeof LoginDto, email: string): Promise<string[]> {
   const instance = plainToInstance(dto, { email, password: PASSWORD });
@@ -16,12 +30,15 @@ async function errorsOf(dto: typeof RegisterDto | typeof LoginDto, email: string
 }
 
 describe('emails: one rule for every email field and BOOTSTRAP_ADMIN_EMAIL', () => {
-  test.each(LOOKALIKES.map((c) => [`U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`, c]))('%s is refused (register, login, config)', async (_name, c) => {
-    const email = `adm${c}in@example.com`;
-    expect(await errorsOf(RegisterDto, email)).toEqual(['email']);
-    expect(await errorsOf(LoginDto, email)).toEqual(['email']);
-    expect(() => parseAuthConfig({ BOOTSTRAP_ADMIN_EMAIL: email, BOOTSTRAP_ADMIN_PASSWORD: PASSWORD })).toThrow(ConfigError);
-  });
+  test.each(LOOKALIKES.map((c) => [`U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`, c]))(
+    '%s is refused (register, login, config)',
+    async (_name, c) => {
+      const email = `adm${c}in@example.com`;
+      expect(await errorsOf(RegisterDto, email)).toEqual(['email']);
+      expect(await errorsOf(LoginDto, email)).toEqual(['email']);
+      expect(() => parseAuthConfig({ BOOTSTRAP_ADMIN_EMAIL: email, BOOTSTRAP_ADMIN_PASSWORD: PASSWORD })).toThrow(ConfigError);
+    },
+  );
 
   test('NFC before validation and storage: a composed and a decomposed é are one address', async () => {
     const composed = 'ren\u00E9@example.com';

@@ -78,7 +78,8 @@ export class LoginDto {
 export class RefreshTokenBodyDto {
   @ApiPropertyOptional({
     // No example: Swagger UI would send it in place of the browser's cookie.
-    description: 'Native clients only: the refresh token from the login/refresh body. Browsers omit it: the HttpOnly cookie is sent instead.',
+    description:
+      'Native clients only: the refresh token from the login/refresh body. Browsers omit it: the HttpOnly cookie is sent instead.',
   })
   // Absent is fine (the cookie is used); present means a string: null is refused, not read as "absent".
   @ValidateIf((_body, value) => value !== undefined)

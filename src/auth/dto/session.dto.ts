@@ -14,7 +14,11 @@ export class SessionDto {
   @ApiProperty({ format: 'date-time', description: 'Last login or refresh', example: '2026-11-23T16:40:02.000Z' })
   lastUsedAt: string;
 
-  @ApiProperty({ format: 'date-time', description: 'When the session ends unless refreshed (never after its absolute lifetime)', example: '2026-11-30T16:40:02.000Z' })
+  @ApiProperty({
+    format: 'date-time',
+    description: 'When the session ends unless refreshed (never after its absolute lifetime)',
+    example: '2026-11-30T16:40:02.000Z',
+  })
   expiresAt: string;
 
   @ApiProperty({ example: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0' })

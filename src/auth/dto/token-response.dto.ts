@@ -16,6 +16,8 @@ export class TokenResponseDto {
   @ApiPropertyOptional({ description: 'Only for `client: "native"`: the refresh token (browsers get the cookie)' })
   refreshToken?: string;
 
-  @ApiPropertyOptional({ description: 'Only for `client: "native"` logins: send it back as `deviceToken` in later logins (browsers get a cookie)' })
+  @ApiPropertyOptional({
+    description: 'Only for `client: "native"` logins: send it back as `deviceToken` in later logins (browsers get a cookie)',
+  })
   deviceToken?: string;
 }

@@ -27,6 +27,10 @@ describe('Admission', () => {
     expect(most).toBe(2);
     // Slots are given back, failures included.
     await expect(admission.run(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    expect(await Promise.all([admission.run(async () => 'a'), admission.run(async () => 'b'), admission.run(async () => 'c')])).toEqual(['a', 'b', 'c']);
+    expect(await Promise.all([admission.run(async () => 'a'), admission.run(async () => 'b'), admission.run(async () => 'c')])).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
   });
 });

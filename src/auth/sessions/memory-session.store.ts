@@ -1,4 +1,11 @@
-import { type NewSession, REVOKED_LOGINS_WINDOW_MS, type RotationRequest, type RotationResult, type SessionInfo, type SessionStore } from './session-store.js';
+import {
+  type NewSession,
+  REVOKED_LOGINS_WINDOW_MS,
+  type RotationRequest,
+  type RotationResult,
+  type SessionInfo,
+  type SessionStore,
+} from './session-store.js';
 
 interface MemorySession extends SessionInfo {
   refreshHash: string;
@@ -56,8 +63,7 @@ export class MemorySessionStore implements SessionStore {
       session.refreshHash = request.nextHash;
       session.lastUsedAt = request.now;
       session.expiresAt = Math.min(request.now + request.idleTtlMs, session.absoluteExpiresAt);
-      session.grace =
-        request.graceMs > 0 ? { sealedSuccessor: request.sealedSuccessor, until: request.now + request.graceMs } : undefined;
+      session.grace = request.graceMs > 0 ? { sealedSuccessor: request.sealedSuccessor, until: request.now + request.graceMs } : undefined;
       return { status: 'rotated', session: toInfo(session) };
     }
     if (request.generation === current - 1 && session.grace && this.clock() < session.grace.until) {

@@ -8,7 +8,14 @@ import {
   REVOKE_WITH_REFRESH,
   ROTATE_SESSION,
 } from './redis-session.scripts.js';
-import { type NewSession, REVOKED_LOGINS_WINDOW_MS, type RotationRequest, type RotationResult, type SessionInfo, type SessionStore } from './session-store.js';
+import {
+  type NewSession,
+  REVOKED_LOGINS_WINDOW_MS,
+  type RotationRequest,
+  type RotationResult,
+  type SessionInfo,
+  type SessionStore,
+} from './session-store.js';
 
 /** Recently used users' index keys: computing one is most of the per-request store check's own cost. */
 const indexKeys = new Map<string, string>();

@@ -54,7 +54,11 @@ export class SessionService {
       userAgent: client.userAgent,
       ip: client.ip,
     };
-    const { stale, evicted } = await this.store.create({ ...session, refreshHash: hashSecret(first.secret) }, this.auth.maxSessionsPerUser, authenticatedAt);
+    const { stale, evicted } = await this.store.create(
+      { ...session, refreshHash: hashSecret(first.secret) },
+      this.auth.maxSessionsPerUser,
+      authenticatedAt,
+    );
     return stale ? undefined : { session, refreshToken: first.token, evicted };
   }
 

@@ -70,7 +70,10 @@ export class ServerSecrets {
     let keys = this.purposes.get(purpose);
     if (!keys) {
       keys = new PurposeKeys(
-        this.secrets.map((secret) => ({ id: secretId(secret), key: Buffer.from(hkdfSync('sha256', secret, 'tessera-server-secret', purpose, 32)) })),
+        this.secrets.map((secret) => ({
+          id: secretId(secret),
+          key: Buffer.from(hkdfSync('sha256', secret, 'tessera-server-secret', purpose, 32)),
+        })),
       );
       this.purposes.set(purpose, keys);
     }

@@ -56,7 +56,11 @@ export function describeCause(error: unknown): string {
   const parts: string[] = [];
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const { name, code } = e as { name?: unknown; code?: unknown };
-    parts.push([typeof name === 'string' ? name : typeof e, typeof code === 'string' || typeof code === 'number' ? String(code) : ''].filter(Boolean).join(' '));
+    parts.push(
+      [typeof name === 'string' ? name : typeof e, typeof code === 'string' || typeof code === 'number' ? String(code) : '']
+        .filter(Boolean)
+        .join(' '),
+    );
   }
   return parts.join(' > ');
 }

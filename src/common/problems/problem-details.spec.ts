@@ -9,7 +9,12 @@ describe('problem details', () => {
     const rendered = toProblem(Problems.rateLimited(7), '/auth/login');
     expect(rendered.status).toBe(429);
     expect(rendered.headers).toEqual({ 'Retry-After': '7', 'Cache-Control': 'no-store' });
-    expect(rendered.body).toMatchObject({ code: 'rate_limited', status: 429, instance: '/auth/login', type: 'urn:tessera:problem:rate_limited' });
+    expect(rendered.body).toMatchObject({
+      code: 'rate_limited',
+      status: 429,
+      instance: '/auth/login',
+      type: 'urn:tessera:problem:rate_limited',
+    });
   });
 
   test('dependency failures are 503 service_unavailable, however they are wrapped', () => {

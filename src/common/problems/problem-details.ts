@@ -85,7 +85,9 @@ function asProblemException(error: unknown): ProblemException | undefined {
   if (error instanceof ProblemException) return error;
   if (isDependencyFailure(error)) return Problems.serviceUnavailable();
   if (isUnstorableData(error)) {
-    return new ProblemException(HttpStatus.BAD_REQUEST, 'bad_request', 'Bad request', { detail: 'The request contains characters that cannot be stored' });
+    return new ProblemException(HttpStatus.BAD_REQUEST, 'bad_request', 'Bad request', {
+      detail: 'The request contains characters that cannot be stored',
+    });
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();

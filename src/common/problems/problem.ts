@@ -34,9 +34,7 @@ export class ProblemException extends HttpException {
 }
 
 const bearer = (error: 'invalid_token' | 'invalid_request', description?: string) => ({
-  'WWW-Authenticate': description
-    ? `Bearer error="${error}", error_description="${description}"`
-    : `Bearer error="${error}"`,
+  'WWW-Authenticate': description ? `Bearer error="${error}", error_description="${description}"` : `Bearer error="${error}"`,
 });
 
 /** The problems Tessera answers with, in one place so codes and titles stay consistent. */
