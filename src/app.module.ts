@@ -4,7 +4,7 @@ import { AdminModule } from './admin/admin.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AppCacheModule } from './cache/app-cache.module.js';
-import { LoggingModule } from './common/logging.module.js';
+import { LoggingModule } from './logging/logging.module.js';
 import { AppConfigModule } from './config/config.module.js';
 import { KeysModule } from './auth/tokens/keys.module.js';
 import type { Preflight } from './preflight.js';
