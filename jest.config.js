@@ -31,7 +31,9 @@ export default {
     ],
   },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
-  testTimeout: 30_000,
+  // Per test and per hook. Starting an app on embedded defaults creates a new PGlite database
+  // (about 5 s on an idle 2-core machine, over 30 s on a loaded one); the limit is for hangs only.
+  testTimeout: 120_000,
   // Nest apps, PGlite and Redis clients are closed by each suite; this catches any that is not.
   forceExit: false,
 };
