@@ -150,3 +150,18 @@ const databaseUrl = process.env.DATABASE_URL;
     expectAbsent(server.output, [email, other, PASSWORD]);
   });
 });
+
+describe('the start-up line', () => {
+  test('names Swagger UI only when the docs are served', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tessera-logs-'));
+    const server = await Server.start({ DATA_DIR: dataDir, DOCS: 'false' });
+    try {
+      expect(server.output).toContain('Tessera listening');
+      expect(server.output).not.toContain('Swagger UI');
+      expect((await server.fetch('/docs')).status).toBe(404);
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
