@@ -18,6 +18,7 @@ import {
   serializeEvent,
 } from './security-event.js';
 import { type SecurityEventFilter, SecurityEventsRepository } from './security-events.repository.js';
+import { isUuid } from '../common/ids.js';
 
 /** Events waiting for PostgreSQL, shared by every instance (one Redis list). */
 export const PENDING_KEY = 'audit:pending';
@@ -240,8 +241,6 @@ function encodeCursor(event: SecurityEvent): string {
   return Buffer.from(`${event.time.toISOString()}|${event.id}`).toString('base64url');
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /**
  * A cursor this server did not make is a 400, not a 500 from the database: it must be exactly what
  * encodeCursor gives for its own decoding (one spelling per cursor), with a year PostgreSQL takes.
@@ -253,7 +252,7 @@ function decodeCursor(cursor: string): { time: Date; id: string } {
   if (
     rest.length > 0 ||
     !id ||
-    !UUID.test(id) ||
+    !isUuid(id) ||
     Number.isNaN(date.getTime()) ||
     year < 1 ||
     year > 9999 ||

@@ -164,15 +164,7 @@ export class AuthService {
       try {
         const claims = this.tokens.verifyAccessToken(bearer);
         // Only a session that actually ended is an event; a repeated logout is not.
-        if (await this.sessions.revoke(claims.sub, claims.sid)) {
-          await this.events.record({
-            type: 'session.revoked',
-            userId: claims.sub,
-            sessionId: claims.sid,
-            details: { reason: 'logout' },
-            context,
-          });
-        }
+        if (await this.sessions.revoke(claims.sub, claims.sid)) await this.recordLogout(claims.sub, claims.sid, context);
         return;
       } catch (error) {
         // An expired access token should not stop a logout the refresh token can prove.
@@ -182,12 +174,10 @@ export class AuthService {
     if (refreshToken === undefined) throw Problems.missingToken();
     const ended = await this.sessions.revokeWithRefreshToken(refreshToken);
     if (!ended) throw Problems.invalidRefreshToken();
-    await this.events.record({
-      type: 'session.revoked',
-      userId: ended.userId,
-      sessionId: ended.sessionId,
-      details: { reason: 'logout' },
-      context,
-    });
+    await this.recordLogout(ended.userId, ended.sessionId, context);
+  }
+
+  private recordLogout(userId: string, sessionId: string, context: RequestContext): Promise<void> {
+    return this.events.record({ type: 'session.revoked', userId, sessionId, details: { reason: 'logout' }, context });
   }
 }

@@ -9,6 +9,7 @@ import {
   timingSafeEqual,
 } from 'node:crypto';
 import type { PurposeKeys, ServerSecrets } from './server-secrets.js';
+import { isUuid } from '../../common/ids.js';
 
 /**
  * Refresh tokens are opaque: `<userId>.<sessionId>.<generation>.<secret>.<keyId>.<tag>`.
@@ -29,7 +30,6 @@ export interface RefreshToken {
   secret: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SESSION_ID = /^[A-Za-z0-9_-]{16}$/;
 const GENERATION = /^(0|[1-9]\d{0,8})$/;
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
@@ -86,7 +86,7 @@ export class RefreshTokenCodec {
     if (parts.length !== 6 && parts.length !== 5) return undefined;
     const [userId, sessionId, generation, secret] = parts;
     const tag = parts[parts.length - 1];
-    if (!UUID.test(userId) || !SESSION_ID.test(sessionId) || !GENERATION.test(generation) || !SECRET.test(secret) || !TAG.test(tag)) {
+    if (!isUuid(userId) || !SESSION_ID.test(sessionId) || !GENERATION.test(generation) || !SECRET.test(secret) || !TAG.test(tag)) {
       return undefined;
     }
     const body = parts.slice(0, -1).join('.');
