@@ -143,10 +143,12 @@ function cannon(options) {
 }
 
 /** Median req/s and latencies of RUNS runs, after one warm-up run; non-2xx answers fail the bench. */
-async function measure(name, options) {
+async function measure(name, { beforeRun = () => {}, ...options }) {
+  beforeRun();
   await cannon({ ...options, duration: quick ? 1 : 2 });
   const runs = [];
   for (let i = 0; i < RUNS; i++) {
+    beforeRun();
     const result = await cannon(options);
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
     runs.push({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 });
@@ -230,31 +232,37 @@ try {
   if (want('cpu')) results.cpu = await cpuPerRequest(tessera, { public: compared.public, me: compared.me });
 
   if (want('refresh')) {
-    // 16 clients, each rotating its own chain (native clients: the token travels in the body).
+    // 16 connections rotating refresh chains (native clients: the token travels in the body). A chain
+    // is held by one request at a time, as one client holds its own token: autocannon clears a
+    // connection's context after every request, so the chain is taken from a free list rather than
+    // pinned to a connection, and handed back with its successor. Chains whose answer was cut off at
+    // the end of a run are freed before the next run and present their last token again, which the
+    // grace window answers with the same successor.
     const chains = [];
-    for (let i = 0; i < 16; i++) chains.push((await nativeLogin(tessera.base, await newUser(tessera.base))).refreshToken);
-    let next = 0;
+    for (let i = 0; i < 32; i++) chains.push((await nativeLogin(tessera.base, await newUser(tessera.base))).refreshToken);
+    const busy = new Set();
     const refreshFailures = new Map();
     process.on('exit', () => refreshFailures.size && console.error('refresh failures:', Object.fromEntries(refreshFailures)));
     results.scenarios.refresh = await measure('refresh', {
       url: `${tessera.base}/auth/refresh`,
       connections: 16,
+      beforeRun: () => busy.clear(),
       requests: [
         {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          // The chains outlive each autocannon run: a connection takes one over and keeps it current.
           setupRequest: (request, context) => {
-            context.chain ??= next++ % chains.length;
+            context.chain = chains.findIndex((_, i) => !busy.has(i));
+            busy.add(context.chain);
             return { ...request, body: JSON.stringify({ refreshToken: chains[context.chain] }) };
           },
           onResponse: (status, body, context) => {
+            busy.delete(context.chain);
             if (status === 200) chains[context.chain] = JSON.parse(body).refreshToken;
-            else
-              refreshFailures.set(
-                `${status} ${JSON.parse(body).code}`,
-                (refreshFailures.get(`${status} ${JSON.parse(body).code}`) ?? 0) + 1,
-              );
+            else {
+              const key = `${status} ${JSON.parse(body).code}`;
+              refreshFailures.set(key, (refreshFailures.get(key) ?? 0) + 1);
+            }
           },
         },
       ],
