@@ -368,7 +368,7 @@ async function storeModules() {
   const { RedisService } = await import('../dist/redis/redis.service.js');
   const { RedisSessionStore, sessionKey } = await import('../dist/auth/sessions/redis-session.store.js');
   const tokens = await import('../dist/auth/tokens/refresh-token.js');
-  const { ServerSecrets } = await import('../dist/auth/tokens/server-secrets.js');
+  const { ServerSecrets } = await import('../dist/secrets/server-secrets.js');
   const secrets = new ServerSecrets([Buffer.from(serverSecret, 'hex')]);
   // No client-side caching here: its tracking table in Redis would be counted as session memory.
   const redis = new RedisService({ url: process.env.REDIS_URL, commandTimeoutMs: 30_000, clientCacheEntries: 0 });

@@ -5,6 +5,7 @@ import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { AppCacheModule } from './cache/app-cache.module.js';
 import { LoggingModule } from './logging/logging.module.js';
+import { MailModule } from './mail/mail.module.js';
 import { AppConfigModule } from './config/config.module.js';
 import { KeysModule } from './auth/tokens/keys.module.js';
 import type { Preflight } from './preflight.js';
@@ -30,6 +31,7 @@ export class AppModule {
         // `security.login.failed` etc.: `@OnEvent('security.**')` hears every security event.
         EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
         AuditModule,
+        MailModule,
         AppCacheModule,
         MetricsModule,
         ThrottlingModule,

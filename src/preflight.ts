@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { KeyService } from './auth/tokens/key.service.js';
 import type { LoadedKeys } from './auth/tokens/keys.module.js';
-import { ServerSecrets } from './auth/tokens/server-secrets.js';
+import { ServerSecrets } from './secrets/server-secrets.js';
 import { type Config, parseConfig } from './config/configuration.js';
 
 /** Everything start-up can trip on, checked before Nest starts; AppModule.forRoot takes it as it is. */

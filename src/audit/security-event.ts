@@ -13,6 +13,12 @@ export const SECURITY_EVENT_TYPES = [
   'password.changed',
   'user.updated',
   'bootstrap.admin',
+  'email.verification_sent',
+  'email.verified',
+  /** Requested (a confirmation link to the new address) and done (the link was used): `details.stage`. */
+  'email.changed',
+  'password.reset_requested',
+  'password.reset',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

@@ -4,7 +4,7 @@ import { throttleConfig } from '../config/configuration.js';
 import { addressBucket } from '../common/address-bucket.js';
 import { RateLimiter } from '../throttling/rate-limit.js';
 import type { DeviceToken } from './tokens/device-token.js';
-import { ServerSecrets } from './tokens/server-secrets.js';
+import { ServerSecrets } from '../secrets/server-secrets.js';
 
 /**
  * Login limits, applied by AuthService after validation (a body refused by validation counts for

@@ -1,5 +1,14 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { appConfig, auditConfig, authConfig, type Config, storageConfig, throttleConfig } from './configuration.js';
+import {
+  accountsConfig,
+  appConfig,
+  auditConfig,
+  authConfig,
+  type Config,
+  mailConfig,
+  storageConfig,
+  throttleConfig,
+} from './configuration.js';
 
 /** The configuration the preflight parsed (once), under each namespace's token, for every module. */
 @Module({})
@@ -11,6 +20,8 @@ export class AppConfigModule {
       { provide: storageConfig.KEY, useValue: config.storage },
       { provide: throttleConfig.KEY, useValue: config.throttle },
       { provide: auditConfig.KEY, useValue: config.audit },
+      { provide: mailConfig.KEY, useValue: config.mail },
+      { provide: accountsConfig.KEY, useValue: config.accounts },
     ];
     return { module: AppConfigModule, global: true, providers, exports: providers };
   }

@@ -44,7 +44,14 @@ describe('configuration', () => {
       cookiePath: '/auth',
     });
     expect(parseAuthConfig({ COOKIE_SECURE: 'false' }).cookieName).toBe('refresh_token');
-    expect(parseThrottleConfig({})).toEqual({ ttlSeconds: 60, loginLimit: 5, refreshLimit: 60, limit: 100, registerLimit: 10 });
+    expect(parseThrottleConfig({})).toEqual({
+      ttlSeconds: 60,
+      loginLimit: 5,
+      refreshLimit: 60,
+      limit: 100,
+      registerLimit: 10,
+      mailLimit: 5,
+    });
     expect(parseAppConfig({})).toMatchObject({ port: 3000, corsOrigins: [], trustProxy: false, demoPage: true });
     expect(parseAppConfig({ NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://auth.example.com' }).demoPage).toBe(false);
     expect(parseStorageConfig({})).toMatchObject({ databaseUrl: undefined, redisUrl: undefined });
@@ -139,6 +146,8 @@ describe('production refuses insecure settings', () => {
     NODE_ENV: 'production',
     SERVER_SECRETS: '0123456789abcdef'.repeat(2) + 'fedcba9876543210'.repeat(2) + '00112233445566778899aabbccddeeff',
     PUBLIC_ORIGIN: 'https://auth.example.com',
+    SMTP_URL: 'smtps://tessera:secret@smtp.example.com:465',
+    APP_URL: 'https://app.example.com',
   };
 
   test('a secure production configuration starts; docs and metrics are off unless asked for', () => {
@@ -155,6 +164,9 @@ describe('production refuses insecure settings', () => {
     [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
     [{ PUBLIC_ORIGIN: 'http://auth.example.com' }, 'PUBLIC_ORIGIN'],
     [{ PUBLIC_ORIGIN: undefined }, 'PUBLIC_ORIGIN'],
+    [{ SMTP_URL: undefined }, 'SMTP_URL'],
+    [{ APP_URL: undefined }, 'APP_URL'],
+    [{ APP_URL: 'http://app.example.com' }, 'APP_URL'],
     [{ CORS_ORIGINS: 'https://app.example.com,http://app.example.com' }, 'CORS_ORIGINS'],
     [{ SERVER_SECRETS: undefined }, 'SERVER_SECRETS'],
     [{ SERVER_SECRETS: 'tooshort' }, 'SERVER_SECRETS'],
@@ -197,6 +209,8 @@ describe('settings refused in every environment, with one line naming the variab
     NODE_ENV: 'production',
     SERVER_SECRETS: '0123456789abcdef'.repeat(2) + 'fedcba9876543210'.repeat(2) + '00112233445566778899aabbccddeeff',
     PUBLIC_ORIGIN: 'https://auth.example.com',
+    SMTP_URL: 'smtps://tessera:secret@smtp.example.com:465',
+    APP_URL: 'https://app.example.com',
   };
   const refusal = (env: Record<string, string | undefined>) => {
     try {
@@ -210,6 +224,8 @@ describe('settings refused in every environment, with one line naming the variab
   test.each([
     [{ TRUST_PROXY: '0.0.0.0/0' }, 'TRUST_PROXY'],
     [{ TRUST_PROXY: 'loopback, ::/0' }, 'TRUST_PROXY'],
+    [{ SMTP_URL: 'http://smtp.example.com' }, 'SMTP_URL'],
+    [{ PASSWORD_MIN_LENGTH: '7' }, 'PASSWORD_MIN_LENGTH'],
     [{ NODE_ENV: 'Production' }, 'NODE_ENV'],
     [{ NODE_ENV: 'prod' }, 'NODE_ENV'],
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { registerAs } from '@nestjs/config';
 import { normaliseEmail, UNSAFE_EMAIL_CHARACTER } from '../common/email.js';
 import { ConfigError } from './config-error.js';
@@ -29,6 +30,8 @@ export const authConfig = registerAs('auth', () => parseAuthConfig(process.env))
 export const storageConfig = registerAs('storage', () => parseStorageConfig(process.env));
 export const throttleConfig = registerAs('throttle', () => parseThrottleConfig(process.env));
 export const auditConfig = registerAs('audit', () => parseAuditConfig(process.env));
+export const mailConfig = registerAs('mail', () => parseMailConfig(process.env));
+export const accountsConfig = registerAs('accounts', () => parseAccountsConfig(process.env));
 
 export function parseAppConfig(env: Env) {
   const nodeEnv = nodeEnvironment(env);
@@ -201,6 +204,8 @@ export function parseThrottleConfig(env: Env) {
     refreshLimit: integer(env, 'THROTTLE_REFRESH_LIMIT', 60, 1, 1_000_000),
     limit: integer(env, 'THROTTLE_LIMIT', 100, 1, 1_000_000),
     registerLimit: integer(env, 'THROTTLE_REGISTER_LIMIT', 10, 1, 1_000_000),
+    /** Requests per IP per THROTTLE_TTL to the routes that send mail (verification, forgot password, email change). */
+    mailLimit: integer(env, 'THROTTLE_MAIL_LIMIT', 5, 1, 1_000_000),
   };
 }
 
@@ -211,11 +216,63 @@ export function parseAuditConfig(env: Env) {
   };
 }
 
+/** Outgoing mail: how it leaves (SMTP or the development outbox) and how hard it is retried. */
+export function parseMailConfig(env: Env) {
+  const smtpUrl = url(env, 'SMTP_URL', ['smtp', 'smtps']);
+  if (nodeEnvironment(env) === 'production' && !smtpUrl) {
+    throw new ConfigError(
+      'SMTP_URL',
+      'must be set in production (smtp://user:pass@host:587 or smtps://…); development writes mail to DATA_DIR/outbox/',
+    );
+  }
+  return {
+    /** Unset: each mail is written as an .eml file under DATA_DIR/outbox/ (development only). */
+    smtpUrl,
+    from: string(env, 'MAIL_FROM', 'Tessera <no-reply@localhost>'),
+    /** The product name mails carry (subjects, greetings). */
+    productName: string(env, 'MAIL_PRODUCT_NAME', 'Tessera'),
+    /** Where the templates are: a team copies the shipped folder and points this at its copy. */
+    templatesDir: resolve(string(env, 'MAIL_TEMPLATES_DIR', fileURLToPath(new URL('../../mail-templates', import.meta.url)))),
+    /** First retry after this long, doubling per attempt up to an hour. */
+    retryBaseSeconds: duration(env, 'MAIL_RETRY_BASE', '30s'),
+    /** Attempts before a mail is given up (logged, its message wiped). */
+    maxAttempts: integer(env, 'MAIL_MAX_ATTEMPTS', 10, 1, 100),
+    /** How often each instance looks for mail that is due (new mail is also sent at once). */
+    pollSeconds: duration(env, 'MAIL_POLL_INTERVAL', '5s'),
+  };
+}
+
+/** The account lifecycle: links in mails, their lifetimes, and what the password policy asks. */
+export function parseAccountsConfig(env: Env) {
+  const production = nodeEnvironment(env) === 'production';
+  const appUrl = url(env, 'APP_URL', ['http', 'https']);
+  if (production) {
+    if (!appUrl) throw new ConfigError('APP_URL', 'must be set in production (where links in mails point, e.g. https://app.example.com)');
+    if (appUrl.startsWith('http://') && !isLoopbackOrigin(appUrl))
+      throw new ConfigError('APP_URL', `must use https:// in production (got ${appUrl})`);
+  }
+  return {
+    /** Links in mails: `{appUrl}/verify-email?token=…`; unset (development): this server's origin + /demo. */
+    appUrl: appUrl?.replace(/\/+$/, ''),
+    emailVerificationTtlSeconds: duration(env, 'EMAIL_VERIFICATION_TTL', '24h'),
+    passwordResetTtlSeconds: duration(env, 'PASSWORD_RESET_TTL', '30m'),
+    /** Logins of unverified accounts answer 403 `email_unverified`. */
+    requireVerifiedEmail: boolean(env, 'REQUIRE_VERIFIED_EMAIL', false),
+    /** NIST SP 800-63B-4: 15 for a password used alone; 8 is the floor it allows. */
+    passwordMinLength: integer(env, 'PASSWORD_MIN_LENGTH', 15, 8, 256),
+    /** Verification and reset mails per account (a hash of the address) per MAIL_ACCOUNT_WINDOW; more are silently not sent. */
+    mailsPerAccount: integer(env, 'MAIL_ACCOUNT_LIMIT', 3, 1, 1_000_000),
+    mailAccountWindowSeconds: duration(env, 'MAIL_ACCOUNT_WINDOW', '1h'),
+  };
+}
+
 export type AppConfig = ReturnType<typeof parseAppConfig>;
 export type AuthConfig = ReturnType<typeof parseAuthConfig>;
 export type StorageConfig = ReturnType<typeof parseStorageConfig>;
 export type ThrottleConfig = ReturnType<typeof parseThrottleConfig>;
 export type AuditConfig = ReturnType<typeof parseAuditConfig>;
+export type MailConfig = ReturnType<typeof parseMailConfig>;
+export type AccountsConfig = ReturnType<typeof parseAccountsConfig>;
 
 /** Every namespace, parsed once before Nest starts (preflight.ts), so a bad value is one clear line. */
 export function parseConfig(env: Env) {
@@ -225,6 +282,8 @@ export function parseConfig(env: Env) {
     storage: parseStorageConfig(env),
     throttle: parseThrottleConfig(env),
     audit: parseAuditConfig(env),
+    mail: parseMailConfig(env),
+    accounts: parseAccountsConfig(env),
   };
 }
 

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const users = pgTable(
   'users',
@@ -13,6 +13,8 @@ export const users = pgTable(
       .notNull()
       .default(sql`ARRAY['user']::text[]`),
     disabled: boolean('disabled').notNull().default(false),
+    /** Proven by a link mailed to `email`; accounts that existed before verification start unverified. */
+    emailVerified: boolean('email_verified').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -49,3 +51,53 @@ export const securityEvents = pgTable(
 );
 
 export type SecurityEventRow = typeof securityEvents.$inferSelect;
+
+/** What a mailed link may do; a token is only ever accepted for its own purpose. */
+export type LinkPurpose = 'verify_email' | 'reset_password' | 'change_email';
+
+/**
+ * Mailed link tokens, one live link per user and purpose: making a new one replaces the row, so
+ * only the newest link works. Only an HMAC of the token is stored (under SERVER_SECRETS); `email`
+ * is the address the link was sent to, which the link is bound to (for `change_email`, the new one).
+ */
+export const linkTokens = pgTable(
+  'link_tokens',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose').$type<LinkPurpose>().notNull(),
+    tokenHash: text('token_hash').notNull(),
+    email: text('email').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.purpose] }), uniqueIndex('link_tokens_token_hash_key').on(table.tokenHash)],
+);
+
+export type LinkTokenRow = typeof linkTokens.$inferSelect;
+
+/**
+ * Mail waiting to be sent (a durable outbox): written in the same transaction as whatever caused
+ * it, sent by a worker on every instance (rows claimed with FOR UPDATE SKIP LOCKED), retried with
+ * backoff, deleted once sent. The message itself is sealed (AES-256-GCM under SERVER_SECRETS):
+ * it carries link tokens, which must never rest in the clear.
+ */
+export const mailOutbox = pgTable(
+  'mail_outbox',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** Which template made it, for logs (not secret). */
+    template: text('template').notNull(),
+    sealed: text('sealed').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lastError: text('last_error'),
+    /** Set when the worker gave up: the row stays for operators, its message is wiped. */
+    failedAt: timestamp('failed_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('mail_outbox_due_idx').on(table.nextAttemptAt)],
+);
+
+export type MailOutboxRow = typeof mailOutbox.$inferSelect;

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { PasswordPolicy } from './password-policy.js';
 import { PasswordService } from './password.service.js';
 
-@Module({ providers: [PasswordService], exports: [PasswordService] })
+@Module({ providers: [PasswordService, PasswordPolicy], exports: [PasswordService, PasswordPolicy] })
 export class PasswordsModule {}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { PurposeKeys, ServerSecrets } from './server-secrets.js';
+import type { PurposeKeys, ServerSecrets } from '../../secrets/server-secrets.js';
 
 /**
  * Device tokens (OWASP's "device cookies"): proof that this client logged in to this account

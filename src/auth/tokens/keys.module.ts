@@ -4,7 +4,7 @@ import { authConfig, storageConfig } from '../../config/configuration.js';
 import { announceDevelopmentKey, KeyService } from './key.service.js';
 import { DeviceTokens } from './device-token.js';
 import { RefreshTokenCodec, SuccessorSealer } from './refresh-token.js';
-import { ServerSecrets } from './server-secrets.js';
+import { ServerSecrets } from '../../secrets/server-secrets.js';
 
 /** What the preflight loaded, once, before Nest starts. */
 export interface LoadedKeys {

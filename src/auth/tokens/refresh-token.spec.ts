@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { createHmac, generateKeyPairSync, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { hashSecret, newSecret, newSessionId, RefreshTokenCodec, SuccessorSealer } from './refresh-token.js';
 import { decodeSecret } from '../../config/secret.js';
-import { ServerSecrets } from './server-secrets.js';
+import { ServerSecrets } from '../../secrets/server-secrets.js';
 
 const signingKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const secret = () => randomBytes(32);

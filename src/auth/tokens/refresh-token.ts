@@ -1,14 +1,5 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createHmac,
-  hkdfSync,
-  type KeyObject,
-  randomBytes,
-  timingSafeEqual,
-} from 'node:crypto';
-import type { PurposeKeys, ServerSecrets } from './server-secrets.js';
+import { createHash, createHmac, hkdfSync, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { PurposeKeys, ServerSecrets } from '../../secrets/server-secrets.js';
 import { isUuid } from '../../common/ids.js';
 
 /**
@@ -112,27 +103,11 @@ export class SuccessorSealer {
   }
 
   seal(token: string, sessionId: string): string {
-    const { id, key } = this.keys.current;
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(Buffer.from(sessionId));
-    const body = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
-    return `${id}.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}`;
+    return this.keys.seal(token, sessionId);
   }
 
   /** Undefined when the box was not sealed by a key of the ring for this session. */
   open(sealed: string, sessionId: string): string | undefined {
-    const dot = sealed.indexOf('.');
-    const key = dot > 0 ? this.keys.find(sealed.slice(0, dot)) : undefined;
-    if (!key) return undefined;
-    try {
-      const raw = Buffer.from(sealed.slice(dot + 1), 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-      decipher.setAAD(Buffer.from(sessionId));
-      decipher.setAuthTag(raw.subarray(12, 28));
-      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
-    } catch {
-      return undefined;
-    }
+    return this.keys.open(sealed, sessionId);
   }
 }

@@ -109,6 +109,21 @@ export const Problems = {
       detail: 'Too many passwords are being processed right now; retry shortly',
       headers: { 'Retry-After': '1' },
     }),
+  /** A password refused by the policy (NIST SP 800-63B-4): `field` names the body field. */
+  weakPassword: (field: string, message: string) =>
+    new ProblemException(HttpStatus.BAD_REQUEST, 'weak_password', 'Weak password', {
+      detail: `${field}: ${message}`,
+      errors: [{ field, message }],
+    }),
+  /** Unknown, used, expired and superseded links look alike. */
+  linkInvalid: () =>
+    new ProblemException(HttpStatus.BAD_REQUEST, 'link_invalid', 'Invalid link', {
+      detail: 'This link is unknown, already used, expired or replaced by a newer one; ask for a new one',
+    }),
+  emailUnverified: () =>
+    new ProblemException(HttpStatus.FORBIDDEN, 'email_unverified', 'Email not verified', {
+      detail: 'Verify your email address before logging in; POST /auth/email/verification sends a new link',
+    }),
   lastAdmin: () =>
     new ProblemException(HttpStatus.CONFLICT, 'last_admin', 'Last admin', {
       detail: 'This change would leave no enabled admin; make another user admin first',

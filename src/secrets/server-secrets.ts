@@ -1,7 +1,7 @@
-import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { decodeSecret, MIN_SECRET_BYTES } from '../../config/secret.js';
+import { decodeSecret, MIN_SECRET_BYTES } from '../config/secret.js';
 
 /**
  * Tessera's own secrets (SERVER_SECRETS), apart from the JWT signing keys: every MAC and every
@@ -47,6 +47,36 @@ export class PurposeKeys {
     const expected = Buffer.from(this.mac(data, bytes, key));
     const given = Buffer.from(tag);
     return expected.length === given.length && timingSafeEqual(expected, given);
+  }
+
+  /**
+   * AES-256-GCM under the newest key: `<keyId>.<base64url(iv | tag | ciphertext)>`. `context` is
+   * authenticated but not stored (e.g. the id of the row the box lives in), so a box moved to
+   * another row does not open.
+   */
+  seal(plaintext: string, context: string): string {
+    const { id, key } = this.current;
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(context));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return `${id}.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}`;
+  }
+
+  /** Undefined when the box was not sealed by a key of the ring for this context. */
+  open(sealed: string, context: string): string | undefined {
+    const dot = sealed.indexOf('.');
+    const key = dot > 0 ? this.find(sealed.slice(0, dot)) : undefined;
+    if (!key) return undefined;
+    try {
+      const raw = Buffer.from(sealed.slice(dot + 1), 'base64url');
+      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+      decipher.setAAD(Buffer.from(context));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      return undefined;
+    }
   }
 }
 
