@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { createClient } from 'redis';
 import { DATABASE, type Database } from '../../src/database/database.js';
+import { linkTokens } from '../../src/database/schema.js';
 import { bearer, PASSWORD, refreshCookieOf, startApp, type TestApp, uniqueEmail } from '../support/app.js';
 import { type ReceivedMail, TestMailbox } from '../support/mailbox.js';
 import { sleep } from '../support/services.js';
@@ -311,9 +312,8 @@ describe('account lifecycle', () => {
       const verify = await mailWithToken(email, VERIFY);
       await post('/auth/password/forgot', { email });
       const reset = await mailWithToken(email, RESET);
-      const rows = (await db.execute(sql`SELECT token_hash, purpose FROM link_tokens WHERE user_id = ${userId}`)) as unknown as
-        { rows: { token_hash: string }[] } | { token_hash: string }[];
-      const hashes = (Array.isArray(rows) ? rows : rows.rows).map((r) => r.token_hash);
+      const rows = await db.select({ tokenHash: linkTokens.tokenHash }).from(linkTokens).where(eq(linkTokens.userId, userId));
+      const hashes = rows.map((r) => r.tokenHash);
       expect(hashes).toHaveLength(2);
       for (const token of [verify.token, reset.token]) {
         expect(hashes).not.toContain(token);
