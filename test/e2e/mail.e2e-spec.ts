@@ -169,12 +169,12 @@ describe('mail outbox', () => {
     const committed = verifyMail();
     await db
       .transaction(async (tx) => {
-        await service.send(rolledBack, tx as unknown as Database);
+        await service.send(rolledBack, tx);
         throw new Error('the caller failed');
       })
       .catch(() => undefined);
     await db.transaction(async (tx) => {
-      await service.send(committed, tx as unknown as Database);
+      await service.send(committed, tx);
     });
 
     await box.waitFor(committed.to, /Tessera|Acme/, { timeoutMs: 60_000 });
