@@ -82,7 +82,7 @@ describe('mail outbox', () => {
     const received = await box.waitFor(mail.to, /Acme ID/, { timeoutMs: 60_000 });
     expect(received.from).toBe('accounts@acme.test');
     expect(received.to).toEqual([mail.to]);
-    expect(received.subject).toBe('Confirm your email address for Acme ID');
+    expect(received.subject).toBe('Verify your email address for Acme ID');
     expect(received.text).toContain('Acme ID');
     expect(received.link).toBe(mail.link);
     expect(received.token).toBe(mail.token);
@@ -110,7 +110,7 @@ describe('mail outbox', () => {
     expect(failed.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() - 5_000);
     // Nothing of the message in the clear: not the link, the token, the address, nor the wording.
     const stored = JSON.stringify(failed);
-    for (const secret of [mail.link, mail.token, mail.to, mail.to.split('@')[0], 'Acme ID', 'Confirm'])
+    for (const secret of [mail.link, mail.token, mail.to, mail.to.split('@')[0], 'Acme ID', 'Verify'])
       expect(stored).not.toContain(secret);
     expect(failed.sealed).toMatch(/^[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]+$/);
 
@@ -200,7 +200,7 @@ describe('mail outbox', () => {
     }, 'an .eml file');
     expect(file).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-[0-9a-f-]{36}\.eml$/);
     const parsed = await simpleParser(readFileSync(join(dir, file)));
-    expect(parsed.subject).toBe('Confirm your email address for Acme ID');
+    expect(parsed.subject).toBe('Verify your email address for Acme ID');
     expect(parsed.text).toContain(mail.link);
     expect(typeof parsed.html === 'string' && parsed.html).toContain(`href="${mail.link}"`);
     await until(async () => (await rows(t)).length === 0, 'the row to be deleted');
