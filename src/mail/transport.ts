@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 
@@ -65,7 +65,9 @@ export class FileOutboxTransport implements MailTransport {
     const built = await this.builder.sendMail(mail);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const path = join(this.dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${id}.eml`);
-    await writeFile(path, built.message as Buffer, { mode: 0o600 });
+    // Written aside and renamed: whoever watches the folder never reads half a mail.
+    await writeFile(`${path}.part`, built.message as Buffer, { mode: 0o600 });
+    await rename(`${path}.part`, path);
     this.logger.log(`mail written to ${path}: ${mail.subject}`);
   }
 

@@ -110,8 +110,7 @@ describe('mail outbox', () => {
     expect(failed.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() - 5_000);
     // Nothing of the message in the clear: not the link, the token, the address, nor the wording.
     const stored = JSON.stringify(failed);
-    for (const secret of [mail.link, mail.token, mail.to, mail.to.split('@')[0], 'Acme ID', 'Verify'])
-      expect(stored).not.toContain(secret);
+    for (const secret of [mail.link, mail.token, mail.to, mail.to.split('@')[0], 'Acme ID', 'Verify']) expect(stored).not.toContain(secret);
     expect(failed.sealed).toMatch(/^[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]+$/);
 
     await box.start();
