@@ -14,7 +14,8 @@ import { freePort, sleep } from '../support/services.js';
  * line `<!-- walkthrough -->`. They run in order, each in its own `bash -e -o pipefail`, all in one
  * temporary directory (so files carry over from block to block, shell variables do not), against one
  * server started fresh with the embedded defaults (`node dist/main.js`: run `npm run build` first).
- * The only substitution is `localhost:3000` → `localhost:<a free port>`.
+ * The substitutions: `localhost:3000` → `localhost:<a free port>`, and `node scripts/` → the repository's
+ * scripts folder; the blocks get the server's DATA_DIR, so `node scripts/outbox.mjs` reads its outbox.
  *
  * What is asserted:
  * - every command of a block succeeds (exit status 0: `-e`, `pipefail`);
@@ -141,7 +142,11 @@ function instrument(block: WalkthroughBlock, port: number, email: string): strin
     '}',
   ];
   const body = block.commands.flatMap((command, index) => [`__mark ${index} begin`, command.text, `__mark ${index} end`]);
-  return [...prelude, ...body, ''].join('\n').replaceAll('localhost:3000', `localhost:${port}`).replaceAll(WALKTHROUGH_EMAIL, email);
+  return [...prelude, ...body, '']
+    .join('\n')
+    .replaceAll('localhost:3000', `localhost:${port}`)
+    .replaceAll(WALKTHROUGH_EMAIL, email)
+    .replaceAll('node scripts/', `node ${join(root, 'scripts')}/`);
 }
 
 interface Response {
@@ -295,6 +300,8 @@ describe('the README walkthrough, followed literally against a fresh server', ()
           PATH: process.env.PATH,
           HOME: process.env.HOME,
           WALKTHROUGH_STATE: state,
+          // The server's DATA_DIR, where the development outbox is (scripts/outbox.mjs reads it).
+          DATA_DIR: dataDir,
         });
         const problems = checkBlock(block, responsesByCommand(state));
         if (status !== 0) problems.unshift(`README.md:${block.line}: the block exited with status ${status}`);
