@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AccountsModule } from './accounts/accounts.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -37,6 +38,7 @@ export class AppModule {
         ThrottlingModule,
         UsersModule,
         AuthModule,
+        AccountsModule,
         AdminModule,
         HealthModule,
       ],

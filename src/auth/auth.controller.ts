@@ -1,21 +1,12 @@
-import { Body, Controller, Header, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiCreatedResponse,
-  ApiSecurity,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiSecurity, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
-import { UserDto } from '../users/dto/user.dto.js';
 import { AuthService } from './auth.service.js';
 import { bearerToken, clientInfo } from './client-info.js';
 import { ApiRefreshTokenBody, Auth, BEARER_SCHEME, CookieAuthenticated, CurrentUser, Public } from './decorators/auth.decorators.js';
-import { ChangePasswordDto, LoginDto, RefreshTokenBodyDto, RegisterDto } from './dto/credentials.dto.js';
+import { ChangePasswordDto, LoginDto, RefreshTokenBodyDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
 import { AuthCookies } from './auth-cookies.js';
 import type { AuthenticatedUser } from './tokens/access-token.js';
@@ -27,21 +18,6 @@ export class AuthController {
     private readonly auth: AuthService,
     private readonly cookies: AuthCookies,
   ) {}
-
-  @Public()
-  @RateLimit('register')
-  @Post('register')
-  // The answer names the account: not for any cache.
-  @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Create an account', description: 'Emails are trimmed and lower-cased. Passwords: 10 to 128 characters.' })
-  @ApiCreatedResponse({ type: UserDto })
-  @ApiProblems([400, 409, 413, 503], {
-    409: 'An account with this email exists (`email_taken`)',
-    503: 'Too many passwords being hashed right now, or a backing service is down (`service_unavailable`, with `Retry-After`)',
-  })
-  async register(@Body() body: RegisterDto): Promise<UserDto> {
-    return UserDto.from(await this.auth.register(body.email, body.password));
-  }
 
   @Public()
   @Post('login')
@@ -58,7 +34,10 @@ export class AuthController {
     type: TokenResponseDto,
     headers: { 'Set-Cookie': { description: 'The refresh token cookie and the device cookie (browsers)' } },
   })
-  @ApiProblems([400, 401, 413, 429, 503], { 401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)' })
+  @ApiProblems([400, 401, 403, 413, 429, 503], {
+    401: 'Unknown email, wrong password or disabled account, alike (`invalid_credentials`)',
+    403: 'REQUIRE_VERIFIED_EMAIL is on and the address is not verified yet; only after the right password (`email_unverified`)',
+  })
   async login(
     @Body() body: LoginDto,
     @Req() request: FastifyRequest,

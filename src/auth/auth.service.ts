@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { accountsConfig } from '../config/configuration.js';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { Problems } from '../common/problems/problem.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { UsersService } from '../users/users.service.js';
-import type { User } from '../users/user.js';
 import { LoginThrottle } from './login-throttle.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
@@ -24,12 +25,8 @@ export class AuthService {
     private readonly throttle: LoginThrottle,
     private readonly devices: DeviceTokens,
     private readonly events: SecurityEventsService,
+    @Inject(accountsConfig.KEY) private readonly accounts: ConfigType<typeof accountsConfig>,
   ) {}
-
-  /** Hashes the password (admitted by PasswordService, 503 when too busy), then creates the account. */
-  async register(email: string, password: string): Promise<User> {
-    return this.users.create(email, await this.passwords.hash(password));
-  }
 
   /**
    * Unknown email, wrong password and disabled account fail alike, after the same argon2 work.
@@ -62,6 +59,18 @@ export class AuthService {
       const reason = !user ? 'unknown_account' : !passwordOk ? 'wrong_password' : 'disabled';
       await this.events.record({ type: 'login.failed', outcome: 'failure', userId: user?.id, details: { reason }, context: client });
       throw Problems.invalidCredentials();
+    }
+    // Only after the right password: a 403 here tells nothing to someone who does not have it.
+    if (this.accounts.requireVerifiedEmail && !user.emailVerified) {
+      this.metrics.loginFailed();
+      await this.events.record({
+        type: 'login.failed',
+        outcome: 'failure',
+        userId: user.id,
+        details: { reason: 'email_unverified' },
+        context: client,
+      });
+      throw Problems.emailUnverified();
     }
     const started = await this.sessions.start(user.id, client, authenticatedAt);
     if (!started) {

@@ -28,7 +28,8 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
     const admin = this.auth.bootstrapAdmin;
     if (!admin) return;
     const email = normaliseEmail(admin.email);
-    const created = await this.users.createIfAbsent(email, await this.passwords.hash(admin.password), ['user', 'admin']);
+    // Verified: the operator chose the address (and REQUIRE_VERIFIED_EMAIL must not lock the admin out).
+    const created = await this.users.createIfAbsent(email, await this.passwords.hash(admin.password), ['user', 'admin'], true);
     if (created) {
       // By id: emails never reach the logs.
       this.logger.log(`Bootstrap admin created (user ${created.id})`);

@@ -15,7 +15,7 @@ import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit-store.js';
  * tracker per limit, a storage interface) so moving back is easy once it ships ESM.
  */
 
-export type RateLimitPolicy = 'refresh' | 'password' | 'register' | 'public';
+export type RateLimitPolicy = 'refresh' | 'password' | 'register' | 'public' | 'mail' | 'email-change';
 
 interface Rule {
   name: string;
@@ -44,6 +44,19 @@ const POLICIES: Record<RateLimitPolicy, Rule[]> = {
     { name: 'register-ip', limit: (c) => c.registerLimit, tracker: byIp },
   ],
   public: [{ name: 'public-ip', limit: (c) => c.limit, tracker: byIp }],
+  // Routes that send mail (verification, forgot password): THROTTLE_MAIL_LIMIT per IP, so one
+  // client cannot make Tessera mail many addresses. The per-account cap is the service's (it must
+  // answer alike whether or not the account exists).
+  mail: [
+    { name: 'public-ip', limit: (c) => c.limit, tracker: byIp },
+    { name: 'mail-ip', limit: (c) => c.mailLimit, tracker: byIp },
+  ],
+  // An email change mails two addresses and checks the current password: the mail limit per IP and
+  // the password-guess limit per user (the same counter as password changes).
+  'email-change': [
+    { name: 'mail-ip', limit: (c) => c.mailLimit, tracker: byIp },
+    { name: 'password-user', limit: (c) => c.loginLimit, tracker: byUser },
+  ],
 };
 
 const RATE_LIMIT_POLICY = 'tessera:rateLimit';
@@ -115,6 +128,16 @@ export class RateLimiter {
 
   async release(name: string, who: string): Promise<void> {
     await this.store.release(`${name}:${who}`);
+  }
+
+  /**
+   * Counts one event of `who` in a window of its own (`windowMs`, not THROTTLE_TTL) and says
+   * whether it is within `limit`. Refuses nothing itself: for caps whose excess is dropped
+   * silently (a mail not sent) rather than answered with 429.
+   */
+  async withinCap(name: string, who: string, limit: number, windowMs: number): Promise<boolean> {
+    const { hits } = await this.store.hit(`${name}:${who}`, windowMs);
+    return hits <= limit;
   }
 
   /** Seconds until the window ends when `limit` events have already been counted; undefined while under it. */

@@ -4,6 +4,8 @@ export interface User {
   email: string;
   roles: string[];
   disabled: boolean;
+  /** Proven by a link mailed to `email` (or a password reset through one). */
+  emailVerified: boolean;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Auth, type AuthenticatedUser, CurrentUser } from '../auth/decorators/auth.decorators.js';
-import { UserDto } from './dto/user.dto.js';
+import { AccountUserDto } from './dto/user.dto.js';
 import { UsersService } from './users.service.js';
 
 @ApiTags('users')
@@ -12,8 +12,8 @@ export class UsersController {
   @Auth()
   @Get('me')
   @ApiOperation({ summary: 'The current user' })
-  @ApiOkResponse({ type: UserDto })
-  async me(@CurrentUser() principal: AuthenticatedUser): Promise<UserDto> {
-    return UserDto.from(await this.users.getById(principal.id));
+  @ApiOkResponse({ type: AccountUserDto })
+  async me(@CurrentUser() principal: AuthenticatedUser): Promise<AccountUserDto> {
+    return AccountUserDto.from(await this.users.getById(principal.id));
   }
 }

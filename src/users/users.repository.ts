@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, eq, sql } from 'drizzle-orm';
 import { DATABASE, type Database } from '../database/database.js';
-import { users, type UserRow } from '../database/schema.js';
+import { linkTokens, users, type UserRow } from '../database/schema.js';
 import type { User } from './user.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -19,8 +19,16 @@ export class LastAdminError extends Error {}
 export class UsersRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
-  async findById(id: string): Promise<User | undefined> {
-    const [row] = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
+  /**
+   * Runs `work` in one transaction; the other methods take its executor (`tx`) so a caller above
+   * users/ (accounts/) can create or change a user and write its own rows atomically.
+   */
+  transaction<T>(work: (tx: Database) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => work(tx as unknown as Database));
+  }
+
+  async findById(id: string, executor: Database = this.db): Promise<User | undefined> {
+    const [row] = await executor.select().from(users).where(eq(users.id, id)).limit(1);
     return row ? toUser(row) : undefined;
   }
 
@@ -40,9 +48,9 @@ export class UsersRepository {
     return row?.passwordHash;
   }
 
-  async insert(email: string, passwordHash: string, roles: string[]): Promise<User> {
+  async insert(email: string, passwordHash: string, roles: string[], executor: Database = this.db): Promise<User> {
     try {
-      const [row] = await this.db.insert(users).values({ email, passwordHash, roles }).returning();
+      const [row] = await executor.insert(users).values({ email, passwordHash, roles }).returning();
       return toUser(row);
     } catch (error) {
       if (isUniqueViolation(error)) throw new EmailTakenError();
@@ -50,13 +58,62 @@ export class UsersRepository {
     }
   }
 
-  async update(id: string, changes: { disabled?: boolean; roles?: string[]; passwordHash?: string }): Promise<User | undefined> {
+  async update(id: string, changes: { disabled?: boolean; roles?: string[] }): Promise<User | undefined> {
     const [row] = await this.db
       .update(users)
       .set({ ...changes, updatedAt: sql`now()` })
       .where(eq(users.id, id))
       .returning();
     return row ? toUser(row) : undefined;
+  }
+
+  /**
+   * A new password hash. Mailed reset links of the user die with the old password (a link asked
+   * for before a change must not undo it), in the same transaction.
+   */
+  async setPasswordHash(
+    id: string,
+    passwordHash: string,
+    options: { markEmailVerified?: boolean; onlyIf?: { email: string; enabled: true } } = {},
+    executor?: Database,
+  ): Promise<User | undefined> {
+    const run = async (tx: Database) => {
+      const conditions = [eq(users.id, id)];
+      if (options.onlyIf) conditions.push(eq(users.email, options.onlyIf.email), eq(users.disabled, false));
+      const [row] = await tx
+        .update(users)
+        .set({ passwordHash, ...(options.markEmailVerified ? { emailVerified: true } : {}), updatedAt: sql`now()` })
+        .where(and(...conditions))
+        .returning();
+      if (row) await tx.delete(linkTokens).where(and(eq(linkTokens.userId, id), eq(linkTokens.purpose, 'reset_password')));
+      return row ? toUser(row) : undefined;
+    };
+    return executor ? run(executor) : this.transaction(run);
+  }
+
+  /** Marks the email verified while it is still `email` (a link proves only the address it was sent to). */
+  async markEmailVerified(id: string, email: string, executor: Database = this.db): Promise<User | undefined> {
+    const [row] = await executor
+      .update(users)
+      .set({ emailVerified: true, updatedAt: sql`now()` })
+      .where(and(eq(users.id, id), eq(users.email, email)))
+      .returning();
+    return row ? toUser(row) : undefined;
+  }
+
+  /** Moves the account to a new (verified) address; EmailTakenError when another account holds it. */
+  async changeEmail(id: string, email: string, executor: Database = this.db): Promise<User | undefined> {
+    try {
+      const [row] = await executor
+        .update(users)
+        .set({ email, emailVerified: true, updatedAt: sql`now()` })
+        .where(eq(users.id, id))
+        .returning();
+      return row ? toUser(row) : undefined;
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new EmailTakenError();
+      throw error;
+    }
   }
 
   /**
@@ -86,10 +143,10 @@ export class UsersRepository {
    * Creates the user unless the email is taken; undefined when it was (the existing row is not
    * touched). One statement, so instances starting together cannot both create it or race.
    */
-  async insertIfAbsent(email: string, passwordHash: string, roles: string[]): Promise<User | undefined> {
+  async insertIfAbsent(email: string, passwordHash: string, roles: string[], emailVerified = false): Promise<User | undefined> {
     const [row] = await this.db
       .insert(users)
-      .values({ email, passwordHash, roles })
+      .values({ email, passwordHash, roles, emailVerified })
       .onConflictDoNothing({ target: users.email })
       .returning();
     return row ? toUser(row) : undefined;
@@ -102,6 +159,7 @@ function toUser(row: UserRow): User {
     email: row.email,
     roles: row.roles,
     disabled: row.disabled,
+    emailVerified: row.emailVerified,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

@@ -5,6 +5,7 @@ import { withDeadline } from '../common/deadline.js';
 import { DependencyUnavailableError } from '../common/problems/dependency-error.js';
 import { Problems } from '../common/problems/problem.js';
 import { normaliseEmail } from '../common/email.js';
+import type { Database } from '../database/database.js';
 import type { User } from './user.js';
 import { EmailTakenError, LastAdminError, UsersRepository } from './users.repository.js';
 
@@ -23,19 +24,51 @@ export class UsersService {
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
   ) {}
 
+  /**
+   * One database transaction for a change above users/ (accounts/: a user, its link and its mail
+   * commit together). Pass `tx` to the methods below that take an executor; cached records are the
+   * caller's to drop (`forget`) once the transaction has committed.
+   */
+  transaction<T>(work: (tx: Database) => Promise<T>): Promise<T> {
+    return this.repository.transaction(work);
+  }
+
   /** A new account with the `user` role; `passwordHash` comes from auth/ (PasswordService). */
-  async create(email: string, passwordHash: string): Promise<User> {
+  async create(email: string, passwordHash: string, executor?: Database): Promise<User> {
     try {
-      return await this.repository.insert(normaliseEmail(email), passwordHash, ['user']);
+      return await this.repository.insert(normaliseEmail(email), passwordHash, ['user'], executor);
     } catch (error) {
       if (error instanceof EmailTakenError) throw Problems.emailTaken();
       throw error;
     }
   }
 
-  /** Creates the account unless the email is taken; undefined when it was (the existing one is not touched). */
-  createIfAbsent(email: string, passwordHash: string, roles: string[]): Promise<User | undefined> {
-    return this.repository.insertIfAbsent(normaliseEmail(email), passwordHash, roles);
+  /**
+   * Creates the account unless the email is taken; undefined when it was (the existing one is not
+   * touched). `emailVerified`: the operator vouches for the address (the bootstrap admin).
+   */
+  createIfAbsent(email: string, passwordHash: string, roles: string[], emailVerified = false): Promise<User | undefined> {
+    return this.repository.insertIfAbsent(normaliseEmail(email), passwordHash, roles, emailVerified);
+  }
+
+  /** Straight from the database, inside `executor`'s transaction when given. */
+  findInTransaction(id: string, executor: Database): Promise<User | undefined> {
+    return this.repository.findById(id, executor);
+  }
+
+  /** Marks `email` verified while it is still the account's address; undefined when it is not (or no such user). */
+  markEmailVerified(id: string, email: string, executor?: Database): Promise<User | undefined> {
+    return this.repository.markEmailVerified(id, email, executor);
+  }
+
+  /** The account's address becomes `email` (verified: a link sent there was used); 409 `email_taken` if another account holds it. */
+  async changeEmail(id: string, email: string, executor?: Database): Promise<User | undefined> {
+    try {
+      return await this.repository.changeEmail(id, normaliseEmail(email), executor);
+    } catch (error) {
+      if (error instanceof EmailTakenError) throw Problems.emailTaken();
+      throw error;
+    }
   }
 
   findByEmail(email: string): Promise<User | undefined> {
@@ -85,14 +118,25 @@ export class UsersService {
     return user;
   }
 
-  /** Stores a new password hash (made by auth/). */
+  /** Stores a new password hash (made by auth/); the user's reset links die with the old password. */
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
-    await this.repository.update(id, { passwordHash });
+    await this.repository.setPasswordHash(id, passwordHash);
     await this.forget(id);
   }
 
-  /** A failed invalidation fails the change (503, retry) rather than leave a stale record served. */
-  private async forget(id: string): Promise<void> {
+  /**
+   * A password reset: the new hash, the address marked verified (the link proved the mailbox), only
+   * while the account still has `email` and is enabled; undefined otherwise (nothing changed).
+   */
+  resetPasswordHash(id: string, passwordHash: string, email: string, executor: Database): Promise<User | undefined> {
+    return this.repository.setPasswordHash(id, passwordHash, { markEmailVerified: true, onlyIf: { email, enabled: true } }, executor);
+  }
+
+  /**
+   * Drops the cached record. A failed invalidation fails the change (503, retry) rather than leave a
+   * stale record served. Public for changes made in a caller's transaction (after it commits).
+   */
+  async forget(id: string): Promise<void> {
     const deleted = await withDeadline(
       this.cache.del(cacheKey(id)).then(() => true),
       CACHE_DEADLINE_MS * 10,

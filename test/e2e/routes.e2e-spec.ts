@@ -13,6 +13,11 @@ const PUBLIC_ROUTES = new Set([
   'POST /auth/login',
   'POST /auth/logout',
   'POST /auth/refresh',
+  // The account lifecycle: links from mails work without a session; verification takes an optional Bearer.
+  'POST /auth/email/verification',
+  'POST /auth/email/verify',
+  'POST /auth/password/forgot',
+  'POST /auth/password/reset',
   'GET /.well-known/jwks.json',
   'GET /health/live',
   'GET /health/ready',

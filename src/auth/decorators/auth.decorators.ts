@@ -1,5 +1,5 @@
 import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiSecurity } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/problems/api-problems.decorator.js';
 import { RefreshTokenBodyDto } from '../dto/credentials.dto.js';
 import { OriginGuard } from '../guards/origin.guard.js';
@@ -9,11 +9,29 @@ import type { AuthenticatedUser } from '../tokens/access-token.js';
 export type { AuthenticatedUser };
 
 export const IS_PUBLIC = 'tessera:isPublic';
+export const OPTIONAL_AUTH = 'tessera:optionalAuth';
 export const REQUIRED_ROLES = 'tessera:roles';
 export const BEARER_SCHEME = 'bearer';
 
 /** Opts a route out of the global access-token guard. */
 export const Public = () => SetMetadata(IS_PUBLIC, true);
+
+/**
+ * A route that works with or without a Bearer token: without an `Authorization` header it runs
+ * anonymously (no `@CurrentUser()`); with one, the token must be valid like on any protected route
+ * (401 otherwise), and `@CurrentUser()` is its user. Read the caller with `@OptionalUser()`.
+ * Documented with both an empty and a Bearer security requirement.
+ */
+export function OptionalAuth() {
+  return applyDecorators(
+    SetMetadata(OPTIONAL_AUTH, true),
+    ApiSecurity({}),
+    ApiBearerAuth(BEARER_SCHEME),
+    ApiProblems([401, 503], {
+      401: 'An `Authorization` header was sent but its token is invalid, expired or its session has ended (`missing_token`, `invalid_token`, `token_expired`, `session_revoked`)',
+    }),
+  );
+}
 
 /** Requires one of these roles (checked against the user's current roles, not the token's). */
 export const Roles = (...roles: string[]) => SetMetadata(REQUIRED_ROLES, roles);
@@ -66,4 +84,9 @@ export function ApiRefreshTokenBody() {
 /** The authenticated user of a protected route. */
 export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedUser => {
   return context.switchToHttp().getRequest<{ user: AuthenticatedUser }>().user;
+});
+
+/** The authenticated user of an @OptionalAuth() route, or undefined when the request sent no token. */
+export const OptionalUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedUser | undefined => {
+  return context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
 });

@@ -12,15 +12,16 @@ export const PASSWORD_MAX = 128;
  */
 
 /** Emails are normalised (trimmed, lower-cased, NFC) before validation, so " Ada@Example.com" is ada@example.com. */
-const NormaliseEmail = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normaliseEmail(value) : value));
+export const NormaliseEmail = () =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normaliseEmail(value) : value));
 /**
  * Lone UTF-16 surrogates cannot be encoded (they would become U+FFFD, so two different passwords
  * could verify alike, and validator's isEmail throws on them): refused with 400.
  */
-const WellFormed = () =>
+export const WellFormed = () =>
   Matches(/^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/, { message: '$property must be well-formed Unicode text' });
 /** The one rule of common/email.ts (controls, invisible, bidirectional, default-ignorable, spaces): 400 on every email field. */
-const NoInvisibleCharacters = () =>
+export const NoInvisibleCharacters = () =>
   Matches(SAFE_EMAIL_TEXT, { message: '$property must not contain control, invisible, space or bidirectional characters' });
 
 export class RegisterDto {

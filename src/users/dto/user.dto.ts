@@ -17,12 +17,25 @@ export class UserDto {
   }
 }
 
-export class AdminUserDto extends UserDto {
+/** A user as they (GET /users/me) and admins see them: with the state of their address. */
+export class AccountUserDto extends UserDto {
+  @ApiProperty({
+    example: true,
+    description: 'Whether a link mailed to `email` has been used (verification, a password reset or an email change)',
+  })
+  emailVerified: boolean;
+
+  static override from(user: User): AccountUserDto {
+    return { ...UserDto.from(user), emailVerified: user.emailVerified };
+  }
+}
+
+export class AdminUserDto extends AccountUserDto {
   @ApiProperty({ example: false })
   disabled: boolean;
 
   static override from(user: User): AdminUserDto {
-    return { ...UserDto.from(user), disabled: user.disabled };
+    return { ...AccountUserDto.from(user), disabled: user.disabled };
   }
 }
 
