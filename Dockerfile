@@ -9,7 +9,7 @@
 #     -e DATABASE_URL=postgres://... -e REDIS_URL=redis://... tessera
 #
 # Stages: base -> deps (all deps) -> build (dist/) ; base -> prod-deps (runtime deps only) ;
-# runtime = Node 22 LTS slim + prod node_modules + dist/ + drizzle/ + package.json, as user `node`.
+# runtime = Node 22 LTS slim + prod node_modules + dist/ + drizzle/ + mail-templates/ + package.json, as user `node`.
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
@@ -57,6 +57,8 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
+# The mail templates (MAIL_TEMPLATES_DIR defaults to this folder; mount a team's own copy elsewhere and point it there).
+COPY mail-templates ./mail-templates
 # The demo page (off in production unless DEMO_PAGE=true): its static files and the compiled client.
 COPY client/public ./client/public
 COPY --from=build /app/client/dist ./client/dist

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { SMTPServer } from 'smtp-server';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = Object.fromEntries(
@@ -60,6 +61,20 @@ writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
 writeFileSync(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }));
 const children = [];
 
+// Production requires SMTP_URL: registrations queue verification mails, so a sink SMTP server in
+// this process accepts them (and throws them away) rather than letting them pile up in retries.
+const smtpSink = new SMTPServer({
+  authOptional: true,
+  disabledCommands: ['STARTTLS'],
+  logger: false,
+  onData: (stream, _session, callback) => {
+    stream.on('end', () => callback());
+    stream.resume();
+  },
+});
+const smtpPort = await freePort();
+await new Promise((resolve) => smtpSink.listen(smtpPort, '127.0.0.1', resolve));
+
 async function startProcess(name, script, env, readyPath) {
   const port = await freePort();
   // --profile: the Tessera server writes a V8 CPU profile into bench/profiles/ when it stops.
@@ -91,6 +106,8 @@ function serverEnv(dataDir) {
     // What production requires (the server refuses to start without them).
     SERVER_SECRETS: serverSecret,
     PUBLIC_ORIGIN: 'http://localhost',
+    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    APP_URL: 'http://localhost/demo',
     LOG_LEVEL: 'warn',
     DATA_DIR: dataDir,
     JWT_PRIVATE_KEY_FILE: keyFile,
@@ -107,6 +124,7 @@ async function shutdown() {
   const exits = children.filter((child) => child.exitCode === null).map((child) => new Promise((resolve) => child.once('exit', resolve)));
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   await Promise.race([Promise.all(exits), sleep(5000)]);
+  await Promise.race([new Promise((resolve) => smtpSink.close(resolve)), sleep(2000)]);
   rmSync(work, { recursive: true, force: true });
 }
 process.on('SIGINT', () => shutdown().then(() => process.exit(130)));

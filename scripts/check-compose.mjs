@@ -232,7 +232,7 @@ function checkCompose() {
     checkUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis');
     if (env.NODE_ENV === 'production') {
       // What a production start-up refuses to run without (src/config/configuration.ts).
-      for (const variable of ['SERVER_SECRETS', 'PUBLIC_ORIGIN', 'JWT_PRIVATE_KEY_FILE']) {
+      for (const variable of ['SERVER_SECRETS', 'PUBLIC_ORIGIN', 'JWT_PRIVATE_KEY_FILE', 'SMTP_URL', 'APP_URL']) {
         if (env[variable] === undefined || env[variable] === '')
           fail(`services.app.environment has no ${variable}, which production requires`);
       }

@@ -1,10 +1,37 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { join } from 'node:path';
+import { mailConfig, storageConfig } from '../config/configuration.js';
+import { MailOutboxRepository } from './mail-outbox.repository.js';
 import { MailService } from './mail.service.js';
+import { MailWorker } from './mail-worker.js';
+import { MailTemplates } from './templates.js';
+import { FileOutboxTransport, MAIL_TRANSPORT, type MailTransport, SmtpTransport } from './transport.js';
 
-/** Outgoing mail. Global: any module sends through MailService. */
+/** Outgoing mail through a durable outbox. Global: any module sends through MailService. */
 @Global()
 @Module({
-  providers: [MailService],
+  providers: [
+    {
+      provide: MailTemplates,
+      inject: [mailConfig.KEY],
+      // Read and checked once at start-up: a missing file or a typo stops the server with one line.
+      useFactory: (config: ConfigType<typeof mailConfig>) => MailTemplates.load(config.templatesDir),
+    },
+    {
+      provide: MAIL_TRANSPORT,
+      inject: [mailConfig.KEY, storageConfig.KEY],
+      useFactory: (config: ConfigType<typeof mailConfig>, storage: ConfigType<typeof storageConfig>): MailTransport => {
+        if (config.smtpUrl) return new SmtpTransport(config.smtpUrl);
+        const dir = join(storage.dataDir, 'outbox');
+        new Logger('Mail').warn(`No SMTP_URL: mails are written to ${dir} (development only)`);
+        return new FileOutboxTransport(dir);
+      },
+    },
+    MailOutboxRepository,
+    MailWorker,
+    MailService,
+  ],
   exports: [MailService],
 })
 export class MailModule {}

@@ -4,6 +4,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp, type TestApp } from '../support/app.js';
+import { TestMailbox } from '../support/mailbox.js';
+
+/** Production refuses to start without SMTP_URL: one real SMTP server for the whole file. */
+const mailbox = new TestMailbox();
+beforeAll(async () => {
+  await mailbox.start();
+});
+afterAll(async () => {
+  await mailbox.stop();
+});
 
 /** What production requires; the suites below add DOCS / METRICS_TOKEN on top. */
 function productionEnv(dir: string): Record<string, string> {
@@ -14,6 +24,8 @@ function productionEnv(dir: string): Record<string, string> {
     JWT_PRIVATE_KEY_FILE: keyFile,
     SERVER_SECRETS: randomBytes(32).toString('hex'),
     PUBLIC_ORIGIN: 'https://auth.example.com',
+    SMTP_URL: mailbox.url,
+    APP_URL: 'https://app.example.com',
   };
 }
 
