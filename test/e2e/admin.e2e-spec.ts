@@ -24,7 +24,7 @@ describe('admin routes and the bootstrap admin', () => {
   test('GET /admin/users/:id returns {id, email, roles, disabled}', async () => {
     const user = await registerAndLogin(t);
     const response = await t.http().get(`/admin/users/${user.userId}`).set(bearer(adminToken)).expect(200);
-    expect(response.body).toEqual({ id: user.userId, email: user.email, roles: ['user'], disabled: false });
+    expect(response.body).toEqual({ id: user.userId, email: user.email, roles: ['user'], emailVerified: false, disabled: false });
   });
 
   test('non-admins get 403 forbidden on every admin route', async () => {

@@ -139,7 +139,7 @@ describe('register, login, /users/me, logout', () => {
   test('/users/me answers the user for a valid token', async () => {
     const user = await registerAndLogin(t);
     const me = await t.http().get('/users/me').set(bearer(user.accessToken)).expect(200);
-    expect(me.body).toEqual({ id: user.userId, email: user.email, roles: ['user'] });
+    expect(me.body).toEqual({ id: user.userId, email: user.email, roles: ['user'], emailVerified: false });
   });
 
   test('/users/me without a token is 401 with WWW-Authenticate invalid_request', async () => {

@@ -65,7 +65,7 @@ describe('/users/me refuses forged and invalid access tokens', () => {
 
   async function expectAccepted(token: string, user: User) {
     const response = await t.http().get('/users/me').set(bearer(token)).expect(200);
-    expect(response.body).toEqual({ id: user.userId, email: user.email, roles: ['user'] });
+    expect(response.body).toEqual({ id: user.userId, email: user.email, roles: ['user'], emailVerified: false });
   }
 
   async function expectRefused(token: string, code: 'invalid_token' | 'token_expired' | 'session_revoked' = 'invalid_token') {
