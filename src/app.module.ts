@@ -32,7 +32,7 @@ export class AppModule {
         // `security.login.failed` etc.: `@OnEvent('security.**')` hears every security event.
         EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
         AuditModule,
-        MailModule,
+        MailModule.forRoot(loaded.mailTemplates),
         AppCacheModule,
         MetricsModule,
         ThrottlingModule,
