@@ -37,7 +37,7 @@ describeBrowser('the account lifecycle in a real browser (headless Chromium)', (
     base = server.base;
     browser = await launchChromium();
     mkdirSync(SCREENSHOTS, { recursive: true });
-  }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();

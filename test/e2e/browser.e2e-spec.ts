@@ -30,7 +30,7 @@ describeBrowser('in a real browser (headless Chromium)', () => {
     [base, shortLivedBase] = servers.map((s) => s.base);
     browser = await launchChromium();
     mkdirSync(SCREENSHOTS, { recursive: true });
-  }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();

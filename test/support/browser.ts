@@ -17,6 +17,9 @@ export const describeBrowser = existsSync(CHROMIUM) || process.env.CI ? describe
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SCREENSHOTS = join(ROOT, 'artifacts', 'screenshots');
 
+/** How long a server may take to answer /health/ready (a limit for hangs; the suites' beforeAll allow more). */
+export const SERVER_START_TIMEOUT_MS = 150_000;
+
 export interface BrowserTestServer {
   server: ChildProcess;
   base: string;
@@ -45,11 +48,21 @@ export async function startServer(env: Record<string, string>): Promise<BrowserT
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  for (let i = 0; i < 300; i++) {
+  // Ready is a condition, not a duration: a first start creates and migrates a new embedded
+  // database, which takes far longer on a loaded 2-core machine than on an idle one.
+  const deadline = Date.now() + SERVER_START_TIMEOUT_MS;
+  for (;;) {
+    if (server.exitCode !== null || server.signalCode !== null) {
+      throw new Error(`dist/main.js exited (${server.exitCode ?? server.signalCode}) before it was ready on ${base}`);
+    }
     try {
       if ((await fetch(`${base}/health/ready`)).ok) break;
     } catch {
       // not listening yet
+    }
+    if (Date.now() > deadline) {
+      server.kill('SIGTERM');
+      throw new Error(`dist/main.js was not ready on ${base} within ${SERVER_START_TIMEOUT_MS / 1000} s`);
     }
     await sleep(100);
   }
