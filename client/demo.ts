@@ -13,17 +13,36 @@ function describe(error: unknown): string {
   return 'Something went wrong; try again';
 }
 
+/** An error for one form: the messages of the fields it names (without field names), else the detail. */
+function describeFor(error: unknown, fields: string[]): string {
+  if (error instanceof TesseraError) {
+    const messages = error.problem?.errors?.filter((e) => fields.includes(e.field)).map((e) => e.message) ?? [];
+    if (messages.length > 0) return messages.join('; ');
+  }
+  return describe(error);
+}
+
+let renders = 0;
+
 async function render(): Promise<void> {
+  // Renders may overlap (a restore, a verified link, a tab's message): only the latest one writes.
+  const current = ++renders;
   $('signed-in').hidden = !client.isLoggedIn;
   $('signed-out').hidden = client.isLoggedIn;
   if (!client.isLoggedIn) return;
   try {
     const me = await client.me();
+    const sessions = await client.sessions();
+    if (current !== renders) return;
     $('me-email').textContent = me.email;
     $('me-roles').textContent = `(${me.roles.join(', ')})`;
-    renderSessions(await client.sessions());
+    const verified = $('me-verified');
+    verified.textContent = me.emailVerified ? 'verified' : 'not verified';
+    verified.className = me.emailVerified ? 'verified' : 'unverified';
+    $('resend-verification').hidden = me.emailVerified !== false;
+    renderSessions(sessions);
   } catch (error) {
-    if (client.isLoggedIn) say(describe(error));
+    if (client.isLoggedIn && current === renders) say(describe(error));
   }
 }
 
@@ -73,13 +92,38 @@ function renderSessions(sessions: Session[]): void {
   $('sessions').replaceChildren(...rows);
 }
 
-function formValues(form: HTMLFormElement): { email: string; password: string } {
+/** The text value of each named field of `form` ('' when absent). */
+function fields<K extends string>(form: HTMLFormElement, ...names: K[]): Record<K, string> {
   const data = new FormData(form);
-  const text = (name: string) => {
+  const values = {} as Record<K, string>;
+  for (const name of names) {
     const value = data.get(name);
-    return typeof value === 'string' ? value : '';
-  };
-  return { email: text('email'), password: text('password') };
+    values[name] = typeof value === 'string' ? value : '';
+  }
+  return values;
+}
+
+function formValues(form: HTMLFormElement): { email: string; password: string } {
+  return fields(form, 'email', 'password');
+}
+
+/** Runs `action` on submit, with the browser's own submit suppressed and the button off meanwhile. */
+function onSubmit(id: string, action: (form: HTMLFormElement) => Promise<void>): void {
+  $<HTMLFormElement>(id).addEventListener(
+    'submit',
+    (event) =>
+      void (async () => {
+        event.preventDefault();
+        const form = event.target as HTMLFormElement;
+        const button = form.querySelector<HTMLButtonElement>('button[type=submit]');
+        if (button) button.disabled = true;
+        try {
+          await action(form);
+        } finally {
+          if (button) button.disabled = false;
+        }
+      })(),
+  );
 }
 
 $<HTMLFormElement>('login-form').addEventListener(
@@ -88,11 +132,18 @@ $<HTMLFormElement>('login-form').addEventListener(
     void (async () => {
       event.preventDefault();
       const { email, password } = formValues(event.target as HTMLFormElement);
+      $('login-resend').hidden = true;
       try {
         await client.login(email, password);
         say('Logged in');
       } catch (error) {
         say(describe(error));
+        // REQUIRE_VERIFIED_EMAIL=true: offer a new link for the address just typed.
+        if (error instanceof TesseraError && error.code === 'email_unverified') {
+          const resend = $<HTMLButtonElement>('login-resend');
+          resend.dataset.email = email;
+          resend.hidden = false;
+        }
       }
       await render();
     })(),
@@ -155,6 +206,122 @@ $('logout-all').addEventListener(
       await render();
     })(),
 );
+
+// --- The account lifecycle: forgotten passwords, verification, email change, links from mails ---
+
+const MAIL_ON_ITS_WAY = 'If an account exists for that address, a mail is on its way. Check your inbox (and spam folder).';
+
+$('forgot-toggle').addEventListener('click', () => {
+  const form = $('forgot-form');
+  form.hidden = !form.hidden;
+  $('forgot-toggle').setAttribute('aria-expanded', String(!form.hidden));
+  if (!form.hidden) {
+    // Carry over what was typed into the login form.
+    const typed = $<HTMLFormElement>('login-form').querySelector<HTMLInputElement>('input[name=email]')?.value ?? '';
+    const input = form.querySelector<HTMLInputElement>('input[name=email]');
+    if (input && !input.value) input.value = typed;
+    input?.focus();
+  }
+});
+
+onSubmit('forgot-form', async (form) => {
+  const { email } = fields(form, 'email');
+  $('forgot-result').textContent = '';
+  try {
+    await client.forgotPassword(email);
+    // The same words whether or not the account exists: the page must not tell which addresses have one.
+    $('forgot-result').textContent = MAIL_ON_ITS_WAY;
+  } catch (error) {
+    $('forgot-result').textContent = describe(error);
+  }
+});
+
+async function resendVerification(email?: string): Promise<void> {
+  try {
+    await client.requestEmailVerification(email);
+    say(email ? MAIL_ON_ITS_WAY : 'A new verification mail is on its way; its link replaces any earlier one.');
+  } catch (error) {
+    say(describe(error));
+  }
+}
+
+$('resend-verification').addEventListener('click', () => void resendVerification());
+$('login-resend').addEventListener('click', () => void resendVerification($('login-resend').dataset.email ?? ''));
+
+onSubmit('change-email-form', async (form) => {
+  const { newEmail, currentPassword } = fields(form, 'newEmail', 'currentPassword');
+  $('change-email-error').textContent = '';
+  try {
+    await client.changeEmail(newEmail, currentPassword);
+    form.reset();
+    say(`A confirmation link is on its way to ${newEmail}; your address changes when you open it.`);
+  } catch (error) {
+    $('change-email-error').textContent = describeFor(error, ['newEmail', 'currentPassword']);
+  }
+});
+
+/**
+ * A link from a mail: reads its token, then takes it out of the address bar (and so out of the
+ * history and of any later bookmark) before doing anything with it.
+ */
+function takeLinkToken(): string | undefined {
+  const url = new URL(location.href);
+  const token = url.searchParams.get('token') ?? undefined;
+  if (url.searchParams.has('token')) {
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
+  }
+  return token || undefined;
+}
+
+async function verifyFromLink(token: string | undefined): Promise<void> {
+  $('verify-email').hidden = false;
+  const result = $('verify-result');
+  if (!token) {
+    result.textContent = 'This page needs the link from your mail, with its token. Open the link again.';
+    return;
+  }
+  result.textContent = 'Verifying your email address…';
+  try {
+    await client.verifyEmail(token);
+    result.textContent = 'Your email address is verified.';
+  } catch (error) {
+    result.textContent = describe(error);
+  }
+  await render();
+}
+
+function resetFromLink(token: string | undefined): void {
+  const form = $<HTMLFormElement>('reset-form');
+  if (!token) {
+    say('This page needs the link from your mail, with its token. Ask for a new one with "Forgot password?".');
+    return;
+  }
+  form.hidden = false;
+  onSubmit('reset-form', async () => {
+    const { newPassword } = fields(form, 'newPassword');
+    const error = $('reset-error');
+    const input = form.querySelector<HTMLInputElement>('input[name=newPassword]');
+    error.textContent = '';
+    input?.removeAttribute('aria-invalid');
+    try {
+      await client.resetPassword(token, newPassword);
+    } catch (problem) {
+      error.textContent = describeFor(problem, ['newPassword']);
+      input?.setAttribute('aria-invalid', 'true');
+      input?.focus();
+      return;
+    }
+    form.hidden = true;
+    // The reset ended every session of that account; if this tab had one, render() finds out.
+    await render();
+    say('Your password is changed, and every session of your account has ended. Log in with your new password.');
+  });
+}
+
+const linkPath = location.pathname.replace(/\/+$/, '');
+if (linkPath.endsWith('/verify-email')) void verifyFromLink(takeLinkToken());
+else if (linkPath.endsWith('/reset-password')) resetFromLink(takeLinkToken());
 
 client.onChange((state) => {
   if (state === 'logged-out') say('You are logged out');

@@ -319,3 +319,160 @@ describe('TesseraClient sends the Bearer token only to its own origin', () => {
     }
   });
 });
+
+describe('TesseraClient: the account lifecycle', () => {
+  /** A fake server that records each call's body too. */
+  function accountServer(routes: Record<string, Handler>) {
+    const bodies: unknown[] = [];
+    const contentTypes: (string | null)[] = [];
+    const server = fakeServer(
+      Object.fromEntries(
+        Object.entries(routes).map(([route, handler]) => [
+          route,
+          (path: string, init: RequestInit) => {
+            bodies.push(typeof init.body === 'string' ? JSON.parse(init.body) : init.body);
+            contentTypes.push(new Headers(init.headers).get('Content-Type'));
+            return handler(path, init);
+          },
+        ]),
+      ),
+    );
+    return { ...server, bodies, contentTypes };
+  }
+  const accepted = () => new Response(null, { status: 202 });
+  const noContent = () => new Response(null, { status: 204 });
+  const weakPassword = () =>
+    json(400, {
+      type: 'urn:tessera:problem:weak_password',
+      title: 'Weak password',
+      status: 400,
+      detail: 'newPassword: must be at least 15 characters long',
+      code: 'weak_password',
+      errors: [{ field: 'newPassword', message: 'must be at least 15 characters long' }],
+    });
+  const last = <T>(list: T[]) => list[list.length - 1];
+
+  test('requestEmailVerification(): logged in, with the Bearer token and no body', async () => {
+    const server = accountServer({ 'POST /auth/login': () => json(200, tokens(1)), 'POST /auth/email/verification': accepted });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    await expect(client.requestEmailVerification()).resolves.toBeUndefined();
+    // An email given while logged in is not sent: the token names the account.
+    await client.requestEmailVerification('other@b.c');
+    expect(server.calls.slice(1).map((c) => `${c.method} ${c.path} ${c.authorization ?? ''}`)).toEqual([
+      'POST /auth/email/verification Bearer access-1',
+      'POST /auth/email/verification Bearer access-1',
+    ]);
+    expect(server.bodies.slice(1)).toEqual([undefined, undefined]);
+  });
+
+  test('requestEmailVerification(email): logged out, public, with the email and no Authorization', async () => {
+    const server = accountServer({ 'POST /auth/email/verification': accepted });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.requestEmailVerification('a@b.c');
+    expect(server.calls).toEqual([{ method: 'POST', path: '/auth/email/verification', authorization: null, credentials: 'include' }]);
+    expect(server.bodies).toEqual([{ email: 'a@b.c' }]);
+    expect(server.contentTypes).toEqual(['application/json']);
+  });
+
+  test('requestEmailVerification() logged out without an email: tries the cookie, then missing_token', async () => {
+    const server = accountServer({ 'POST /auth/refresh': () => problem(401, 'invalid_refresh_token') });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await expect(client.requestEmailVerification()).rejects.toMatchObject({ name: 'TesseraError', status: 401, code: 'missing_token' });
+    expect(server.calls.map((c) => c.path)).toEqual(['/auth/refresh']);
+  });
+
+  test('verifyEmail(token): public, even when logged in; link_invalid surfaces as a TesseraError', async () => {
+    let valid = true;
+    const server = accountServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'POST /auth/email/verify': () => (valid ? noContent() : problem(400, 'link_invalid')),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.verifyEmail('tok-1');
+    await client.login('a@b.c', 'correct horse battery');
+    valid = false;
+    await expect(client.verifyEmail('tok-2')).rejects.toMatchObject({
+      name: 'TesseraError',
+      status: 400,
+      code: 'link_invalid',
+      problem: { code: 'link_invalid' },
+    });
+    const verifyCalls = server.calls.filter((c) => c.path === '/auth/email/verify');
+    expect(verifyCalls.map((c) => c.authorization)).toEqual([null, null]);
+    expect(server.bodies.filter((b) => b && typeof b === 'object' && 'token' in b)).toEqual([{ token: 'tok-1' }, { token: 'tok-2' }]);
+    // A bad link does not end the session.
+    expect(client.isLoggedIn).toBe(true);
+  });
+
+  test('forgotPassword(email): public POST with the email', async () => {
+    const server = accountServer({ 'POST /auth/password/forgot': accepted });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await expect(client.forgotPassword('a@b.c')).resolves.toBeUndefined();
+    expect(server.calls).toEqual([{ method: 'POST', path: '/auth/password/forgot', authorization: null, credentials: 'include' }]);
+    expect(server.bodies).toEqual([{ email: 'a@b.c' }]);
+  });
+
+  test('resetPassword(token, newPassword): public; weak_password keeps its field errors', async () => {
+    const answers = [weakPassword, noContent];
+    const server = accountServer({ 'POST /auth/password/reset': () => answers.shift()!() });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    const error = await client.resetPassword('tok', 'too short').catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      name: 'TesseraError',
+      status: 400,
+      code: 'weak_password',
+      problem: { errors: [{ field: 'newPassword', message: 'must be at least 15 characters long' }] },
+    });
+    await expect(client.resetPassword('tok', 'a much longer passphrase')).resolves.toBeUndefined();
+    expect(server.bodies).toEqual([
+      { token: 'tok', newPassword: 'too short' },
+      { token: 'tok', newPassword: 'a much longer passphrase' },
+    ]);
+    expect(server.calls.map((c) => c.authorization)).toEqual([null, null]);
+  });
+
+  test('changeEmail(newEmail, currentPassword): Bearer and a JSON body; email_taken and validation_failed surface', async () => {
+    const answers = [accepted, () => problem(409, 'email_taken'), () => problem(400, 'validation_failed')];
+    const server = accountServer({ 'POST /auth/login': () => json(200, tokens(1)), 'POST /auth/email/change': () => answers.shift()!() });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    await client.changeEmail('new@b.c', 'correct horse battery');
+    await expect(client.changeEmail('taken@b.c', 'correct horse battery')).rejects.toMatchObject({ status: 409, code: 'email_taken' });
+    await expect(client.changeEmail('new@b.c', 'wrong')).rejects.toMatchObject({ status: 400, code: 'validation_failed' });
+    expect(last(server.calls)).toMatchObject({ method: 'POST', path: '/auth/email/change', authorization: 'Bearer access-1' });
+    expect(server.bodies.slice(1)).toEqual([
+      { newEmail: 'new@b.c', currentPassword: 'correct horse battery' },
+      { newEmail: 'taken@b.c', currentPassword: 'correct horse battery' },
+      { newEmail: 'new@b.c', currentPassword: 'wrong' },
+    ]);
+    expect(server.contentTypes.slice(1)).toEqual(['application/json', 'application/json', 'application/json']);
+    expect(client.isLoggedIn).toBe(true);
+  });
+
+  test('changeEmail() refreshes an expired access token once, like every Bearer call', async () => {
+    const server = accountServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'POST /auth/refresh': () => json(200, tokens(2)),
+      'POST /auth/email/change': (_p, init) =>
+        new Headers(init.headers).get('Authorization') === 'Bearer access-2' ? accepted() : problem(401, 'token_expired'),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    await client.changeEmail('new@b.c', 'correct horse battery');
+    expect(server.calls.map((c) => `${c.path} ${c.authorization ?? ''}`)).toEqual([
+      '/auth/login ',
+      '/auth/email/change Bearer access-1',
+      '/auth/refresh ',
+      '/auth/email/change Bearer access-2',
+    ]);
+    // The retry sends the same body.
+    expect(server.bodies.slice(3)).toEqual([server.bodies[1]]);
+  });
+
+  test('without the server answering in JSON, errors still carry the status', async () => {
+    const server = accountServer({ 'POST /auth/password/forgot': () => new Response('Bad gateway', { status: 502 }) });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await expect(client.forgotPassword('a@b.c')).rejects.toMatchObject({ name: 'TesseraError', status: 502, code: 'http_error' });
+  });
+});

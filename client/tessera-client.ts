@@ -21,6 +21,8 @@ export interface User {
   id: string;
   email: string;
   roles: string[];
+  /** Whether the address was confirmed through a mailed link (in `GET /users/me` answers). */
+  emailVerified?: boolean;
 }
 
 export interface Session {
@@ -198,6 +200,57 @@ export class TesseraClient {
     const response = await this.fetch('/auth/logout-all-devices', { method: 'POST' });
     if (!response.ok && response.status !== 401) throw await this.error(response);
     this.end(true);
+  }
+
+  /**
+   * Asks for a new verification mail (202). Logged in: for this account's address, with the Bearer
+   * token (`email` is not sent). Logged out: for `email`, publicly, and the answer is the same
+   * whether or not such an account exists. Logged out without `email`: the surviving refresh cookie
+   * is tried first (as `fetch()` does), else TesseraError `missing_token`.
+   */
+  async requestEmailVerification(email?: string): Promise<void> {
+    if (this.isLoggedIn || email === undefined) {
+      await this.expectNoContent(await this.fetch('/auth/email/verification', { method: 'POST' }));
+      return;
+    }
+    await this.expectNoContent(await this.post('/auth/email/verification', { email }));
+  }
+
+  /**
+   * Confirms an address with the token of a mailed link (204); this also completes an email change.
+   * Public: no Bearer token is sent. An unknown, used, expired or superseded link: `link_invalid`.
+   */
+  async verifyEmail(token: string): Promise<void> {
+    await this.expectNoContent(await this.post('/auth/email/verify', { token }));
+  }
+
+  /** Asks for a password-reset mail. Always 202, whether or not the account exists. */
+  async forgotPassword(email: string): Promise<void> {
+    await this.expectNoContent(await this.post('/auth/password/forgot', { email }));
+  }
+
+  /**
+   * Sets a new password with the token of a reset mail (204). The server ends every session of that
+   * account, this tab's included if it is one of them (the next call finds out). Errors:
+   * `weak_password` (its `errors[0].field` is `newPassword`), `link_invalid`.
+   */
+  async resetPassword(token: string, newPassword: string): Promise<void> {
+    await this.expectNoContent(await this.post('/auth/password/reset', { token, newPassword }));
+  }
+
+  /**
+   * Starts an email change (202): a confirmation mail goes to `newEmail`, and the address changes
+   * when its link is opened. Needs the Bearer token. Errors: `email_taken`, `validation_failed`
+   * (a wrong `currentPassword`).
+   */
+  async changeEmail(newEmail: string, currentPassword: string): Promise<void> {
+    await this.expectNoContent(
+      await this.fetch('/auth/email/change', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ newEmail, currentPassword }),
+      }),
+    );
   }
 
   /** Stops listening to other tabs (e.g. in tests, or when the app unmounts). */

@@ -7,6 +7,13 @@ import type { FastifyInstance } from 'fastify';
 const CLIENT_DIR = fileURLToPath(new URL('../../client/', import.meta.url));
 
 /**
+ * Where the demo page is served: /demo, and the paths the links in mails open when APP_URL is unset
+ * (`{origin}/demo/verify-email?token=…`, `{origin}/demo/reset-password?token=…`). The page reads
+ * the token from its own address, so the query string reaches it untouched (no redirect).
+ */
+export const DEMO_PAGE_PATHS = ['/demo', '/demo/verify-email', '/demo/reset-password'] as const;
+
+/**
  * The demo page at /demo: static HTML and CSS (client/public) and the compiled browser client
  * (client/dist, built by `npm run build:client`). Public by design: it holds no data, and every
  * call it makes goes through the API's own guards.
@@ -24,5 +31,9 @@ export async function registerDemoPage(fastify: FastifyInstance): Promise<void> 
     // Only what the page loads: no source maps, no type declarations.
     allowedPath: (path: string) => /^\/[\w-]+\.(js|css|html)$/.test(path),
   });
-  fastify.get('/demo', (_request, reply) => reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(page));
+  for (const path of DEMO_PAGE_PATHS) {
+    // The same security headers as every answer (addSecurityHeaders); `Referrer-Policy: no-referrer`
+    // among them keeps a link's token out of Referer headers.
+    fastify.get(path, (_request, reply) => reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(page));
+  }
 }

@@ -1,57 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { freePort, sleep } from '../support/services.js';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { sleep } from '../support/services.js';
 import { PASSWORD, uniqueEmail } from '../support/app.js';
+import { describeBrowser, launchChromium, SCREENSHOTS, startServer } from '../support/browser.js';
 
 /*
  * Real Chromium (Debian's package, driven by playwright-core; no browser download) against the
  * production build, with a short access-token lifetime. CI installs chromium and fails here rather
- * than skip; elsewhere the suite is skipped when /usr/bin/chromium is missing.
+ * than skip; elsewhere the suite is skipped when /usr/bin/chromium is missing (test/support/browser.ts).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const describeBrowser = existsSync(CHROMIUM) || process.env.CI ? describe : describe.skip;
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const SCREENSHOTS = join(root, 'artifacts', 'screenshots');
 /** On the short-lived server, access tokens live 2 s (+5 s clock leeway on verification): a silent refresh is due after ~7 s. */
 const ACCESS_TOKEN_SECONDS = 2;
-
-/** The production build on a free port, ready; `env` adds to the suite's settings. */
-async function startServer(env: Record<string, string>): Promise<{ server: ChildProcess; base: string; dataDir: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-browser-'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const server = spawn(process.execPath, ['dist/main.js'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      THROTTLE_LOGIN_LIMIT: '100000',
-      THROTTLE_REFRESH_LIMIT: '100000',
-      THROTTLE_LIMIT: '100000',
-      THROTTLE_REGISTER_LIMIT: '100000',
-      DEMO_PAGE: 'true',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/health/ready`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  return { server, base, dataDir };
-}
 
 describeBrowser('in a real browser (headless Chromium)', () => {
   /*
@@ -67,12 +28,9 @@ describeBrowser('in a real browser (headless Chromium)', () => {
   beforeAll(async () => {
     servers = await Promise.all([startServer({}), startServer({ ACCESS_TOKEN_TTL: `${ACCESS_TOKEN_SECONDS}s` })]);
     [base, shortLivedBase] = servers.map((s) => s.base);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-gpu'],
-    });
+    browser = await launchChromium();
     mkdirSync(SCREENSHOTS, { recursive: true });
-  }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
