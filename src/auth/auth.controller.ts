@@ -33,9 +33,15 @@ export class AuthController {
   @Post('register')
   // The answer names the account: not for any cache.
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Create an account', description: 'Emails are trimmed and lower-cased. Passwords: 10 to 128 characters.' })
+  @ApiOperation({
+    summary: 'Create an account',
+    description:
+      'Emails are trimmed and lower-cased. The password must pass the password policy (see `password`); a refusal is 400 ' +
+      '`weak_password` naming `password`.',
+  })
   @ApiCreatedResponse({ type: UserDto })
   @ApiProblems([400, 409, 413, 503], {
+    400: 'Invalid body (`validation_failed`), or a password the policy refuses (`weak_password`)',
     409: 'An account with this email exists (`email_taken`)',
     503: 'Too many passwords being hashed right now, or a backing service is down (`service_unavailable`, with `Retry-After`)',
   })
@@ -123,9 +129,17 @@ export class AuthController {
   @RateLimit('password')
   @Post('password')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Change password', description: 'Every other session of the user ends at once; this one stays.' })
+  @ApiOperation({
+    summary: 'Change password',
+    description:
+      'The new password must pass the password policy (see `newPassword`). Every other session of the user ends at once; this one stays. ' +
+      'A refused new password changes nothing.',
+  })
   @ApiNoContentResponse({ description: 'Password changed' })
-  @ApiProblems([400], { 400: 'Invalid body, or `currentPassword` is incorrect (`validation_failed`)' })
+  @ApiProblems([400, 503], {
+    400: 'Invalid body, or `currentPassword` is incorrect (`validation_failed`); a new password the policy refuses (`weak_password`)',
+    503: 'Too many passwords being hashed right now, or a backing service is down (`service_unavailable`, with `Retry-After`)',
+  })
   async changePassword(
     @CurrentUser() user: AuthenticatedUser,
     @Body() body: ChangePasswordDto,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { Problems } from '../common/problems/problem.js';
@@ -6,6 +6,7 @@ import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { UsersService } from '../users/users.service.js';
 import type { User } from '../users/user.js';
 import { LoginThrottle } from './login-throttle.js';
+import { PasswordPolicy } from './passwords/password-policy.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
 import type { IssuedTokens } from './auth-cookies.js';
@@ -15,9 +16,12 @@ import { TokenService } from './tokens/token.service.js';
 /** Credentials and session lifecycle: who may log in, and what ends a session. */
 @Injectable()
 export class AuthService {
+  private readonly logger = new Logger('Auth');
+
   constructor(
     private readonly users: UsersService,
     private readonly passwords: PasswordService,
+    private readonly policy: PasswordPolicy,
     private readonly sessions: SessionService,
     private readonly tokens: TokenService,
     private readonly metrics: AuthMetrics,
@@ -26,8 +30,12 @@ export class AuthService {
     private readonly events: SecurityEventsService,
   ) {}
 
-  /** Hashes the password (admitted by PasswordService, 503 when too busy), then creates the account. */
+  /**
+   * The password policy first (400 `weak_password`, before any argon2 work), then the hash
+   * (admitted by PasswordService, 503 when too busy), then the account.
+   */
   async register(email: string, password: string): Promise<User> {
+    this.policy.check(password, { email, field: 'password' });
     return this.users.create(email, await this.passwords.hash(password));
   }
 
@@ -55,7 +63,7 @@ export class AuthService {
       });
       throw Problems.rateLimited(admitted.retryAfter);
     }
-    const passwordOk = await this.passwords.verify(user?.passwordHash, password);
+    const { ok: passwordOk, rehash } = await this.passwords.check(user?.passwordHash, password);
     await (passwordOk ? this.throttle.passed(admitted.slot) : this.throttle.failed(email, admitted.slot));
     if (!user || !passwordOk || user.disabled) {
       this.metrics.loginFailed();
@@ -76,6 +84,7 @@ export class AuthService {
       });
       throw Problems.invalidCredentials();
     }
+    if (rehash) await this.rehash(user.id, user.passwordHash, password);
     const { session, refreshToken, evicted } = started;
     const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
     this.metrics.loginSucceeded();
@@ -98,6 +107,22 @@ export class AuthService {
     return { accessToken, expiresIn, session, refreshToken, deviceToken: this.devices.issue(user.id).token };
   }
 
+  /**
+   * Best effort: the stored hash was made from a non-normalised form of this password; store the
+   * NFKC one instead, unless the hash changed meanwhile. A failure (hashing busy, database) is
+   * logged and the login goes on: the old hash keeps verifying, and the next login tries again.
+   */
+  private async rehash(userId: string, oldHash: string, password: string): Promise<void> {
+    try {
+      const replaced = await this.users.replacePasswordHash(userId, oldHash, await this.passwords.hash(password));
+      if (replaced) this.logger.log(`Password hash of user ${userId} replaced by one of its NFKC form`);
+    } catch (error) {
+      this.logger.warn(
+        `Password rehash of user ${userId} failed (${error instanceof Error ? error.message : String(error)}); will retry on a later login`,
+      );
+    }
+  }
+
   /** Ends every session of the user, this one included. */
   async logoutAllDevices(user: { id: string; sessionId: string }, context: RequestContext): Promise<void> {
     const count = await this.sessions.revokeAll(user.id);
@@ -110,13 +135,19 @@ export class AuthService {
     });
   }
 
-  /** Verifies the current password, stores the new one and ends every other session. */
+  /**
+   * The policy on the new password first (400 `weak_password` naming `newPassword`, before any
+   * argon2 work), then verifies the current password, stores the new one and ends every other
+   * session. (A current hash of a non-normalised password is replaced here anyway.)
+   */
   async changePassword(
     user: { id: string; sessionId: string },
     currentPassword: string,
     newPassword: string,
     context: RequestContext,
   ): Promise<void> {
+    const { email } = await this.users.getById(user.id);
+    this.policy.check(newPassword, { email, field: 'newPassword' });
     const storedHash = await this.users.findPasswordHash(user.id);
     if (!(await this.passwords.verify(storedHash, currentPassword))) {
       await this.events.record({

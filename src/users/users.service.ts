@@ -91,6 +91,14 @@ export class UsersService {
     await this.forget(id);
   }
 
+  /**
+   * Replaces the hash by a new hash of the same password (auth/'s rehash on login), only if it is
+   * still `expected`; false when it changed meanwhile. No cache to clear: cached users carry no hash.
+   */
+  replacePasswordHash(id: string, expected: string, passwordHash: string): Promise<boolean> {
+    return this.repository.replacePasswordHash(id, expected, passwordHash);
+  }
+
   /** A failed invalidation fails the change (503, retry) rather than leave a stale record served. */
   private async forget(id: string): Promise<void> {
     const deleted = await withDeadline(

@@ -16,7 +16,8 @@ const DESCRIPTIONS: Record<number, string> = {
 
 /** One real problem per code, made by the same factories the routes throw. */
 const SAMPLES: Record<string, () => ProblemException> = {
-  validation_failed: () => Problems.validation([{ field: 'password', message: 'password must be longer than or equal to 10 characters' }]),
+  validation_failed: () => Problems.validation([{ field: 'email', message: 'email must be an email address' }]),
+  weak_password: () => Problems.weakPassword('password', 'is one of the most common passwords'),
   malformed_json: () => Problems.malformedJson(),
   payload_too_large: () => Problems.payloadTooLarge(),
   unsupported_media_type: () => Problems.unsupportedMediaType(),
