@@ -14,6 +14,7 @@ const heap = () => {
   gc();
   return process.memoryUsage().heapUsed;
 };
+const rss = () => process.memoryUsage().rss;
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 // The rest of the policy module (Nest, the config) first, so the list's cost is measured alone.
@@ -21,6 +22,7 @@ await import('@nestjs/common');
 const { parseAccountsConfig, parseMailConfig } = await import('../dist/config/configuration.js');
 
 const before = heap();
+const rssBefore = rss();
 let started = performance.now();
 const { dictionary } = await import('@zxcvbn-ts/language-common');
 const imported = performance.now() - started;
@@ -30,11 +32,12 @@ const { commonPasswordList, PasswordPolicy } = await import('../dist/auth/passwo
 const list = commonPasswordList();
 const built = performance.now() - started;
 const afterSet = heap();
+const rssAfter = rss();
 
 console.log(`common passwords: ${list.size} distinct (${dictionary['passwords-common'].length} in the package)`);
 console.log(`import @zxcvbn-ts/language-common: ${imported.toFixed(1)} ms, heap +${mib(afterImport - before)}`);
 console.log(`build the Set (NFKC, lower case): ${built.toFixed(1)} ms, heap +${mib(afterSet - afterImport)}`);
-console.log(`total at start: ${(imported + built).toFixed(1)} ms, heap +${mib(afterSet - before)}`);
+console.log(`total at start: ${(imported + built).toFixed(1)} ms, heap +${mib(afterSet - before)}, RSS +${mib(rssAfter - rssBefore)}`);
 
 const policy = new PasswordPolicy(parseAccountsConfig({}), parseMailConfig({}));
 const email = 'ada.lovelace@example.com';

@@ -34,7 +34,10 @@ let commonPasswords: Set<string> | undefined;
  * on first use (PasswordPolicy's constructor, so at start-up).
  */
 export function commonPasswordList(): Set<string> {
-  commonPasswords ??= new Set(dictionary['passwords-common'].map(comparable));
+  // The entries are lower-case ASCII today; only others would need normalising.
+  commonPasswords ??= new Set(
+    dictionary['passwords-common'].map((entry) => (/^[\x20-\x7e]*$/.test(entry) ? entry.toLowerCase() : comparable(entry))),
+  );
   return commonPasswords;
 }
 
