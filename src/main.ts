@@ -9,6 +9,9 @@ import { appConfig } from './config/configuration.js';
 async function bootstrap(): Promise<void> {
   const app = await createApp();
   const config = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
+  // Start-up hooks (the bootstrap admin, whose password may be refused) run here, outside the
+  // listen below, so their errors are not reported as PORT/HOST problems.
+  await app.init();
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {

@@ -36,11 +36,13 @@ export class AccountsController {
   @ApiOperation({
     summary: 'Create an account',
     description:
-      'Emails are trimmed and lower-cased. Passwords: 10 to 128 characters. Also mails a verification link to the address ' +
-      '(`POST /auth/email/verify`); the account starts unverified.',
+      'Emails are trimmed and lower-cased. The password must pass the password policy (see `password`); a refusal is 400 ' +
+      '`weak_password` naming `password`. Also mails a verification link to the address (`POST /auth/email/verify`); the ' +
+      'account starts unverified.',
   })
   @ApiCreatedResponse({ type: UserDto })
   @ApiProblems([400, 409, 413, 503], {
+    400: 'Invalid body (`validation_failed`), or a password the policy refuses (`weak_password`)',
     409: 'An account with this email exists (`email_taken`)',
     503: 'Too many passwords being hashed right now, or a backing service is down (`service_unavailable`, with `Retry-After`)',
   })

@@ -102,9 +102,17 @@ export class AuthController {
   @RateLimit('password')
   @Post('password')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Change password', description: 'Every other session of the user ends at once; this one stays.' })
+  @ApiOperation({
+    summary: 'Change password',
+    description:
+      'The new password must pass the password policy (see `newPassword`). Every other session of the user ends at once; this one stays. ' +
+      'A refused new password changes nothing.',
+  })
   @ApiNoContentResponse({ description: 'Password changed' })
-  @ApiProblems([400], { 400: 'Invalid body, or `currentPassword` is incorrect (`validation_failed`)' })
+  @ApiProblems([400, 503], {
+    400: 'Invalid body, or `currentPassword` is incorrect (`validation_failed`); a new password the policy refuses (`weak_password`)',
+    503: 'Too many passwords being hashed right now, or a backing service is down (`service_unavailable`, with `Retry-After`)',
+  })
   async changePassword(
     @CurrentUser() user: AuthenticatedUser,
     @Body() body: ChangePasswordDto,

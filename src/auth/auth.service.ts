@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { accountsConfig } from '../config/configuration.js';
 import type { RequestContext } from '../audit/security-event.js';
@@ -7,6 +7,7 @@ import { Problems } from '../common/problems/problem.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { UsersService } from '../users/users.service.js';
 import { LoginThrottle } from './login-throttle.js';
+import { PasswordPolicy } from './passwords/password-policy.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
 import type { IssuedTokens } from './auth-cookies.js';
@@ -16,9 +17,12 @@ import { TokenService } from './tokens/token.service.js';
 /** Credentials and session lifecycle: who may log in, and what ends a session. */
 @Injectable()
 export class AuthService {
+  private readonly logger = new Logger('Auth');
+
   constructor(
     private readonly users: UsersService,
     private readonly passwords: PasswordService,
+    private readonly policy: PasswordPolicy,
     private readonly sessions: SessionService,
     private readonly tokens: TokenService,
     private readonly metrics: AuthMetrics,
@@ -52,7 +56,7 @@ export class AuthService {
       });
       throw Problems.rateLimited(admitted.retryAfter);
     }
-    const passwordOk = await this.passwords.verify(user?.passwordHash, password);
+    const { ok: passwordOk, rehash } = await this.passwords.check(user?.passwordHash, password);
     await (passwordOk ? this.throttle.passed(admitted.slot) : this.throttle.failed(email, admitted.slot));
     if (!user || !passwordOk || user.disabled) {
       this.metrics.loginFailed();
@@ -85,6 +89,7 @@ export class AuthService {
       });
       throw Problems.invalidCredentials();
     }
+    if (rehash) await this.rehash(user.id, user.passwordHash, password);
     const { session, refreshToken, evicted } = started;
     const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
     this.metrics.loginSucceeded();
@@ -107,6 +112,22 @@ export class AuthService {
     return { accessToken, expiresIn, session, refreshToken, deviceToken: this.devices.issue(user.id).token };
   }
 
+  /**
+   * Best effort: the stored hash was made from a non-normalised form of this password; store the
+   * NFKC one instead, unless the hash changed meanwhile. A failure (hashing busy, database) is
+   * logged and the login goes on: the old hash keeps verifying, and the next login tries again.
+   */
+  private async rehash(userId: string, oldHash: string, password: string): Promise<void> {
+    try {
+      const replaced = await this.users.replacePasswordHash(userId, oldHash, await this.passwords.hash(password));
+      if (replaced) this.logger.log(`Password hash of user ${userId} replaced by one of its NFKC form`);
+    } catch (error) {
+      this.logger.warn(
+        `Password rehash of user ${userId} failed (${error instanceof Error ? error.message : String(error)}); will retry on a later login`,
+      );
+    }
+  }
+
   /** Ends every session of the user, this one included. */
   async logoutAllDevices(user: { id: string; sessionId: string }, context: RequestContext): Promise<void> {
     const count = await this.sessions.revokeAll(user.id);
@@ -119,13 +140,19 @@ export class AuthService {
     });
   }
 
-  /** Verifies the current password, stores the new one and ends every other session. */
+  /**
+   * The policy on the new password first (400 `weak_password` naming `newPassword`, before any
+   * argon2 work), then verifies the current password, stores the new one and ends every other
+   * session. (A current hash of a non-normalised password is replaced here anyway.)
+   */
   async changePassword(
     user: { id: string; sessionId: string },
     currentPassword: string,
     newPassword: string,
     context: RequestContext,
   ): Promise<void> {
+    const { email } = await this.users.getById(user.id);
+    this.policy.check(newPassword, { email, field: 'newPassword' });
     const storedHash = await this.users.findPasswordHash(user.id);
     if (!(await this.passwords.verify(storedHash, currentPassword))) {
       await this.events.record({

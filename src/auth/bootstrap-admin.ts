@@ -2,8 +2,10 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs
 import type { ConfigType } from '@nestjs/config';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { normaliseEmail } from '../common/email.js';
+import { ConfigError } from '../config/config-error.js';
 import { authConfig } from '../config/configuration.js';
 import { UsersService } from '../users/users.service.js';
+import { PasswordPolicy } from './passwords/password-policy.js';
 import { PasswordService } from './passwords/password.service.js';
 
 /** The admin account BOOTSTRAP_ADMIN_EMAIL/BOOTSTRAP_ADMIN_PASSWORD name, made at start-up. */
@@ -14,6 +16,7 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
   constructor(
     private readonly users: UsersService,
     private readonly passwords: PasswordService,
+    private readonly policy: PasswordPolicy,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
     private readonly events: SecurityEventsService,
   ) {}
@@ -28,6 +31,11 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
     const admin = this.auth.bootstrapAdmin;
     if (!admin) return;
     const email = normaliseEmail(admin.email);
+    // The password policy, as for every password set, on every start (whether or not the admin
+    // exists yet): a refused one stops the start-up with one line naming the variable and the
+    // rule, never the password nor the address.
+    const refused = this.policy.refusal(admin.password, email);
+    if (refused) throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', `is refused by the password policy: it ${refused}`);
     // Verified: the operator chose the address (and REQUIRE_VERIFIED_EMAIL must not lock the admin out).
     const created = await this.users.createIfAbsent(email, await this.passwords.hash(admin.password), ['user', 'admin'], true);
     if (created) {

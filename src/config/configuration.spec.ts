@@ -76,7 +76,6 @@ describe('configuration', () => {
     [{ TRUST_PROXY: '10.0.0.0/99' }, 'TRUST_PROXY'],
     [{ THROTTLE_LOGIN_LIMIT: 'many' }, 'THROTTLE_LOGIN_LIMIT'],
     [{ THROTTLE_TTL: 'soon' }, 'THROTTLE_TTL'],
-    [{ BOOTSTRAP_ADMIN_EMAIL: 'admin@example.com', BOOTSTRAP_ADMIN_PASSWORD: 'short' }, 'BOOTSTRAP_ADMIN_PASSWORD'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
     [{ HOST: 'not_a_host' }, 'HOST'],
     [{ PUBLIC_ORIGIN: 'auth.example' }, 'PUBLIC_ORIGIN'],
@@ -180,7 +179,6 @@ describe('production refuses insecure settings', () => {
     [{ TRUST_PROXY: '::ffff:0.0.0.0/96' }, 'TRUST_PROXY'],
     [{ SESSION_MAX_LIFETIME: '1000d' }, 'SESSION_MAX_LIFETIME'],
     [{ REFRESH_REUSE_GRACE_SECONDS: '120' }, 'REFRESH_REUSE_GRACE_SECONDS'],
-    [{ BOOTSTRAP_ADMIN_EMAIL: 'admin@example.com', BOOTSTRAP_ADMIN_PASSWORD: 'admin' }, 'BOOTSTRAP_ADMIN_PASSWORD'],
   ])('%j stops a production start-up naming %s', (change, variable) => {
     const env: Record<string, string | undefined> = { ...SECURE, ...change };
     let error: unknown;

@@ -126,10 +126,8 @@ export function parseAuthConfig(env: Env) {
   const bootstrapAdminEmailRaw = optional(env, 'BOOTSTRAP_ADMIN_EMAIL');
   // The same normalisation and the same refused characters as every email field of the API.
   const bootstrapAdminEmail = bootstrapAdminEmailRaw === undefined ? undefined : normaliseEmail(bootstrapAdminEmailRaw);
+  // Judged at start-up by the password policy (auth/bootstrap-admin.ts), with the admin's email.
   const bootstrapAdminPassword = optional(env, 'BOOTSTRAP_ADMIN_PASSWORD');
-  if (bootstrapAdminPassword !== undefined && (bootstrapAdminPassword.length < 10 || bootstrapAdminPassword.length > 128)) {
-    throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', 'must be 10 to 128 characters');
-  }
   if (
     bootstrapAdminEmail !== undefined &&
     (!/^[^@]+@[^@]+$/.test(bootstrapAdminEmail) || UNSAFE_EMAIL_CHARACTER.test(bootstrapAdminEmail))

@@ -117,6 +117,19 @@ export class UsersRepository {
   }
 
   /**
+   * Swaps the password hash only while it is still `expected` (a rehash of the same password must
+   * never undo a password change made meanwhile); updated_at stays, nothing the user sees changed.
+   */
+  async replacePasswordHash(id: string, expected: string, passwordHash: string): Promise<boolean> {
+    const rows = await this.db
+      .update(users)
+      .set({ passwordHash })
+      .where(and(eq(users.id, id), eq(users.passwordHash, expected)))
+      .returning({ id: users.id });
+    return rows.length > 0;
+  }
+
+  /**
    * Like update(), for changes that may take away an admin (disabling, or roles without admin):
    * in one transaction, under an advisory lock so two such changes cannot each see the other's
    * admin still there, the change is made and then refused (rolled back) if no enabled admin is left.

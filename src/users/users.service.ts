@@ -125,6 +125,14 @@ export class UsersService {
   }
 
   /**
+   * Replaces the hash by a new hash of the same password (auth/'s rehash on login), only if it is
+   * still `expected`; false when it changed meanwhile. No cache to clear: cached users carry no hash.
+   */
+  replacePasswordHash(id: string, expected: string, passwordHash: string): Promise<boolean> {
+    return this.repository.replacePasswordHash(id, expected, passwordHash);
+  }
+
+  /**
    * A password reset: the new hash, the address marked verified (the link proved the mailbox), only
    * while the account still has `email` and is enabled; undefined otherwise (nothing changed).
    */

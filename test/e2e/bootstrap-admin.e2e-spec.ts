@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SecurityEventsRepository } from '../../src/audit/security-events.repository.js';
+import { ConfigError } from '../../src/config/config-error.js';
 import { bearer, PASSWORD, refreshCookieOf, startApp, type TestApp, uniqueEmail } from '../support/app.js';
 
 /**
@@ -146,5 +148,73 @@ describe('bootstrap admin: created when the address is free, never takes over or
     const existing = restarts.find((e) => e.details.created === false);
     expect(existing).toMatchObject({ outcome: 'success' });
     expect(existing?.details).toEqual({ created: false, reason: 'exists_as_admin' });
+  });
+
+  test.each([
+    ['too short', 'short secret', /at least 15 characters/],
+    ['a common password', 'passwordpassword', /most common passwords/],
+    ['containing the admin’s email', '{email} is my password', /email address/],
+    ['containing the local part', '{local} is my password', /email address/],
+    ['containing "tessera"', 'Tessera admin password', /name of this service/],
+  ])(
+    'a bootstrap password %s stops the start-up naming BOOTSTRAP_ADMIN_PASSWORD and the rule; no admin is made',
+    async (_name, template, rule) => {
+      const DATA_DIR = dataDir();
+      const email = uniqueEmail('admin');
+      const password = template.replace('{email}', email).replace('{local}', email.split('@')[0]);
+      const refused = await startApp({ DATA_DIR, BOOTSTRAP_ADMIN_EMAIL: email, BOOTSTRAP_ADMIN_PASSWORD: password }).then(
+        (t) => {
+          apps.push(t);
+          return undefined;
+        },
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(ConfigError);
+      const error = refused as ConfigError;
+      expect(error.variable).toBe('BOOTSTRAP_ADMIN_PASSWORD');
+      expect(error.message).toMatch(rule);
+      expect(error.message).not.toContain('\n');
+      expect(error.message).not.toContain(password);
+      expect(error.message).not.toContain(email);
+
+      // Nothing was created: with a good password the next start makes the admin.
+      const t = await start({ DATA_DIR, BOOTSTRAP_ADMIN_EMAIL: email, BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_PASSWORD });
+      await t.http().post('/auth/login').send({ email, password }).expect(401);
+      await t.http().post('/auth/login').send({ email, password: BOOTSTRAP_PASSWORD }).expect(200);
+    },
+  );
+
+  test('the built server (dist/main.js) exits with one fatal line naming BOOTSTRAP_ADMIN_PASSWORD, never the password', async () => {
+    const main = join(process.cwd(), 'dist', 'main.js');
+    if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first (npm test does)');
+    const password = 'passwordpassword';
+    const child = spawn(process.execPath, [main], {
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        DATA_DIR: dataDir(),
+        BOOTSTRAP_ADMIN_EMAIL: 'root@example.com',
+        BOOTSTRAP_ADMIN_PASSWORD: password,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    // A server that starts anyway would never exit: stopped after a minute (and the test fails).
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearTimeout(deadline);
+    expect(code).toBe(1);
+    expect(output).not.toContain(password);
+    const fatal = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; variable?: string; msg: string })
+      .filter((line) => line.level === 60);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0].variable).toBe('BOOTSTRAP_ADMIN_PASSWORD');
+    expect(fatal[0].msg).toMatch(/BOOTSTRAP_ADMIN_PASSWORD .*most common passwords/);
   });
 });

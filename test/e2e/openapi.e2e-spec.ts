@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { registerAndLogin, startApp, type TestApp } from '../support/app.js';
+import { registerAndLogin, startApp, uniqueEmail, type TestApp } from '../support/app.js';
 
 interface MediaType {
   schema?: unknown;
@@ -110,6 +110,13 @@ describe('the OpenAPI document as Swagger UI shows it', () => {
     const codes = examplesOf(me).map((e) => (e as { code: string }).code);
     expect(codes).toEqual(expect.arrayContaining(['missing_token', 'invalid_token', 'token_expired', 'session_revoked']));
     expect((await t.http().get('/users/me').expect(401)).body.code).toBe('missing_token');
+
+    // Register's 400 offers the password policy's answer too, as the route gives it.
+    const register = doc.paths['/auth/register'].post.responses['400'].content!['application/problem+json'];
+    const weak = (examplesOf(register) as { code: string; title: string; detail: string }[]).find((e) => e.code === 'weak_password');
+    expect(weak).toBeDefined();
+    const refused = await t.http().post('/auth/register').send({ email: uniqueEmail(), password: 'passwordpassword' }).expect(400);
+    expect(refused.body).toMatchObject({ code: weak!.code, title: weak!.title, detail: weak!.detail });
   });
 
   test('refresh with an empty JSON body, as Swagger UI sends it, uses the cookie', async () => {

@@ -34,21 +34,28 @@ export async function startApp(env: Record<string, string | undefined> = {}): Pr
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
-  let app: NestFastifyApplication;
+  let app: NestFastifyApplication | undefined;
   try {
     app = await createApp();
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
+  } catch (error) {
+    // A start-up refused after the module was built (e.g. a bootstrap admin password the policy
+    // refuses) must not leave its database and Redis connections open behind the test.
+    await app?.close().catch(() => undefined);
+    if (!env.DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
   } finally {
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
   }
+  const started = app;
   return {
-    app,
+    app: started,
     dataDir,
-    http: () => request(app.getHttpServer()),
+    http: () => request(started.getHttpServer()),
     close: async () => {
-      await app.close();
+      await started.close();
       if (!env.DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,6 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsString, Length, MaxLength } from 'class-validator';
-import { NoInvisibleCharacters, NormaliseEmail, PASSWORD_MAX, PASSWORD_MIN, WellFormed } from '../../auth/dto/credentials.dto.js';
+import { IsEmail, IsOptional, IsString, MaxLength } from 'class-validator';
+import {
+  NEW_PASSWORD_POLICY,
+  NoInvisibleCharacters,
+  NormaliseEmail,
+  VERIFIED_PASSWORD_MAX,
+  WellFormed,
+} from '../../auth/dto/credentials.dto.js';
 
 /*
  * Link tokens are only checked for type and size here: a malformed one is refused like an unknown
@@ -53,8 +59,7 @@ export class ResetPasswordDto {
   @IsString()
   token: string;
 
-  @ApiProperty({ example: 'staple tuning fork lamp', minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
-  @Length(PASSWORD_MIN, PASSWORD_MAX)
+  @ApiProperty({ example: 'staple tuning fork lamp shade', description: NEW_PASSWORD_POLICY })
   @WellFormed()
   @IsString()
   newPassword: string;
@@ -74,8 +79,8 @@ export class ChangeEmailDto {
   @IsString()
   newEmail: string;
 
-  @ApiProperty({ example: 'correct horse battery' })
-  @MaxLength(PASSWORD_MAX)
+  @ApiProperty({ example: 'correct horse battery staple', description: 'Verified like a login password', maxLength: VERIFIED_PASSWORD_MAX })
+  @MaxLength(VERIFIED_PASSWORD_MAX)
   @WellFormed()
   @IsString()
   currentPassword: string;

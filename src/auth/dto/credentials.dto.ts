@@ -1,10 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { normaliseEmail, SAFE_EMAIL_TEXT } from '../../common/email.js';
-import { IsEmail, IsIn, IsOptional, IsString, Length, Matches, MaxLength, ValidateIf } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 
-export const PASSWORD_MIN = 10;
-export const PASSWORD_MAX = 128;
+/**
+ * Passwords that are only verified (login, currentPassword) are bounded here, far above the
+ * policy's 1024, only to bound the work one request can cause. New passwords carry no length rule
+ * here: PasswordPolicy decides and answers 400 `weak_password`.
+ */
+export const VERIFIED_PASSWORD_MAX = 4096;
+
+/** What the API description says of every new password (the policy itself is PasswordPolicy). */
+export const NEW_PASSWORD_POLICY =
+  'NFKC-normalised, then: at least PASSWORD_MIN_LENGTH characters (default 15) and at most 1024 (code points); not one of ' +
+  'the most common passwords; not containing the email address, its local part (4 characters or more) or the service name ' +
+  '(case-insensitive). No composition rules. A refusal is 400 `weak_password` naming this field.';
 
 /*
  * class-validator runs a property's decorators bottom-up and stops at the first failure
@@ -34,8 +44,7 @@ export class RegisterDto {
   @IsString()
   email: string;
 
-  @ApiProperty({ example: 'correct horse battery', minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
-  @Length(PASSWORD_MIN, PASSWORD_MAX)
+  @ApiProperty({ example: 'correct horse battery staple', description: NEW_PASSWORD_POLICY })
   @WellFormed()
   @IsString()
   password: string;
@@ -50,8 +59,12 @@ export class LoginDto {
   @IsString()
   email: string;
 
-  @ApiProperty({ example: 'correct horse battery', description: 'Verified exactly as sent' })
-  @MaxLength(PASSWORD_MAX)
+  @ApiProperty({
+    example: 'correct horse battery staple',
+    description: 'Verified in its NFKC form (no truncation, no case folding); the password policy is not applied at login',
+    maxLength: VERIFIED_PASSWORD_MAX,
+  })
+  @MaxLength(VERIFIED_PASSWORD_MAX)
   @WellFormed()
   @IsString()
   password: string;
@@ -90,14 +103,13 @@ export class RefreshTokenBodyDto {
 }
 
 export class ChangePasswordDto {
-  @ApiProperty({ example: 'correct horse battery' })
-  @MaxLength(PASSWORD_MAX)
+  @ApiProperty({ example: 'correct horse battery staple', description: 'Verified like a login password', maxLength: VERIFIED_PASSWORD_MAX })
+  @MaxLength(VERIFIED_PASSWORD_MAX)
   @WellFormed()
   @IsString()
   currentPassword: string;
 
-  @ApiProperty({ example: 'staple tuning fork lamp', minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
-  @Length(PASSWORD_MIN, PASSWORD_MAX)
+  @ApiProperty({ example: 'staple tuning fork lamp shade', description: NEW_PASSWORD_POLICY })
   @WellFormed()
   @IsString()
   newPassword: string;

@@ -16,7 +16,8 @@ const DESCRIPTIONS: Record<number, string> = {
 
 /** One real problem per code, made by the same factories the routes throw. */
 const SAMPLES: Record<string, () => ProblemException> = {
-  validation_failed: () => Problems.validation([{ field: 'password', message: 'password must be longer than or equal to 10 characters' }]),
+  validation_failed: () => Problems.validation([{ field: 'email', message: 'email must be an email address' }]),
+  weak_password: () => Problems.weakPassword('password', 'is one of the most common passwords'),
   malformed_json: () => Problems.malformedJson(),
   payload_too_large: () => Problems.payloadTooLarge(),
   unsupported_media_type: () => Problems.unsupportedMediaType(),
@@ -34,7 +35,6 @@ const SAMPLES: Record<string, () => ProblemException> = {
   last_admin: () => Problems.lastAdmin(),
   link_invalid: () => Problems.linkInvalid(),
   email_unverified: () => Problems.emailUnverified(),
-  weak_password: () => Problems.weakPassword('newPassword', 'must be at least 15 characters'),
   rate_limited: () => Problems.rateLimited(30),
   request_timeout: () => Problems.requestTimeout(),
   service_unavailable: () => Problems.serviceUnavailable(),
