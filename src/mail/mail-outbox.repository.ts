@@ -18,12 +18,22 @@ export class MailOutboxRepository {
    * ahead, so no other instance (nor this one's next tick) takes them while they are being sent,
    * and a crash mid-send only delays them by the lease. SKIP LOCKED lets instances claim
    * side by side without waiting on each other.
+   *
+   * Only rows sealed under one of `keyIds` (the box starts with `<keyId>.`) are claimed: a row this
+   * instance cannot open belongs to a deployment with other SERVER_SECRETS sharing the database (or
+   * to a secret since dropped), and taking it would only count failures until its message is wiped.
    */
-  async claim(limit: number, leaseSeconds: number): Promise<MailOutboxRow[]> {
+  async claim(limit: number, leaseSeconds: number, keyIds: string[]): Promise<MailOutboxRow[]> {
     const due = this.db
       .select({ id: mailOutbox.id })
       .from(mailOutbox)
-      .where(and(isNull(mailOutbox.failedAt), lte(mailOutbox.nextAttemptAt, sql`now()`)))
+      .where(
+        and(
+          isNull(mailOutbox.failedAt),
+          lte(mailOutbox.nextAttemptAt, sql`now()`),
+          inArray(sql`split_part(${mailOutbox.sealed}, '.', 1)`, keyIds),
+        ),
+      )
       .orderBy(asc(mailOutbox.nextAttemptAt))
       .limit(limit)
       .for('update', { skipLocked: true });

@@ -104,7 +104,11 @@ export class MailWorker implements OnApplicationBootstrap, BeforeApplicationShut
     while (!this.stopped) {
       let rows: MailOutboxRow[];
       try {
-        rows = await this.outbox.claim(BATCH_SIZE, LEASE_SECONDS);
+        rows = await this.outbox.claim(
+          BATCH_SIZE,
+          LEASE_SECONDS,
+          this.secrets.for(MAIL_OUTBOX_PURPOSE).keys.map((key) => key.id),
+        );
       } catch (error) {
         // Once per outage, not once per tick.
         if (!this.databaseDown) this.logger.warn(`Mail outbox unreachable, retrying every poll: ${describeCause(error)}`);
@@ -123,7 +127,7 @@ export class MailWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const attempts = row.attempts + 1;
     const mail = this.open(row);
     if (!mail) {
-      // Another instance may still hold the secret (a ring being rotated): an attempt, not the end.
+      // Claimed under a key of the ring yet unreadable (altered): an attempt, not the end.
       await this.failed(row, attempts, 'the message cannot be opened: sealed under a secret not in SERVER_SECRETS');
       return;
     }

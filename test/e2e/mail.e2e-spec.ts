@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { DATABASE, type Database } from '../../src/database/database.js';
 import { mailOutbox, type MailOutboxRow } from '../../src/database/schema.js';
 import type { MailRequest } from '../../src/mail/mail.js';
 import { MailService } from '../../src/mail/mail.service.js';
+import { ServerSecrets } from '../../src/secrets/server-secrets.js';
 import { startApp, type TestApp, uniqueEmail } from '../support/app.js';
 import { TestMailbox } from '../support/mailbox.js';
 import { freePort, freshDatabase, sleep } from '../support/services.js';
@@ -157,6 +158,31 @@ describe('mail outbox', () => {
     // Given up stays given up: no further attempt is counted.
     await sleep(2_500);
     expect((await rows(t))[0].attempts).toBe(2);
+  });
+
+  test('an instance leaves alone the mail of instances with other SERVER_SECRETS (one database, several deployments)', async () => {
+    const box = await mailbox();
+    const ours = randomBytes(32).toString('hex');
+    const t = await app({ SMTP_URL: box.url, SERVER_SECRETS: ours });
+    // A row queued by a deployment whose secrets this one does not hold (or by an old secret since dropped).
+    const foreign = new ServerSecrets([randomBytes(32)]).for('mail-outbox');
+    const id = randomUUID();
+    await t.app
+      .get<Database>(DATABASE)
+      .insert(mailOutbox)
+      .values({ id, template: 'verify-email', sealed: foreign.seal(JSON.stringify({ to: 'x@example.com' }), id) });
+    // Several polls later a mail of its own has gone out, and the foreign row is untouched: not
+    // counted as failed attempts that would end with its message wiped.
+    await sleep(2500);
+    const own = verifyMail();
+    await t.app.get(MailService).send(own);
+    await box.waitFor(own.to);
+    const [row] = (await rows(t)).filter((r) => r.id === id);
+    expect({ attempts: row.attempts, failedAt: row.failedAt, lastError: row.lastError }).toEqual({
+      attempts: 0,
+      failedAt: null,
+      lastError: null,
+    });
   });
 
   test('a mail queued in a transaction that rolls back is never sent; one that commits is', async () => {
