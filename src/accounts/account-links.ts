@@ -19,7 +19,7 @@ export function accountRequest(request: FastifyRequest): AccountRequest {
 }
 
 /** Which per-account mail allowance a mail draws on. */
-export type MailKind = 'verify' | 'reset';
+export type MailKind = 'verify' | 'reset' | 'change';
 
 /**
  * Links in mails and how often an address may be mailed: policy shared by the account services.
@@ -52,6 +52,11 @@ export class AccountLinks {
       this.accounts.mailsPerAccount,
       this.accounts.mailAccountWindowSeconds * 1000,
     );
+  }
+
+  /** The window of the per-address mail allowance (MAIL_ACCOUNT_WINDOW). */
+  get capWindowSeconds(): number {
+    return this.accounts.mailAccountWindowSeconds;
   }
 
   get verificationTtlSeconds(): number {

@@ -155,9 +155,10 @@ export class AccountsController {
       '(`POST /auth/email/verify`).',
   })
   @ApiAcceptedResponse({ description: 'Accepted: the confirmation link is on its way to the new address' })
-  @ApiProblems([400, 409, 413], {
+  @ApiProblems([400, 409, 413, 429], {
     400: 'Invalid body, `currentPassword` is incorrect, or `newEmail` is the current address (`validation_failed`)',
     409: 'Another account has the new address (`email_taken`)',
+    429: 'Too many requests from this client, or too many confirmation mails to that address lately (`rate_limited`, with `Retry-After`)',
   })
   async changeEmail(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangeEmailDto, @Req() request: FastifyRequest): Promise<void> {
     await this.emailChange.request(user, body.newEmail, body.currentPassword, accountRequest(request));

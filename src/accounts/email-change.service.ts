@@ -28,7 +28,7 @@ export class EmailChangeService {
   /**
    * POST /auth/email/change. The current password first (400 naming `currentPassword`, like a
    * password change), so nothing below answers someone holding only an access token. Then the new
-   * address must differ (400) and be free (409 `email_taken`). A confirmation link goes to the new
+   * address must differ (400), be free (409 `email_taken`) and within its mail allowance (429). A confirmation link goes to the new
    * address (it is the link's bound address) and a notice to the old one, in one transaction; the
    * address changes only when the link is used.
    */
@@ -56,6 +56,10 @@ export class EmailChangeService {
     if (newEmail === user.email) throw Problems.validation([{ field: 'newEmail', message: 'newEmail must differ from the current email' }]);
     // Tells the (authenticated, password-proven) caller that the address has an account: see docs/api.md.
     if (await this.users.findByEmail(newEmail)) throw Problems.emailTaken();
+    // The new address has proven nothing yet: its confirmations count against the same per-address
+    // allowance as verification mails, across accounts, so accounts cannot be used to mail an
+    // address without limit. The caller is authenticated, so a plain 429 gives nothing away.
+    if (!(await this.accountLinks.withinCap('change', newEmail))) throw Problems.rateLimited(this.accountLinks.capWindowSeconds);
     await this.users.transaction((tx) => this.queue(user, newEmail, request, tx));
     await this.events.record({
       type: 'email.changed',

@@ -18,19 +18,25 @@ export class AdminUsersService {
     return this.users.getById(id);
   }
 
-  /** Disabling ends every session of the user at once (after the record says disabled, so a retry is safe). */
+  /**
+   * Disabling ends every session of the user at once, and its pending resets and email changes (after
+   * the record says disabled, so a retry is safe).
+   */
   async update(id: string, changes: { disabled?: boolean; roles?: string[] }, context: RequestContext): Promise<User> {
     const user = await this.users.update(id, changes);
     await this.events.record({ type: 'user.updated', userId: id, details: { disabled: changes.disabled, roles: changes.roles }, context });
     if (changes.disabled) {
+      await this.users.cancelPendingLinks(id);
       const count = await this.sessions.revokeAll(id);
       await this.events.record({ type: 'sessions.revoked_all', userId: id, details: { reason: 'disabled', count }, context });
     }
     return user;
   }
 
+  /** Ends every session, and the password resets and email changes pending from them. */
   async endAllSessions(id: string, context: RequestContext): Promise<void> {
     await this.users.getById(id);
+    await this.users.cancelPendingLinks(id);
     const count = await this.sessions.revokeAll(id);
     await this.events.record({ type: 'sessions.revoked_all', userId: id, details: { reason: 'admin', count }, context });
   }

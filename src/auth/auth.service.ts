@@ -130,6 +130,8 @@ export class AuthService {
 
   /** Ends every session of the user, this one included. */
   async logoutAllDevices(user: { id: string; sessionId: string }, context: RequestContext): Promise<void> {
+    // Whoever is being logged out may have asked for a reset or an email change: those end too.
+    await this.users.cancelPendingLinks(user.id);
     const count = await this.sessions.revokeAll(user.id);
     await this.events.record({
       type: 'sessions.revoked_all',

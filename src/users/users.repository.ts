@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { DATABASE, type Database } from '../database/database.js';
-import { linkTokens, users, type UserRow } from '../database/schema.js';
+import { type LinkPurpose, linkTokens, users, type UserRow } from '../database/schema.js';
 import type { User } from './user.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -68,8 +68,9 @@ export class UsersRepository {
   }
 
   /**
-   * A new password hash. Mailed reset links of the user die with the old password (a link asked
-   * for before a change must not undo it), in the same transaction.
+   * A new password hash. The user's pending reset and email-change links die with the old password
+   * in the same transaction: a link asked for with the old credentials (perhaps by someone who knew
+   * them) must not undo the change, nor move the account to another address.
    */
   async setPasswordHash(
     id: string,
@@ -85,10 +86,21 @@ export class UsersRepository {
         .set({ passwordHash, ...(options.markEmailVerified ? { emailVerified: true } : {}), updatedAt: sql`now()` })
         .where(and(...conditions))
         .returning();
-      if (row) await tx.delete(linkTokens).where(and(eq(linkTokens.userId, id), eq(linkTokens.purpose, 'reset_password')));
+      if (row) await this.cancelPendingLinks(id, tx);
       return row ? toUser(row) : undefined;
     };
     return executor ? run(executor) : this.transaction(run);
+  }
+
+  /**
+   * Deletes the user's pending password-reset and email-change links (verification links prove
+   * only the current address, and stay). What ends every session of an account (a password change,
+   * logging out everywhere, an admin) ends the changes asked for in those sessions too.
+   */
+  async cancelPendingLinks(id: string, executor: Database = this.db): Promise<void> {
+    await executor
+      .delete(linkTokens)
+      .where(and(eq(linkTokens.userId, id), inArray(linkTokens.purpose, ['reset_password', 'change_email'] satisfies LinkPurpose[])));
   }
 
   /** Marks the email verified while it is still `email` (a link proves only the address it was sent to). */

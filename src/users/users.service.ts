@@ -118,10 +118,15 @@ export class UsersService {
     return user;
   }
 
-  /** Stores a new password hash (made by auth/); the user's reset links die with the old password. */
+  /** Stores a new password hash (made by auth/); the user's reset and email-change links die with the old password. */
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
     await this.repository.setPasswordHash(id, passwordHash);
     await this.forget(id);
+  }
+
+  /** Ends the user's pending password-reset and email-change links (see UsersRepository.cancelPendingLinks). */
+  cancelPendingLinks(id: string): Promise<void> {
+    return this.repository.cancelPendingLinks(id);
   }
 
   /**

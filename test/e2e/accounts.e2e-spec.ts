@@ -15,6 +15,7 @@ import { sleep } from '../support/services.js';
  */
 const clientIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const ADMIN_EMAIL = uniqueEmail('accounts-admin');
 const NEW_PASSWORD = 'staple tuning fork lamp river';
 
 const VERIFY = /verif/i;
@@ -37,6 +38,8 @@ describe('account lifecycle', () => {
       TRUST_PROXY: 'loopback',
       THROTTLE_MAIL_LIMIT: '100000',
       MAIL_ACCOUNT_LIMIT: '100',
+      BOOTSTRAP_ADMIN_EMAIL: ADMIN_EMAIL,
+      BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
     });
     db = t.app.get<Database>(DATABASE);
   });
@@ -289,6 +292,44 @@ describe('account lifecycle', () => {
       expect(stages).toEqual(expect.arrayContaining(['requested', 'completed']));
     });
 
+    test.each([
+      ['a password change', 'password'],
+      ['logging out everywhere', 'logout-all'],
+      ["an admin's force logout", 'admin-logout'],
+      ['an admin disabling the account', 'admin-disable'],
+    ])('a pending change (and reset link) dies with %s: what ends every session ends the changes asked for in them', async (_what, how) => {
+      // Someone who knew the password for a moment asks to move the account to their own address…
+      const { email, userId } = await register();
+      const session = await login(email);
+      const attacker = uniqueEmail('attacker');
+      expect(
+        (await post('/auth/email/change', { newEmail: attacker, currentPassword: PASSWORD }, bearer(session.accessToken))).status,
+      ).toBe(202);
+      const confirm = await mailWithToken(attacker, CONFIRM_CHANGE);
+      expect((await post('/auth/password/forgot', { email })).status).toBe(202);
+      const reset = await mailWithToken(email, RESET);
+      // …and the owner secures the account.
+      if (how === 'password') {
+        expect(
+          (await post('/auth/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, bearer(session.accessToken))).status,
+        ).toBe(204);
+      } else if (how === 'logout-all') {
+        expect((await post('/auth/logout-all-devices', {}, bearer(session.accessToken))).status).toBe(204);
+      } else {
+        const admin = await login(ADMIN_EMAIL);
+        const response =
+          how === 'admin-logout'
+            ? await t.http().delete(`/admin/users/${userId}/sessions`).set(bearer(admin.accessToken))
+            : await t.http().patch(`/admin/users/${userId}`).set(bearer(admin.accessToken)).send({ disabled: true });
+        expect(response.status).toBeLessThan(300);
+      }
+      const late = await post('/auth/email/verify', { token: confirm.token });
+      expect({ status: late.status, code: late.body.code }).toEqual({ status: 400, code: 'link_invalid' });
+      const lateReset = await post('/auth/password/reset', { token: reset.token, newPassword: 'another fine passphrase here' });
+      expect({ status: lateReset.status, code: lateReset.body.code }).toEqual({ status: 400, code: 'link_invalid' });
+      expect((await login(attacker)).status).toBe(401);
+    });
+
     test('an address taken meanwhile is 409 email_taken at confirmation, and the link is not used up', async () => {
       const { email } = await register();
       const session = await login(email);
@@ -397,6 +438,28 @@ describe('account lifecycle: limits, APP_URL and REQUIRE_VERIFIED_EMAIL', () => 
     await mailbox.waitFor(control, RESET);
     await sleep(200);
     expect(mailbox.to(email).filter((m) => RESET.test(m.subject))).toHaveLength(ACCOUNT_LIMIT);
+  });
+
+  test('MAIL_ACCOUNT_LIMIT also caps email-change confirmations to one address, across accounts: 429 beyond it, no mail', async () => {
+    const target = uniqueEmail('no-account');
+    const statuses: number[] = [];
+    for (let i = 0; i < ACCOUNT_LIMIT + 2; i++) {
+      const email = await register();
+      const verify = await mailbox.waitFor(email, VERIFY);
+      await t.http().post('/auth/email/verify').send({ token: verify.token }).expect(204);
+      const session = await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(200);
+      const change = await t
+        .http()
+        .post('/auth/email/change')
+        .set('X-Forwarded-For', clientIp())
+        .set(bearer(session.body.accessToken as string))
+        .send({ newEmail: target, currentPassword: PASSWORD });
+      statuses.push(change.status);
+    }
+    expect(statuses).toEqual([...Array<number>(ACCOUNT_LIMIT).fill(202), 429, 429]);
+    await mailbox.waitFor(target, CONFIRM_CHANGE, { count: ACCOUNT_LIMIT });
+    await sleep(500);
+    expect(mailbox.to(target)).toHaveLength(ACCOUNT_LIMIT);
   });
 
   test('REQUIRE_VERIFIED_EMAIL: the right password of an unverified account is 403 email_unverified, a wrong one 401; 200 once verified', async () => {
