@@ -5,6 +5,7 @@ import { UsersModule } from '../users/users.module.js';
 import { AccountLinks } from './account-links.js';
 import { AccountsController } from './accounts.controller.js';
 import { AccountsService } from './accounts.service.js';
+import { DeferredWork } from './deferred-work.js';
 import { EmailChangeService } from './email-change.service.js';
 import { EmailVerificationService } from './email-verification.service.js';
 import { LinkTokenCodec } from './link-token.js';
@@ -24,6 +25,7 @@ import { PasswordResetService } from './password-reset.service.js';
     PasswordResetService,
     EmailChangeService,
     AccountLinks,
+    DeferredWork,
     LinkTokenCodec,
     LinkTokensRepository,
   ],

@@ -1,10 +1,11 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { Problems } from '../common/problems/problem.js';
 import type { Database } from '../database/database.js';
 import { MailService } from '../mail/mail.service.js';
 import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
+import { DeferredWork } from './deferred-work.js';
 import { type AccountRequest, AccountLinks, humanDuration } from './account-links.js';
 import { EmailChangeService } from './email-change.service.js';
 import { LinkTokenCodec } from './link-token.js';
@@ -16,8 +17,6 @@ const VERIFY_PURPOSES = ['verify_email', 'change_email'] as const;
 /** Proving an address: the verification mail, asking for a new one, and using a link. */
 @Injectable()
 export class EmailVerificationService {
-  private readonly logger = new Logger('Accounts');
-
   constructor(
     private readonly users: UsersService,
     private readonly links: LinkTokensRepository,
@@ -26,6 +25,7 @@ export class EmailVerificationService {
     private readonly mail: MailService,
     private readonly emailChange: EmailChangeService,
     private readonly events: SecurityEventsService,
+    private readonly deferred: DeferredWork,
   ) {}
 
   /**
@@ -64,16 +64,14 @@ export class EmailVerificationService {
 
   /**
    * POST /auth/email/verification with `{email}`: the same lookup and the same cap count whatever
-   * the address; the link and its mail are made in the background, for an existing, enabled,
-   * unverified account only, so the answer neither waits for nor reveals them.
+   * the address; the link and its mail are made 1 to 3 s later (DeferredWork), for an existing,
+   * enabled, unverified account only, so the answer neither waits for nor reveals them.
    */
   async requestForEmail(email: string, request: AccountRequest): Promise<void> {
     const user = await this.users.findByEmail(email);
     const allowed = await this.accountLinks.withinCap('verify', email);
     if (!user || !allowed || user.disabled || user.emailVerified) return;
-    void this.sendNew(user, request).catch((error: unknown) =>
-      this.logger.warn(`Verification mail for user ${user.id} not queued: ${(error as Error).name}`),
-    );
+    this.deferred.later(`Verification mail for user ${user.id}`, () => this.sendNew(user, request));
   }
 
   private async sendNew(user: User, request: AccountRequest): Promise<void> {

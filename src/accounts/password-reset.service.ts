@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { PasswordPolicy } from '../auth/passwords/password-policy.js';
 import { PasswordService } from '../auth/passwords/password.service.js';
@@ -7,6 +7,7 @@ import { Problems } from '../common/problems/problem.js';
 import { MailService } from '../mail/mail.service.js';
 import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
+import { DeferredWork } from './deferred-work.js';
 import { type AccountRequest, AccountLinks, humanDuration } from './account-links.js';
 import { LinkTokenCodec } from './link-token.js';
 import { LinkTokensRepository } from './link-tokens.repository.js';
@@ -16,8 +17,6 @@ const RESET = ['reset_password'] as const;
 /** Forgotten passwords: a link to the account's address, and a new password through it. */
 @Injectable()
 export class PasswordResetService {
-  private readonly logger = new Logger('Accounts');
-
   constructor(
     private readonly users: UsersService,
     private readonly passwords: PasswordService,
@@ -28,20 +27,20 @@ export class PasswordResetService {
     private readonly accountLinks: AccountLinks,
     private readonly mail: MailService,
     private readonly events: SecurityEventsService,
+    private readonly deferred: DeferredWork,
   ) {}
 
   /**
    * POST /auth/password/forgot. Every address costs the same lookup and the same cap count; only
-   * then, for an existing and enabled account within its cap, the link and its mail are made in the
-   * background. The caller gets the same 202 at about the same time either way.
+   * then, for an existing and enabled account within its cap, the link and its mail are made 1 to 3 s
+   * later (DeferredWork). The caller gets the same 202 at about the same time either way, and the
+   * next request it sends is not slowed by work only a real account causes.
    */
   async forgot(email: string, request: AccountRequest): Promise<void> {
     const user = await this.users.findByEmail(email);
     const allowed = await this.accountLinks.withinCap('reset', email);
     if (!user || user.disabled || !allowed) return;
-    void this.sendLink(user, request).catch((error: unknown) =>
-      this.logger.warn(`Reset mail for user ${user.id} not queued: ${(error as Error).name}`),
-    );
+    this.deferred.later(`Reset mail for user ${user.id}`, () => this.sendLink(user, request));
   }
 
   private async sendLink(user: User, request: AccountRequest): Promise<void> {

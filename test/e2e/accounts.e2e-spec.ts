@@ -187,6 +187,17 @@ describe('account lifecycle', () => {
       expect(mailbox.to(disabled.email).filter((m) => RESET.test(m.subject))).toHaveLength(0);
     });
 
+    test('the link and mail of a real account are made 1 to 3 s after the 202, not right after it: the work a real address causes does not slow the next request', async () => {
+      const { email } = await register();
+      await mailWithToken(email, VERIFY);
+      for (const path of ['/auth/password/forgot', '/auth/email/verification']) {
+        const asked = Date.now();
+        expect((await post(path, { email })).status).toBe(202);
+        const mail = await mailbox.waitFor(email, path.includes('forgot') ? RESET : VERIFY, { count: path.includes('forgot') ? 1 : 2 });
+        expect(mail.receivedAt - asked).toBeGreaterThanOrEqual(1000);
+      }
+    });
+
     test('a weak new password is 400 weak_password and leaves the link usable; the reset ends every session', async () => {
       const { email } = await register();
       const phone = await login(email);

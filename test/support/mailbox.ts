@@ -15,6 +15,8 @@ export interface ReceivedMail {
   link?: string;
   /** The `token` query parameter of that link. */
   token?: string;
+  /** When the SMTP server received it (Date.now()). */
+  receivedAt: number;
   raw: ParsedMail;
 }
 
@@ -97,6 +99,7 @@ function toReceived(parsed: ParsedMail, envelopeTo: string[]): ReceivedMail {
     html: typeof parsed.html === 'string' ? parsed.html : '',
     link,
     token,
+    receivedAt: Date.now(),
     raw: parsed,
   };
 }
