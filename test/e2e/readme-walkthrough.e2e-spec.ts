@@ -142,11 +142,14 @@ function instrument(block: WalkthroughBlock, port: number, email: string): strin
     '}',
   ];
   const body = block.commands.flatMap((command, index) => [`__mark ${index} begin`, command.text, `__mark ${index} end`]);
-  return [...prelude, ...body, '']
-    .join('\n')
-    .replaceAll('localhost:3000', `localhost:${port}`)
-    .replaceAll(WALKTHROUGH_EMAIL, email)
-    .replaceAll('node scripts/', `node ${join(root, 'scripts')}/`);
+  return (
+    [...prelude, ...body, '']
+      .join('\n')
+      .replaceAll('localhost:3000', `localhost:${port}`)
+      // Ada's addresses (ada@example.com, then ada@new.example.com), made unique on a shared database.
+      .replaceAll(`${WALKTHROUGH_EMAIL.split('@')[0]}@`, `${email.split('@')[0]}@`)
+      .replaceAll('node scripts/', `node ${join(root, 'scripts')}/`)
+  );
 }
 
 interface Response {
@@ -284,7 +287,18 @@ describe('the README walkthrough, followed literally against a fresh server', ()
   test('README.md marks the walkthrough blocks, and they show the whole story', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(3);
     const all = blocks.map((b) => b.code).join('\n');
-    for (const route of ['/auth/register', '/auth/login', '/users/me', '/auth/logout', '/auth/refresh', '/auth/logout-all-devices']) {
+    for (const route of [
+      '/auth/register',
+      '/auth/login',
+      '/users/me',
+      '/auth/logout',
+      '/auth/refresh',
+      '/auth/logout-all-devices',
+      '/auth/email/verify',
+      '/auth/password/forgot',
+      '/auth/password/reset',
+      '/auth/email/change',
+    ]) {
       expect(all).toContain(route);
     }
     expect(all).toMatch(/refresh_reused/);
