@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TestMailbox } from '../support/mailbox.js';
 import { CuttableProxy, freePort, sleep } from '../support/services.js';
 
 /*
@@ -33,6 +34,7 @@ class Server {
         THROTTLE_LOGIN_LIMIT: '1000',
         THROTTLE_LIMIT: '1000',
         THROTTLE_REGISTER_LIMIT: '1000',
+        THROTTLE_MAIL_LIMIT: '1000',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -89,10 +91,14 @@ async function untilLogged(server: Server): Promise<void> {
 
 describe('debug logs never carry query parameters', () => {
   let server: Server;
+  const mailbox = new TestMailbox();
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-logs-'));
   const adminEmail = `boot-leak-${randomUUID()}@example.com`;
   beforeAll(async () => {
+    await mailbox.start();
     server = await Server.start({
+      SMTP_URL: mailbox.url,
+      MAIL_POLL_INTERVAL: '1s',
       DATA_DIR: dataDir,
       REDIS_URL: process.env.REDIS_URL,
       DATABASE_URL: process.env.DATABASE_URL,
@@ -102,7 +108,42 @@ describe('debug logs never carry query parameters', () => {
   });
   afterAll(async () => {
     await server?.stop();
+    await mailbox.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('the account lifecycle (verify, forgot, reset, email change) logs no link token, address or password', async () => {
+    const email = `lifecycle-leak-${randomUUID()}@example.com`;
+    const newEmail = `lifecycle-moved-${randomUUID()}@example.com`;
+    const newPassword = `violet kettle ${randomUUID()}`;
+    expect((await server.fetch('/auth/register', post({ email, password: PASSWORD }))).status).toBe(201);
+    const verify = await mailbox.waitFor(email, /^Verify/);
+    expect((await server.fetch('/auth/email/verify', post({ token: verify.token }))).status).toBe(204);
+    expect((await server.fetch('/auth/password/forgot', post({ email }))).status).toBe(202);
+    const reset = await mailbox.waitFor(email, /^Reset/);
+    expect((await server.fetch('/auth/password/reset', post({ token: reset.token, newPassword: 'my tessera password' }))).status).toBe(400);
+    expect((await server.fetch('/auth/password/reset', post({ token: reset.token, newPassword }))).status).toBe(204);
+    const login = await server.fetch('/auth/login', post({ email, password: newPassword }));
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const change = await server.fetch('/auth/email/change', {
+      ...post({ newEmail, currentPassword: newPassword }),
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${accessToken}` },
+    });
+    expect(change.status).toBe(202);
+    const confirm = await mailbox.waitFor(newEmail, /^Confirm/);
+    expect((await server.fetch('/auth/email/verify', post({ token: confirm.token }))).status).toBe(204);
+    await untilLogged(server);
+    expect(server.output).toMatch(/email\/verify/);
+    expectAbsent(server.output, [
+      verify.token!,
+      reset.token!,
+      confirm.token!,
+      email,
+      newEmail,
+      newPassword,
+      'my tessera password',
+      accessToken,
+    ]);
   });
 
   test('a GET with ?email=…&token=… on known, protected and unknown routes (and the bootstrap admin is not named)', async () => {

@@ -259,7 +259,13 @@ describe('the README walkthrough, followed literally against a fresh server', ()
     }
     if (process.env.REDIS_URL) {
       env.REDIS_URL = process.env.REDIS_URL;
-      for (const name of ['THROTTLE_LOGIN_LIMIT', 'THROTTLE_REFRESH_LIMIT', 'THROTTLE_LIMIT', 'THROTTLE_REGISTER_LIMIT'])
+      for (const name of [
+        'THROTTLE_LOGIN_LIMIT',
+        'THROTTLE_REFRESH_LIMIT',
+        'THROTTLE_LIMIT',
+        'THROTTLE_REGISTER_LIMIT',
+        'THROTTLE_MAIL_LIMIT',
+      ])
         env[name] = '100000';
     }
     server = spawn(process.execPath, ['dist/main.js'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -43,6 +43,7 @@ export async function startServer(env: Record<string, string>): Promise<BrowserT
       THROTTLE_REFRESH_LIMIT: '100000',
       THROTTLE_LIMIT: '100000',
       THROTTLE_REGISTER_LIMIT: '100000',
+      THROTTLE_MAIL_LIMIT: '100000',
       DEMO_PAGE: 'true',
       ...env,
     },
