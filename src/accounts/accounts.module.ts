@@ -8,6 +8,7 @@ import { AccountsService } from './accounts.service.js';
 import { DeferredWork } from './deferred-work.js';
 import { EmailChangeService } from './email-change.service.js';
 import { EmailVerificationService } from './email-verification.service.js';
+import { LinkMailer } from './link-mailer.js';
 import { LinkTokenCodec } from './link-token.js';
 import { LinkTokensRepository } from './link-tokens.repository.js';
 import { PasswordResetService } from './password-reset.service.js';
@@ -27,6 +28,7 @@ import { PasswordResetService } from './password-reset.service.js';
     AccountLinks,
     DeferredWork,
     LinkTokenCodec,
+    LinkMailer,
     LinkTokensRepository,
   ],
 })

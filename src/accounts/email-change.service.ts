@@ -8,8 +8,8 @@ import type { LinkTokenRow } from '../database/schema.js';
 import { MailService } from '../mail/mail.service.js';
 import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
-import { type AccountRequest, AccountLinks, humanDuration } from './account-links.js';
-import { LinkTokenCodec } from './link-token.js';
+import { type AccountRequest, AccountLinks } from './account-links.js';
+import { LinkMailer } from './link-mailer.js';
 import { LinkTokensRepository } from './link-tokens.repository.js';
 
 /** Moving an account to another address: asked for with the password, done by a link sent there. */
@@ -19,9 +19,9 @@ export class EmailChangeService {
     private readonly users: UsersService,
     private readonly passwords: PasswordService,
     private readonly links: LinkTokensRepository,
-    private readonly codec: LinkTokenCodec,
     private readonly accountLinks: AccountLinks,
     private readonly mail: MailService,
+    private readonly linkMailer: LinkMailer,
     private readonly events: SecurityEventsService,
   ) {}
 
@@ -71,22 +71,7 @@ export class EmailChangeService {
   }
 
   private async queue(user: User, newEmail: string, request: AccountRequest, tx: Database): Promise<void> {
-    const { token, hash } = this.codec.make('change_email');
-    const ttl = this.accountLinks.verificationTtlSeconds;
-    await this.links.put(user.id, 'change_email', hash, newEmail, ttl, tx);
-    await this.mail.send(
-      {
-        to: newEmail,
-        template: 'confirm-email-change',
-        variables: {
-          link: this.accountLinks.link('verify-email', token, request),
-          email: user.email,
-          newEmail,
-          expiresIn: humanDuration(ttl),
-        },
-      },
-      tx,
-    );
+    await this.linkMailer.send(this.linkMailer.kinds.change, user, newEmail, request, tx, { newEmail });
     await this.mail.send({ to: user.email, template: 'email-changed', variables: { email: user.email, newEmail } }, tx);
   }
 

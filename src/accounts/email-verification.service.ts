@@ -2,11 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { Problems } from '../common/problems/problem.js';
 import type { Database } from '../database/database.js';
-import { MailService } from '../mail/mail.service.js';
 import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import { DeferredWork } from './deferred-work.js';
-import { type AccountRequest, AccountLinks, humanDuration } from './account-links.js';
+import { type AccountRequest, AccountLinks } from './account-links.js';
+import { LinkMailer } from './link-mailer.js';
 import { EmailChangeService } from './email-change.service.js';
 import { LinkTokenCodec } from './link-token.js';
 import { LinkTokensRepository } from './link-tokens.repository.js';
@@ -22,7 +22,7 @@ export class EmailVerificationService {
     private readonly links: LinkTokensRepository,
     private readonly codec: LinkTokenCodec,
     private readonly accountLinks: AccountLinks,
-    private readonly mail: MailService,
+    private readonly linkMailer: LinkMailer,
     private readonly emailChange: EmailChangeService,
     private readonly events: SecurityEventsService,
     private readonly deferred: DeferredWork,
@@ -33,17 +33,7 @@ export class EmailVerificationService {
    * (replacing any earlier one) and its mail, queued with the transaction.
    */
   async queue(user: User, request: AccountRequest, executor: Database): Promise<void> {
-    const { token, hash } = this.codec.make('verify_email');
-    const ttl = this.accountLinks.verificationTtlSeconds;
-    await this.links.put(user.id, 'verify_email', hash, user.email, ttl, executor);
-    await this.mail.send(
-      {
-        to: user.email,
-        template: 'verify-email',
-        variables: { link: this.accountLinks.link('verify-email', token, request), email: user.email, expiresIn: humanDuration(ttl) },
-      },
-      executor,
-    );
+    await this.linkMailer.send(this.linkMailer.kinds.verify, user, user.email, request, executor);
   }
 
   /** Records email.verification_sent (after the mail's transaction committed). */

@@ -4,11 +4,11 @@ import { PasswordPolicy } from '../auth/passwords/password-policy.js';
 import { PasswordService } from '../auth/passwords/password.service.js';
 import { SessionService } from '../auth/sessions/session.service.js';
 import { Problems } from '../common/problems/problem.js';
-import { MailService } from '../mail/mail.service.js';
 import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import { DeferredWork } from './deferred-work.js';
-import { type AccountRequest, AccountLinks, humanDuration } from './account-links.js';
+import { type AccountRequest, AccountLinks } from './account-links.js';
+import { LinkMailer } from './link-mailer.js';
 import { LinkTokenCodec } from './link-token.js';
 import { LinkTokensRepository } from './link-tokens.repository.js';
 
@@ -25,7 +25,7 @@ export class PasswordResetService {
     private readonly links: LinkTokensRepository,
     private readonly codec: LinkTokenCodec,
     private readonly accountLinks: AccountLinks,
-    private readonly mail: MailService,
+    private readonly linkMailer: LinkMailer,
     private readonly events: SecurityEventsService,
     private readonly deferred: DeferredWork,
   ) {}
@@ -44,19 +44,7 @@ export class PasswordResetService {
   }
 
   private async sendLink(user: User, request: AccountRequest): Promise<void> {
-    const { token, hash } = this.codec.make('reset_password');
-    const ttl = this.accountLinks.resetTtlSeconds;
-    await this.users.transaction(async (tx) => {
-      await this.links.put(user.id, 'reset_password', hash, user.email, ttl, tx);
-      await this.mail.send(
-        {
-          to: user.email,
-          template: 'reset-password',
-          variables: { link: this.accountLinks.link('reset-password', token, request), email: user.email, expiresIn: humanDuration(ttl) },
-        },
-        tx,
-      );
-    });
+    await this.users.transaction((tx) => this.linkMailer.send(this.linkMailer.kinds.reset, user, user.email, request, tx));
     await this.events.record({ type: 'password.reset_requested', userId: user.id, context: request });
   }
 

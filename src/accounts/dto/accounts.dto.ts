@@ -1,12 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsString, MaxLength } from 'class-validator';
-import {
-  NEW_PASSWORD_POLICY,
-  NoInvisibleCharacters,
-  NormaliseEmail,
-  VERIFIED_PASSWORD_MAX,
-  WellFormed,
-} from '../../auth/dto/credentials.dto.js';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { EmailAddressField, NEW_PASSWORD_POLICY, VERIFIED_PASSWORD_MAX, WellFormed } from '../../auth/dto/credentials.dto.js';
 
 /*
  * Link tokens are only checked for type and size here: a malformed one is refused like an unknown
@@ -20,23 +14,13 @@ export class VerificationRequestDto {
     maxLength: 254,
   })
   @IsOptional()
-  @NormaliseEmail()
-  @IsEmail({}, { message: 'email must be an email address' })
-  @NoInvisibleCharacters()
-  @MaxLength(254)
-  @WellFormed()
-  @IsString()
+  @EmailAddressField()
   email?: string;
 }
 
 export class EmailAddressDto {
   @ApiProperty({ example: 'ada@example.com', maxLength: 254 })
-  @NormaliseEmail()
-  @IsEmail({}, { message: 'email must be an email address' })
-  @NoInvisibleCharacters()
-  @MaxLength(254)
-  @WellFormed()
-  @IsString()
+  @EmailAddressField()
   email: string;
 }
 
@@ -71,12 +55,7 @@ export class ChangeEmailDto {
     description: 'Trimmed, lower-cased and NFC-normalised, like at registration',
     maxLength: 254,
   })
-  @NormaliseEmail()
-  @IsEmail({}, { message: 'newEmail must be an email address' })
-  @NoInvisibleCharacters()
-  @MaxLength(254)
-  @WellFormed()
-  @IsString()
+  @EmailAddressField()
   newEmail: string;
 
   @ApiProperty({ example: 'correct horse battery staple', description: 'Verified like a login password', maxLength: VERIFIED_PASSWORD_MAX })

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { normaliseEmail, SAFE_EMAIL_TEXT } from '../../common/email.js';
@@ -33,15 +34,24 @@ export const WellFormed = () =>
 /** The one rule of common/email.ts (controls, invisible, bidirectional, default-ignorable, spaces): 400 on every email field. */
 export const NoInvisibleCharacters = () =>
   Matches(SAFE_EMAIL_TEXT, { message: '$property must not contain control, invisible, space or bidirectional characters' });
+/**
+ * Every email field that names an address to create, mail or move to: normalised, then checked as
+ * a string, well-formed, at most 254 characters, free of invisible characters, an email address.
+ * Listed in reverse: applyDecorators applies them in order, as stacked decorators apply bottom-up.
+ */
+export const EmailAddressField = () =>
+  applyDecorators(
+    IsString(),
+    WellFormed(),
+    MaxLength(254),
+    NoInvisibleCharacters(),
+    IsEmail({}, { message: '$property must be an email address' }),
+    NormaliseEmail(),
+  );
 
 export class RegisterDto {
   @ApiProperty({ example: 'ada@example.com', description: 'Trimmed, lower-cased and NFC-normalised; unique', maxLength: 254 })
-  @NormaliseEmail()
-  @IsEmail({}, { message: 'email must be an email address' })
-  @NoInvisibleCharacters()
-  @MaxLength(254)
-  @WellFormed()
-  @IsString()
+  @EmailAddressField()
   email: string;
 
   @ApiProperty({ example: 'correct horse battery staple', description: NEW_PASSWORD_POLICY })
