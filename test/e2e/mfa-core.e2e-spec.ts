@@ -22,6 +22,8 @@ const totpOf = (secret: string) => new TOTP({ secret: Secret.fromBase32(secret) 
 /** The code of `step` (a count of 30-s periods since the epoch). */
 const codeAt = (secret: string, step: number) => totpOf(secret).generate({ timestamp: step * STEP_MS });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The rows of a raw query (node-postgres and PGlite both answer `{ rows }`). */
+const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows;
 /** Waits out the end of the current step when it ends in less than 5 s. */
 async function awayFromBoundary(): Promise<void> {
   const left = TOTP.remaining();
@@ -228,18 +230,20 @@ describe('second factors: TOTP and recovery codes (services)', () => {
     const pendingSecret = (await totp.enrol(pending.userId, pending.email)).secret;
 
     // Every row that names either user, in every table with a user_id column, and the users rows.
-    const tables = await db.execute<{ table_name: string }>(
+    const tables = await db.execute(
       sql`SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'user_id'`,
     );
-    const tableNames = ('rows' in tables ? tables.rows : (tables as unknown as { table_name: string }[])).map((r) => r.table_name);
+    const tableNames = rowsOf<{ table_name: string }>(tables).map((r) => r.table_name);
     expect(tableNames).toEqual(expect.arrayContaining(['totp_factors', 'recovery_codes']));
     let dump = '';
     for (const table of [...tableNames, 'users']) {
       const column = table === 'users' ? 'id' : 'user_id';
-      const result = await db.execute<{ row: string }>(
+      const result = await db.execute(
         sql`SELECT to_jsonb(x)::text AS row FROM ${sql.identifier(table)} x WHERE ${sql.identifier(column)} IN (${a.userId}, ${pending.userId})`,
       );
-      dump += ('rows' in result ? result.rows : (result as unknown as { row: string }[])).map((r) => r.row).join('\n');
+      dump += rowsOf<{ row: string }>(result)
+        .map((r) => `${r.row}\n`)
+        .join('');
     }
     expect(dump).toContain(a.userId);
     expect(dump).toMatch(/"code_hash"/);
