@@ -19,6 +19,11 @@ export const SECURITY_EVENT_TYPES = [
   'email.changed',
   'password.reset_requested',
   'password.reset',
+  /** Second factors (auth/mfa/; recorded by the routes that use it): a factor confirmed, removed, a code refused, a recovery code used. */
+  'mfa.enabled',
+  'mfa.disabled',
+  'mfa.failed',
+  'recovery_code.used',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

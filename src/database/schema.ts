@@ -101,3 +101,42 @@ export const mailOutbox = pgTable(
 );
 
 export type MailOutboxRow = typeof mailOutbox.$inferSelect;
+
+/**
+ * A user's TOTP factor (RFC 6238), at most one. `secret` is the base32 secret sealed with
+ * AES-256-GCM under SERVER_SECRETS (purpose `totp-secret`, the user id as authenticated context,
+ * so a box copied to another user's row does not open): the server must compute codes, so the
+ * secret cannot be hashed, and a copy of the database alone cannot read it. Pending (enrolled, not
+ * yet proven by a code) while `confirmed_at` is null. `last_used_step` is the newest 30-s step a
+ * code was accepted for: a code of that step or an older one is refused, which makes each code
+ * single-use across every instance (the check and the write are one conditional UPDATE).
+ */
+export const totpFactors = pgTable('totp_factors', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  secret: text('secret').notNull(),
+  confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
+  lastUsedStep: integer('last_used_step'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export type TotpFactorRow = typeof totpFactors.$inferSelect;
+
+/**
+ * Single-use recovery codes: only an HMAC of the normalised code (under SERVER_SECRETS, purpose
+ * `recovery-code`, bound to the user id) is stored; a code is used up by deleting its row.
+ */
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.codeHash] })],
+);
+
+export type RecoveryCodeRow = typeof recoveryCodes.$inferSelect;

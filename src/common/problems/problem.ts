@@ -128,6 +128,25 @@ export const Problems = {
     new ProblemException(HttpStatus.CONFLICT, 'last_admin', 'Last admin', {
       detail: 'This change would leave no enabled admin; make another user admin first',
     }),
+  /** Second factors (auth/mfa/): enrolling while one is confirmed; remove it first. */
+  mfaAlreadyEnabled: () =>
+    new ProblemException(HttpStatus.CONFLICT, 'mfa_already_enabled', 'Second factor already enabled', {
+      detail: 'An authenticator app is already set up for this account; remove it before enrolling another',
+    }),
+  /** Confirming with nothing pending, or changing recovery codes without a confirmed factor. */
+  mfaNotEnrolling: () =>
+    new ProblemException(HttpStatus.CONFLICT, 'mfa_not_enrolling', 'No enrolment pending', {
+      detail: 'There is no authenticator app waiting for confirmation; enrol first',
+    }),
+  mfaNotEnabled: () =>
+    new ProblemException(HttpStatus.CONFLICT, 'mfa_not_enabled', 'Second factor not enabled', {
+      detail: 'This account has no confirmed second factor',
+    }),
+  /** Wrong, malformed, expired and already used codes look alike. */
+  mfaCodeInvalid: () =>
+    new ProblemException(HttpStatus.BAD_REQUEST, 'mfa_code_invalid', 'Invalid code', {
+      detail: 'The code is wrong, expired or already used; enter the current code from your authenticator app',
+    }),
   requestTimeout: () =>
     new ProblemException(HttpStatus.REQUEST_TIMEOUT, 'request_timeout', 'Request timeout', {
       detail: 'The request was not received in time',
