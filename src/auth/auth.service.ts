@@ -11,6 +11,7 @@ import { PasswordPolicy } from './passwords/password-policy.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
 import type { IssuedTokens } from './auth-cookies.js';
+import { passwordProof } from './tokens/authentication-context.js';
 import { DeviceTokens } from './tokens/device-token.js';
 import { TokenService } from './tokens/token.service.js';
 
@@ -76,7 +77,8 @@ export class AuthService {
       });
       throw Problems.emailUnverified();
     }
-    const started = await this.sessions.start(user.id, client, authenticatedAt);
+    // A password alone: amr ['pwd'], aal1, proved when the credentials were checked.
+    const started = await this.sessions.start(user.id, client, passwordProof(authenticatedAt));
     if (!started) {
       // The password changed or the account was disabled while this login was being checked.
       this.metrics.loginFailed();
@@ -91,7 +93,7 @@ export class AuthService {
     }
     if (rehash) await this.rehash(user.id, user.passwordHash, password);
     const { session, refreshToken, evicted } = started;
-    const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
+    const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session);
     this.metrics.loginSucceeded();
     await this.events.record({
       type: 'login.succeeded',
