@@ -19,6 +19,8 @@ export const SECURITY_EVENT_TYPES = [
   'email.changed',
   'password.reset_requested',
   'password.reset',
+  /** POST /auth/reauthenticate: a new proof of identity for the current session (`details.amr`, `details.acr`, or `details.reason`). */
+  'reauthenticated',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

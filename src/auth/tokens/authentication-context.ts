@@ -7,8 +7,8 @@
 export const AMR_VALUES = ['pwd', 'otp', 'hwk', 'swk', 'user', 'mfa'] as const;
 export type Amr = (typeof AMR_VALUES)[number];
 
-export const ACR_AAL1 = 'urn:tessera:aal1';
-export const ACR_AAL2 = 'urn:tessera:aal2';
+export const ACR_AAL1 = 'urn:tessera:aal1' as const;
+export const ACR_AAL2 = 'urn:tessera:aal2' as const;
 export const ACR_VALUES = [ACR_AAL1, ACR_AAL2] as const;
 export type Acr = (typeof ACR_VALUES)[number];
 
