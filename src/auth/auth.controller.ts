@@ -98,7 +98,6 @@ export class AuthController {
     this.cookies.clear(reply);
   }
 
-  @Auth()
   @RateLimit('password')
   @Post('reauthenticate')
   @HttpCode(HttpStatus.OK)
@@ -121,6 +120,8 @@ export class AuthController {
       '(`missing_token`, `invalid_token`, `token_expired`, `session_revoked`)',
     429: 'Too many attempts for this user or account, including failed logins (`rate_limited`, with `Retry-After`)',
   })
+  // Below the 401 documentation above, which names invalid_credentials too: the upper decorator's wins.
+  @Auth()
   async reauthenticate(
     @CurrentUser() user: AuthenticatedUser,
     @Body() body: ReauthenticateDto,

@@ -111,6 +111,25 @@ describe('step-up: @RecentAuth() and POST /auth/reauthenticate', () => {
     });
   });
 
+  test('Swagger documents the step-up: the 401 of @RecentAuth() routes and POST /auth/reauthenticate with examples', async () => {
+    const doc = (await t.http().get('/docs-json').expect(200)).body;
+    const change = doc.paths['/auth/email/change'].post;
+    expect(change.security).toEqual(expect.arrayContaining([{ bearer: [] }]));
+    expect(change.responses['401'].description).toContain('reauthentication_required');
+    const changeExamples = change.responses['401'].content['application/problem+json'].examples;
+    expect(changeExamples.reauthentication_required.value).toMatchObject({ status: 401, code: 'reauthentication_required' });
+    expect(Object.keys(changeExamples)).toEqual(expect.arrayContaining(['missing_token', 'invalid_token', 'session_revoked']));
+
+    const reauth = doc.paths['/auth/reauthenticate'].post;
+    expect(reauth.security).toEqual(expect.arrayContaining([{ bearer: [] }]));
+    expect(reauth.requestBody.content['application/json'].examples.password.value).toEqual({ password: expect.any(String) });
+    expect(reauth.responses['200'].content['application/json'].schema.$ref).toMatch(/ReauthenticatedTokenDto$/);
+    expect(Object.keys(reauth.responses['401'].content['application/problem+json'].examples)).toEqual(
+      expect.arrayContaining(['invalid_credentials', 'missing_token']),
+    );
+    expect(reauth.responses['429']).toBeDefined();
+  });
+
   test('reauthenticate needs a Bearer token of a live session and a password', async () => {
     expect((await t.http().post('/auth/reauthenticate').send({ password: PASSWORD }).expect(401)).body.code).toBe('missing_token');
     const user = await registerAndLogin(t);
