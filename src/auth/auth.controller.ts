@@ -107,7 +107,8 @@ export class AuthController {
       'For routes that need a recent authentication (401 `reauthentication_required`): checks the password and answers a new ' +
       'access token for the *same* session, with a new `auth_time` and what this proof is worth (a password alone: `amr` ["pwd"], ' +
       '`acr` urn:tessera:aal1, replacing what the session had). The refresh token does not change, and earlier access tokens of the ' +
-      'session keep working where no recent authentication is needed. Wrong passwords count against the account like failed logins.',
+      'session keep working where no recent authentication is needed. Wrong passwords count against the account like failed logins; ' +
+      "the browser's device cookie exempts it from a lockout that others' failed attempts caused, as at login.",
   })
   @ApiBody({
     type: ReauthenticateDto,
@@ -127,7 +128,9 @@ export class AuthController {
     @Body() body: ReauthenticateDto,
     @Req() request: FastifyRequest,
   ): Promise<ReauthenticatedTokenDto> {
-    const { accessToken, expiresIn } = await this.auth.reauthenticate(user, body.password, clientInfo(request));
+    // The device cookie (browsers) exempts its holder from a lockout others caused, as at login.
+    const device = this.cookies.presentedDevice(request, {});
+    const { accessToken, expiresIn } = await this.auth.reauthenticate(user, body.password, clientInfo(request), device);
     return { accessToken, tokenType: 'Bearer', expiresIn };
   }
 

@@ -136,15 +136,21 @@ export class AuthService {
    * session records the new proof. A password alone is worth aal1, whatever the session had
    * proved before: the new proof replaces auth_time, amr and acr (what a route asks for is how
    * recent a proof of which strength is, and that is this one). Wrong passwords count against the
-   * account's login lockout (LoginThrottle), exactly like failed logins. Returns a new access
-   * token for the same session; its refresh token does not change.
+   * account's login lockout (LoginThrottle), exactly like failed logins, and a valid device token
+   * of the account (the browser's device cookie) exempts its holder from that lockout as it does at
+   * login. Returns a new access token for the same session; its refresh token does not change.
    */
-  async reauthenticate(principal: AuthenticatedUser, password: string, context: RequestContext): Promise<IssuedAccessToken> {
+  async reauthenticate(
+    principal: AuthenticatedUser,
+    password: string,
+    context: RequestContext,
+    presentedDevice?: string,
+  ): Promise<IssuedAccessToken> {
     const authenticatedAt = Date.now();
     // Fresh from the database: whether the account is disabled must not trail a change.
     const user = await this.users.findFresh(principal.id);
     if (!user) throw Problems.sessionRevoked();
-    const admitted = await this.throttle.takeSlot(user.email, undefined);
+    const admitted = await this.throttle.takeSlot(user.email, this.devices.verify(presentedDevice, user.id));
     if ('retryAfter' in admitted) {
       await this.recordReauthentication(principal, 'failure', { reason: 'locked' }, context);
       throw Problems.rateLimited(admitted.retryAfter);

@@ -169,4 +169,23 @@ describe('reauthentication and the login lockout', () => {
     const locked = await login().expect(429);
     expect(locked.body.code).toBe('rate_limited');
   });
+
+  test("the owner's device cookie exempts reauthentication from a lockout others caused, as at login", async () => {
+    const email = uniqueEmail('stepup');
+    await t.http().post('/auth/register').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(201);
+    const owner = await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(200);
+    const device = ([] as string[])
+      .concat(owner.headers['set-cookie'] ?? [])
+      .find((c) => /^(__Secure-)?device=/.test(c))!
+      .split(';')[0];
+    for (let i = 0; i < LIMIT; i++) {
+      await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: WRONG }).expect(401);
+    }
+    const reauthenticate = (cookie?: string) => {
+      const call = t.http().post('/auth/reauthenticate').set('X-Forwarded-For', clientIp()).set(bearer(owner.body.accessToken));
+      return (cookie ? call.set('Cookie', cookie) : call).send({ password: PASSWORD });
+    };
+    expect((await reauthenticate().expect(429)).body.code).toBe('rate_limited');
+    await reauthenticate(device).expect(200);
+  });
 });
