@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { MemorySessionStore } from '../src/auth/sessions/memory-session.store.js';
-import { RedisSessionStore } from '../src/auth/sessions/redis-session.store.js';
+import { RedisSessionStore, sessionKey } from '../src/auth/sessions/redis-session.store.js';
 import type { NewSession, SessionStore } from '../src/auth/sessions/session-store.js';
 import { RedisService } from '../src/redis/redis.service.js';
 
@@ -9,6 +9,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface StoreFixture {
   store: SessionStore;
+  /** Makes a stored session look like one created before authTime/amr/acr were stored. */
+  forgetAuthentication(userId: string, sessionId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -17,7 +19,14 @@ const fixtures: [string, () => Promise<StoreFixture>][] = [
     'memory',
     async () => {
       const store = new MemorySessionStore();
-      return { store, close: async () => store.close() };
+      const forgetAuthentication = async (userId: string, sessionId: string) => {
+        const users = (store as unknown as { users: Map<string, Map<string, Record<string, unknown>>> }).users;
+        const session = users.get(userId)!.get(sessionId)!;
+        delete session.authTime;
+        delete session.amr;
+        delete session.acr;
+      };
+      return { store, forgetAuthentication, close: async () => store.close() };
     },
   ],
 ];
@@ -29,7 +38,10 @@ if (process.env.REDIS_URL) {
       const redis = new RedisService({ url: process.env.REDIS_URL!, commandTimeoutMs: 2000 });
       await redis.connect();
       if (!redis.isReady) throw new Error(`Redis at REDIS_URL is unreachable`);
-      return { store: new RedisSessionStore(redis), close: () => redis.close() };
+      const forgetAuthentication = async (userId: string, sessionId: string) => {
+        await redis.run((client) => client.hDel(sessionKey(userId, sessionId), 'p'));
+      };
+      return { store: new RedisSessionStore(redis), forgetAuthentication, close: () => redis.close() };
     },
   ]);
 }
@@ -59,6 +71,9 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
       userAgent: 'jest',
       ip: '127.0.0.1',
       refreshHash: `hash-${counter}`,
+      authTime: now - 1_000,
+      amr: ['pwd'],
+      acr: 'urn:tessera:aal1',
       ...overrides,
     };
   }
@@ -236,5 +251,65 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     await store.rotate(rotation(b, 0, b.refreshHash, 'b1'));
     expect(await store.revokeWithRefresh(userId, b.id, 0, b.refreshHash)).toBe(true);
     expect(await store.isAlive(userId, b.id)).toBe(false);
+  });
+
+  test('rotation keeps how the user last authenticated; only updateAuthentication changes it', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId, { authTime: Date.now() - 90_000, amr: ['pwd', 'otp', 'mfa'], acr: 'urn:tessera:aal2' });
+    await store.create(s, 10, Date.now());
+    const rotated = await store.rotate(rotation(s, 0, s.refreshHash, 'r1'));
+    expect(rotated).toMatchObject({
+      status: 'rotated',
+      session: { authTime: s.authTime, amr: ['pwd', 'otp', 'mfa'], acr: 'urn:tessera:aal2' },
+    });
+    const grace = await store.rotate(rotation(s, 0, s.refreshHash, 'r2'));
+    expect(grace).toMatchObject({
+      status: 'grace',
+      sealedSuccessor: 'sealed:r1',
+      session: { authTime: s.authTime, acr: 'urn:tessera:aal2' },
+    });
+
+    const proof = { authTime: Date.now(), amr: ['pwd' as const], acr: 'urn:tessera:aal1' as const };
+    expect(await store.updateAuthentication(userId, s.id, proof, Date.now())).toBe(true);
+    const [listed] = await store.list(userId);
+    expect(listed).toMatchObject({ id: s.id, ...proof, createdAt: s.createdAt, absoluteExpiresAt: s.absoluteExpiresAt, userAgent: 'jest' });
+    expect(await store.isAlive(userId, s.id)).toBe(true);
+    // The refresh chain is untouched: the current token still rotates, and carries the new proof.
+    const next = await store.rotate(rotation(s, 1, 'r1', 'r3'));
+    expect(next).toMatchObject({ status: 'rotated', session: proof });
+  });
+
+  test('updateAuthentication changes one session only, and nothing for an ended, expired or unknown one', async () => {
+    const userId = randomUUID();
+    const [a, b] = [newSession(userId), newSession(userId)];
+    const short = newSession(userId, { expiresAt: Date.now() + 200 });
+    for (const s of [a, b, short]) await store.create(s, 10, Date.now());
+    const proof = { authTime: Date.now(), amr: ['pwd' as const], acr: 'urn:tessera:aal1' as const };
+    expect(await store.updateAuthentication(userId, a.id, proof, Date.now())).toBe(true);
+    const byId = new Map((await store.list(userId)).map((s) => [s.id, s]));
+    expect(byId.get(a.id)).toMatchObject(proof);
+    expect(byId.get(b.id)).toMatchObject({ authTime: b.authTime, amr: b.amr, acr: b.acr });
+
+    await store.revoke(userId, b.id);
+    expect(await store.updateAuthentication(userId, b.id, proof, Date.now())).toBe(false);
+    expect(await store.isAlive(userId, b.id)).toBe(false);
+    await sleep(300);
+    expect(await store.updateAuthentication(userId, short.id, proof, Date.now())).toBe(false);
+    expect(await store.updateAuthentication(randomUUID(), a.id, proof, Date.now())).toBe(false);
+    expect(await store.updateAuthentication(userId, 'nosuchsessionxxxxxxxxx', proof, Date.now())).toBe(false);
+    expect((await store.list(userId)).map((s) => s.id)).toEqual([a.id]);
+  });
+
+  test('a session stored without authTime/amr/acr reads as a password login at its creation, and still rotates', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId, { createdAt: Date.now() - 3_600_000 });
+    await store.create(s, 10, Date.now());
+    await fixture.forgetAuthentication(userId, s.id);
+    const legacy = { authTime: s.createdAt, amr: ['pwd'], acr: 'urn:tessera:aal1' };
+    expect(await store.list(userId)).toEqual([expect.objectContaining({ id: s.id, ...legacy })]);
+    expect(await store.rotate(rotation(s, 0, s.refreshHash, 'l1'))).toMatchObject({ status: 'rotated', session: legacy });
+    const proof = { authTime: Date.now(), amr: ['pwd' as const], acr: 'urn:tessera:aal1' as const };
+    expect(await store.updateAuthentication(userId, s.id, proof, Date.now())).toBe(true);
+    expect(await store.list(userId)).toEqual([expect.objectContaining(proof)]);
   });
 });

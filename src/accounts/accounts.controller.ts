@@ -1,7 +1,15 @@
 import { Body, Controller, Header, HttpCode, HttpStatus, Post, Req } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { Auth, type AuthenticatedUser, CurrentUser, OptionalAuth, OptionalUser, Public } from '../auth/decorators/auth.decorators.js';
+import {
+  Auth,
+  type AuthenticatedUser,
+  CurrentUser,
+  OptionalAuth,
+  OptionalUser,
+  Public,
+  RecentAuth,
+} from '../auth/decorators/auth.decorators.js';
 import { RegisterDto } from '../auth/dto/credentials.dto.js';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { Problems } from '../common/problems/problem.js';
@@ -142,6 +150,7 @@ export class AccountsController {
     await this.resets.reset(body.token, body.newPassword, accountRequest(request));
   }
 
+  @RecentAuth()
   @Auth()
   @RateLimit('email-change')
   @Post('email/change')
@@ -152,7 +161,8 @@ export class AccountsController {
     summary: 'Change the email address',
     description:
       'Mails a confirmation link to the new address and a notice to the current one. The address changes when the link is used ' +
-      '(`POST /auth/email/verify`).',
+      '(`POST /auth/email/verify`). Needs a recent authentication (REAUTH_MAX_AGE): a login or `POST /auth/reauthenticate` made ' +
+      'shortly before.',
   })
   @ApiAcceptedResponse({ description: 'Accepted: the confirmation link is on its way to the new address' })
   @ApiProblems([400, 409, 413, 429], {

@@ -24,6 +24,8 @@ export const SECURITY_EVENT_TYPES = [
   'mfa.disabled',
   'mfa.failed',
   'recovery_code.used',
+  /** POST /auth/reauthenticate: a new proof of identity for the current session (`details.amr`, `details.acr`, or `details.reason`). */
+  'reauthenticated',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

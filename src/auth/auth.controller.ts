@@ -1,13 +1,13 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiSecurity, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiSecurity, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { AuthService } from './auth.service.js';
 import { bearerToken, clientInfo } from './client-info.js';
 import { ApiRefreshTokenBody, Auth, BEARER_SCHEME, CookieAuthenticated, CurrentUser, Public } from './decorators/auth.decorators.js';
-import { ChangePasswordDto, LoginDto, RefreshTokenBodyDto } from './dto/credentials.dto.js';
-import { TokenResponseDto } from './dto/token-response.dto.js';
+import { ChangePasswordDto, LoginDto, ReauthenticateDto, RefreshTokenBodyDto } from './dto/credentials.dto.js';
+import { ReauthenticatedTokenDto, TokenResponseDto } from './dto/token-response.dto.js';
 import { AuthCookies } from './auth-cookies.js';
 import type { AuthenticatedUser } from './tokens/access-token.js';
 
@@ -96,6 +96,42 @@ export class AuthController {
   ): Promise<void> {
     await this.auth.logoutAllDevices(user, clientInfo(request));
     this.cookies.clear(reply);
+  }
+
+  @RateLimit('password')
+  @Post('reauthenticate')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Prove who you are again (step-up)',
+    description:
+      'For routes that need a recent authentication (401 `reauthentication_required`): checks the password and answers a new ' +
+      'access token for the *same* session, with a new `auth_time` and what this proof is worth (a password alone: `amr` ["pwd"], ' +
+      '`acr` urn:tessera:aal1, replacing what the session had). The refresh token does not change, and earlier access tokens of the ' +
+      'session keep working where no recent authentication is needed. Wrong passwords count against the account like failed logins; ' +
+      "the browser's device cookie exempts it from a lockout that others' failed attempts caused, as at login.",
+  })
+  @ApiBody({
+    type: ReauthenticateDto,
+    examples: { password: { summary: 'With the account password', value: { password: 'correct horse battery staple' } } },
+  })
+  @ApiOkResponse({ type: ReauthenticatedTokenDto })
+  @ApiProblems([400, 401, 413, 429, 503], {
+    401:
+      'Wrong password (`invalid_credentials`); or a missing, invalid or expired access token, or its session has ended ' +
+      '(`missing_token`, `invalid_token`, `token_expired`, `session_revoked`)',
+    429: 'Too many attempts for this user or account, including failed logins (`rate_limited`, with `Retry-After`)',
+  })
+  // Below the 401 documentation above, which names invalid_credentials too: the upper decorator's wins.
+  @Auth()
+  async reauthenticate(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: ReauthenticateDto,
+    @Req() request: FastifyRequest,
+  ): Promise<ReauthenticatedTokenDto> {
+    // The device cookie (browsers) exempts its holder from a lockout others caused, as at login.
+    const device = this.cookies.presentedDevice(request, {});
+    const { accessToken, expiresIn } = await this.auth.reauthenticate(user, body.password, clientInfo(request), device);
+    return { accessToken, tokenType: 'Bearer', expiresIn };
   }
 
   @Auth()

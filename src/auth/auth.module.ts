@@ -9,6 +9,7 @@ import { BootstrapAdmin } from './bootstrap-admin.js';
 import { LoginThrottle } from './login-throttle.js';
 import { AccessTokenGuard } from './guards/access-token.guard.js';
 import { OriginGuard } from './guards/origin.guard.js';
+import { RecentAuthGuard } from './guards/recent-auth.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
 import { PasswordsModule } from './passwords/passwords.module.js';
 import { AuthCookies } from './auth-cookies.js';
@@ -36,9 +37,10 @@ import { TokenService } from './tokens/token.service.js';
     RefreshService,
     AuthCookies,
     OriginGuard,
-    // Order matters: authenticate first, then check roles.
+    // Order matters: authenticate first, then check roles, then how recently the user proved who they are.
     { provide: APP_GUARD, useClass: AccessTokenGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
+    { provide: APP_GUARD, useClass: RecentAuthGuard },
   ],
   exports: [TokenService, SessionsModule],
 })

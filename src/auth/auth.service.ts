@@ -11,8 +11,10 @@ import { PasswordPolicy } from './passwords/password-policy.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
 import type { IssuedTokens } from './auth-cookies.js';
+import type { AuthenticatedUser } from './tokens/access-token.js';
+import { passwordProof } from './tokens/authentication-context.js';
 import { DeviceTokens } from './tokens/device-token.js';
-import { TokenService } from './tokens/token.service.js';
+import { type IssuedAccessToken, TokenService } from './tokens/token.service.js';
 
 /** Credentials and session lifecycle: who may log in, and what ends a session. */
 @Injectable()
@@ -76,7 +78,8 @@ export class AuthService {
       });
       throw Problems.emailUnverified();
     }
-    const started = await this.sessions.start(user.id, client, authenticatedAt);
+    // A password alone: amr ['pwd'], aal1, proved when the credentials were checked.
+    const started = await this.sessions.start(user.id, client, passwordProof(authenticatedAt));
     if (!started) {
       // The password changed or the account was disabled while this login was being checked.
       this.metrics.loginFailed();
@@ -91,7 +94,7 @@ export class AuthService {
     }
     if (rehash) await this.rehash(user.id, user.passwordHash, password);
     const { session, refreshToken, evicted } = started;
-    const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
+    const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session);
     this.metrics.loginSucceeded();
     await this.events.record({
       type: 'login.succeeded',
@@ -126,6 +129,53 @@ export class AuthService {
         `Password rehash of user ${userId} failed (${error instanceof Error ? error.message : String(error)}); will retry on a later login`,
       );
     }
+  }
+
+  /**
+   * POST /auth/reauthenticate with a password: the caller proves who they are again, and the
+   * session records the new proof. A password alone is worth aal1, whatever the session had
+   * proved before: the new proof replaces auth_time, amr and acr (what a route asks for is how
+   * recent a proof of which strength is, and that is this one). Wrong passwords count against the
+   * account's login lockout (LoginThrottle), exactly like failed logins, and a valid device token
+   * of the account (the browser's device cookie) exempts its holder from that lockout as it does at
+   * login. Returns a new access token for the same session; its refresh token does not change.
+   */
+  async reauthenticate(
+    principal: AuthenticatedUser,
+    password: string,
+    context: RequestContext,
+    presentedDevice?: string,
+  ): Promise<IssuedAccessToken> {
+    const authenticatedAt = Date.now();
+    // Fresh from the database: whether the account is disabled must not trail a change.
+    const user = await this.users.findFresh(principal.id);
+    if (!user) throw Problems.sessionRevoked();
+    const admitted = await this.throttle.takeSlot(user.email, this.devices.verify(presentedDevice, user.id));
+    if ('retryAfter' in admitted) {
+      await this.recordReauthentication(principal, 'failure', { reason: 'locked' }, context);
+      throw Problems.rateLimited(admitted.retryAfter);
+    }
+    const { ok } = await this.passwords.check(await this.users.findPasswordHash(user.id), password);
+    await (ok ? this.throttle.passed(admitted.slot) : this.throttle.failed(user.email, admitted.slot));
+    if (!ok || user.disabled) {
+      await this.recordReauthentication(principal, 'failure', { reason: ok ? 'disabled' : 'wrong_password' }, context);
+      throw Problems.invalidCredentials();
+    }
+    const proof = passwordProof(authenticatedAt);
+    // The session ended meanwhile (logout, a password change elsewhere, an admin): nothing to renew.
+    if (!(await this.sessions.updateAuthentication(user.id, principal.sessionId, proof))) throw Problems.sessionRevoked();
+    const issued = this.tokens.issueAccessToken(user, { id: principal.sessionId, ...proof });
+    await this.recordReauthentication(principal, 'success', { amr: proof.amr, acr: proof.acr }, context);
+    return issued;
+  }
+
+  private recordReauthentication(
+    principal: AuthenticatedUser,
+    outcome: 'success' | 'failure',
+    details: Record<string, unknown>,
+    context: RequestContext,
+  ): Promise<void> {
+    return this.events.record({ type: 'reauthenticated', outcome, userId: principal.id, sessionId: principal.sessionId, details, context });
   }
 
   /** Ends every session of the user, this one included. */

@@ -86,7 +86,8 @@ export class RefreshService {
       }
       throw Problems.invalidRefreshToken();
     }
-    const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session.id);
+    // The session's stored proof, unchanged: a refresh proves nothing about the user.
+    const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session);
     return { accessToken, expiresIn, session, refreshToken };
   }
 }

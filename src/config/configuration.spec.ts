@@ -91,6 +91,9 @@ describe('configuration', () => {
     [{ PASSWORD_HASH_QUEUE: '-1' }, 'PASSWORD_HASH_QUEUE'],
     [{ BOOTSTRAP_ADMIN_EMAIL: 'ad\u200bmin@example.com', BOOTSTRAP_ADMIN_PASSWORD: 'long enough password' }, 'BOOTSTRAP_ADMIN_EMAIL'],
     [{ AUDIT_RETENTION: '3 months' }, 'AUDIT_RETENTION'],
+    [{ REAUTH_MAX_AGE: 'soon' }, 'REAUTH_MAX_AGE'],
+    [{ REAUTH_MAX_AGE: '0s' }, 'REAUTH_MAX_AGE'],
+    [{ REAUTH_MAX_AGE: '25h' }, 'REAUTH_MAX_AGE'],
   ])('%j stops start-up with one line naming %s', (env, variable) => {
     let error: unknown;
     try {
@@ -121,6 +124,12 @@ describe('configuration', () => {
       keepAliveTimeoutMs: 65_000,
       maxPendingRequestsPerClient: 8,
     });
+  });
+
+  test('REAUTH_MAX_AGE: 5 minutes by default, up to a day', () => {
+    expect(parseAuthConfig({}).reauthMaxAgeSeconds).toBe(300);
+    expect(parseAuthConfig({ REAUTH_MAX_AGE: '90s' }).reauthMaxAgeSeconds).toBe(90);
+    expect(parseAuthConfig({ REAUTH_MAX_AGE: '24h' }).reauthMaxAgeSeconds).toBe(86400);
   });
 
   test('password hashing admission: defaults and settings', () => {

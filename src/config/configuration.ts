@@ -116,6 +116,9 @@ export const PRODUCTION_LIMITS = {
   refreshReuseGraceSeconds: 60,
 };
 
+/** The longest REAUTH_MAX_AGE (seconds): "recent" beyond a day would mean nothing. */
+export const REAUTH_MAX_AGE_LIMIT = 86400;
+
 export function parseAuthConfig(env: Env) {
   const accessTokenTtl = duration(env, 'ACCESS_TOKEN_TTL', '15m');
   const refreshTokenTtl = duration(env, 'REFRESH_TOKEN_TTL', '7d');
@@ -136,6 +139,11 @@ export function parseAuthConfig(env: Env) {
   }
   const cookieSecure = boolean(env, 'COOKIE_SECURE', true);
   const refreshReuseGraceSeconds = integer(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, 0, 300);
+  // How recent a proof of identity @RecentAuth() routes want by default (RFC 9470 max_age).
+  const reauthMaxAgeSeconds = duration(env, 'REAUTH_MAX_AGE', '5m');
+  if (reauthMaxAgeSeconds > REAUTH_MAX_AGE_LIMIT) {
+    throw new ConfigError('REAUTH_MAX_AGE', `must be at most ${REAUTH_MAX_AGE_LIMIT / 3600} hours (got ${reauthMaxAgeSeconds} seconds)`);
+  }
   const serverSecrets = secrets(env, 'SERVER_SECRETS');
   if (nodeEnvironment(env) === 'production') {
     if (!cookieSecure)
@@ -165,6 +173,8 @@ export function parseAuthConfig(env: Env) {
     refreshTokenTtl,
     sessionMaxLifetime,
     refreshReuseGraceSeconds,
+    /** @RecentAuth() routes without a max age of their own want a proof of identity at most this old (seconds). */
+    reauthMaxAgeSeconds,
     /** SERVER_SECRETS, newest first; undefined in development means "generate one into DATA_DIR". */
     serverSecrets,
     maxSessionsPerUser: integer(env, 'MAX_SESSIONS_PER_USER', 10, 1, 1000),

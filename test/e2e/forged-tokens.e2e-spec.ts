@@ -49,6 +49,9 @@ describe('/users/me refuses forged and invalid access tokens', () => {
       jti: randomUUID(),
       iat: now,
       exp: now + 900,
+      auth_time: now - 60,
+      amr: ['pwd'],
+      acr: 'urn:tessera:aal1',
       ...overrides,
     };
     for (const [name, value] of Object.entries(claims)) if (value === undefined) delete claims[name];
@@ -155,11 +158,52 @@ describe('/users/me refuses forged and invalid access tokens', () => {
     await expectRefused(selfSign(claimsFor(user, { aud })));
   });
 
+  test.each([
+    ['without auth_time', { auth_time: undefined }],
+    ['without amr', { amr: undefined }],
+    ['without acr', { acr: undefined }],
+    ['with auth_time as a string', { auth_time: String(Math.floor(Date.now() / 1000)) }],
+    ['with auth_time in milliseconds (after iat)', { auth_time: Date.now() }],
+    ['with auth_time after iat (beyond the leeway)', { auth_time: Math.floor(Date.now() / 1000) + 60 }],
+    ['with a fractional auth_time', { auth_time: Math.floor(Date.now() / 1000) - 0.5 }],
+    ['with auth_time 0', { auth_time: 0 }],
+    ['with amr as a string', { amr: 'pwd' }],
+    ['with an empty amr', { amr: [] }],
+    ['with an unknown amr value', { amr: ['pwd', 'face'] }],
+    ['with a repeated amr value', { amr: ['pwd', 'pwd'] }],
+    ['with an unknown acr', { acr: 'urn:tessera:aal3' }],
+    ['with acr as a list', { acr: ['urn:tessera:aal1'] }],
+  ])('a correctly signed token %s is invalid_token', async (_label, overrides) => {
+    const user = await registerAndLogin(t);
+    await expectRefused(selfSign(claimsFor(user, overrides)));
+  });
+
+  test('a token signed before sessions recorded authentication (none of auth_time, amr, acr) still works, but never counts as recent', async () => {
+    // What the previous version issued: refusing it would log everyone out during a rolling deploy.
+    const user = await registerAndLogin(t);
+    const legacy = selfSign(claimsFor(user, { auth_time: undefined, amr: undefined, acr: undefined }));
+    await expectAccepted(legacy, user);
+    const change = await t
+      .http()
+      .post('/auth/email/change')
+      .set(bearer(legacy))
+      .send({ newEmail: `legacy-${Date.now()}@example.com`, currentPassword: 'correct horse battery staple' });
+    expect({ status: change.status, code: change.body.code }).toEqual({ status: 401, code: 'reauthentication_required' });
+  });
+
+  test('a correctly signed token with every authentication claim well formed (mfa, aal2) is accepted', async () => {
+    const user = await registerAndLogin(t);
+    await expectAccepted(selfSign(claimsFor(user, { amr: ['pwd', 'otp', 'mfa'], acr: 'urn:tessera:aal2' })), user);
+  });
+
   test('a correctly signed token that expired 10 minutes ago (beyond the leeway) is token_expired', async () => {
     const user = await registerAndLogin(t);
     const now = Math.floor(Date.now() / 1000);
-    await expectAccepted(selfSign(claimsFor(user, { iat: now - 1500, exp: now + 60 })), user);
-    const response = await expectRefused(selfSign(claimsFor(user, { iat: now - 1500, exp: now - 600 })), 'token_expired');
+    await expectAccepted(selfSign(claimsFor(user, { iat: now - 1500, exp: now + 60, auth_time: now - 1600 })), user);
+    const response = await expectRefused(
+      selfSign(claimsFor(user, { iat: now - 1500, exp: now - 600, auth_time: now - 1600 })),
+      'token_expired',
+    );
     expect(response.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
   });
 

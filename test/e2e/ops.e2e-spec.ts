@@ -111,8 +111,12 @@ describe('errors, health, metrics, JWKS, Swagger', () => {
       iat: expect.any(Number),
       exp: expect.any(Number),
       roles: ['user'],
+      auth_time: expect.any(Number),
+      amr: ['pwd'],
+      acr: 'urn:tessera:aal1',
     });
     expect(claims.exp - claims.iat).toBe(900);
+    expect(claims.auth_time).toBeLessThanOrEqual(claims.iat);
   });
 
   test('Swagger UI answers at /docs and the OpenAPI document at /docs-json with the bearer scheme', async () => {

@@ -215,6 +215,8 @@ describe('sessions page, logout everywhere, password change, the cap', () => {
       expiresAt: expect.stringMatching(/Z$/),
       userAgent: 'Laptop/1.0',
       ip: expect.stringMatching(/127\.0\.0\.1|::1/),
+      amr: ['pwd'],
+      acr: 'urn:tessera:aal1',
     });
     expect(byId[phone.body.sessionId]).toMatchObject({ current: false, userAgent: 'Phone/2.0' });
     expect(list.body[0].id).toBe(phone.body.sessionId); // most recently used first

@@ -4,6 +4,8 @@ import { ApiProblems } from '../../common/problems/api-problems.decorator.js';
 import { RefreshTokenBodyDto } from '../dto/credentials.dto.js';
 import { OriginGuard } from '../guards/origin.guard.js';
 import type { AuthenticatedUser } from '../tokens/access-token.js';
+import { parseDurationSeconds } from '../../config/duration.js';
+import type { Acr } from '../tokens/authentication-context.js';
 
 /** The principal @CurrentUser() hands a route: what every controller needs from auth, in one import. */
 export type { AuthenticatedUser };
@@ -11,6 +13,7 @@ export type { AuthenticatedUser };
 export const IS_PUBLIC = 'tessera:isPublic';
 export const OPTIONAL_AUTH = 'tessera:optionalAuth';
 export const REQUIRED_ROLES = 'tessera:roles';
+export const RECENT_AUTH = 'tessera:recentAuth';
 export const BEARER_SCHEME = 'bearer';
 
 /** Opts a route out of the global access-token guard. */
@@ -46,8 +49,49 @@ export function Auth(...roles: string[]) {
     Roles(...roles),
     ApiBearerAuth(BEARER_SCHEME),
     ApiProblems(roles.length > 0 ? [401, 403, 503] : [401, 503], {
-      401: 'Missing, invalid or expired access token, or its session has ended (`missing_token`, `invalid_token`, `token_expired`, `session_revoked`)',
+      401: AUTH_401,
       403: `Requires role ${roles.join(' or ')} (\`forbidden\`)`,
+    }),
+  );
+}
+
+/** What @RecentAuth() asks of a route: a proof of identity at most `maxAgeSeconds` old (REAUTH_MAX_AGE when undefined), worth `acr`. */
+export interface RecentAuthRequirement {
+  maxAgeSeconds?: number;
+  acr?: Acr;
+}
+
+const AUTH_401 =
+  'Missing, invalid or expired access token, or its session has ended (`missing_token`, `invalid_token`, `token_expired`, `session_revoked`)';
+
+/**
+ * Step-up (RFC 9470) for sensitive routes: besides a valid Bearer token (like @Auth()), the user
+ * must have proved who they are recently — the token's `auth_time` at most `maxAge` old (seconds,
+ * or a duration like '10m'; REAUTH_MAX_AGE by default) — and, with `{ acr: 'urn:tessera:aal2' }`,
+ * with two factors. Otherwise 401 `reauthentication_required` with
+ * `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=…` (and `acr_values`);
+ * the client calls POST /auth/reauthenticate and retries with the new token. Checked after the
+ * access-token and role guards (RecentAuthGuard). Use it in place of @Auth(), or together with
+ * @Auth(...roles) written *below* it (so its 401 documentation is the one kept).
+ */
+export function RecentAuth(maxAge?: number | string, options: { acr?: Acr } = {}) {
+  const maxAgeSeconds = typeof maxAge === 'string' ? parseDurationSeconds(maxAge) : maxAge;
+  if (maxAge !== undefined && (maxAgeSeconds === undefined || !Number.isInteger(maxAgeSeconds) || maxAgeSeconds <= 0)) {
+    throw new Error(`@RecentAuth(): maxAge must be a positive whole number of seconds or a duration like '10m' (got ${String(maxAge)})`);
+  }
+  const requirement: RecentAuthRequirement = { maxAgeSeconds, acr: options.acr };
+  const age = maxAgeSeconds === undefined ? 'REAUTH_MAX_AGE (default 5 minutes)' : `${maxAgeSeconds} seconds`;
+  const level = options.acr ? `, with ${options.acr}` : '';
+  return applyDecorators(
+    SetMetadata(RECENT_AUTH, requirement),
+    ApiBearerAuth(BEARER_SCHEME),
+    ApiProblems([401, 503], {
+      401:
+        `${AUTH_401}; or the user last proved who they are more than ${age} ago${level ? ` or not${level}` : ''}: ` +
+        'reauthenticate with POST /auth/reauthenticate and retry with the new access token (`reauthentication_required`, ' +
+        'with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=…`' +
+        (options.acr ? ` and \`acr_values="${options.acr}"\`` : '') +
+        ')',
     }),
   );
 }

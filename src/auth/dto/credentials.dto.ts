@@ -112,6 +112,18 @@ export class RefreshTokenBodyDto {
   refreshToken?: string;
 }
 
+export class ReauthenticateDto {
+  @ApiProperty({
+    example: 'correct horse battery staple',
+    description: 'The account password, verified like a login password. (Second factors will be accepted here too once they exist.)',
+    maxLength: VERIFIED_PASSWORD_MAX,
+  })
+  @MaxLength(VERIFIED_PASSWORD_MAX)
+  @WellFormed()
+  @IsString()
+  password: string;
+}
+
 export class ChangePasswordDto {
   @ApiProperty({ example: 'correct horse battery staple', description: 'Verified like a login password', maxLength: VERIFIED_PASSWORD_MAX })
   @MaxLength(VERIFIED_PASSWORD_MAX)

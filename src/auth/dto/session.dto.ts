@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { SessionInfo } from '../sessions/session-store.js';
+import { ACR_VALUES, type Acr, type Amr, AMR_VALUES } from '../tokens/authentication-context.js';
 
 export class SessionDto {
   @ApiProperty({ example: 'kq3Pz0bX2w9mR1tY' })
@@ -27,6 +28,17 @@ export class SessionDto {
   @ApiProperty({ example: '203.0.113.7' })
   ip: string;
 
+  @ApiProperty({
+    description: 'How the user last proved who they are in this session (RFC 8176 methods): at login, or by reauthenticating',
+    enum: AMR_VALUES,
+    isArray: true,
+    example: ['pwd'],
+  })
+  amr: Amr[];
+
+  @ApiProperty({ description: 'What that proof is worth', enum: ACR_VALUES, example: 'urn:tessera:aal1' })
+  acr: Acr;
+
   static from(session: SessionInfo, currentSessionId: string): SessionDto {
     return {
       id: session.id,
@@ -36,6 +48,8 @@ export class SessionDto {
       expiresAt: new Date(session.expiresAt).toISOString(),
       userAgent: session.userAgent,
       ip: session.ip,
+      amr: session.amr,
+      acr: session.acr,
     };
   }
 }

@@ -1,5 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
+/** POST /auth/reauthenticate: a new access token for the same session (its refresh token is unchanged). */
+export class ReauthenticatedTokenDto {
+  @ApiProperty({
+    description: 'JWT access token (typ at+jwt) with the new `auth_time`, `amr` and `acr`; keep it in memory',
+    example: 'eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9...',
+  })
+  accessToken: string;
+
+  @ApiProperty({ enum: ['Bearer'], example: 'Bearer' })
+  tokenType: 'Bearer';
+
+  @ApiProperty({ description: 'Access token lifetime in seconds', example: 900 })
+  expiresIn: number;
+}
+
 export class TokenResponseDto {
   @ApiProperty({ description: 'JWT access token (typ at+jwt); keep it in memory', example: 'eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9...' })
   accessToken: string;

@@ -42,7 +42,14 @@ export class AccessTokenGuard implements CanActivate {
     if (raw === undefined) throw Problems.missingToken();
     const claims = this.tokens.verifyAccessToken(raw);
     if (!(await this.sessions.isAlive(claims.sub, claims.sid))) throw Problems.sessionRevoked();
-    request.user = { id: claims.sub, sessionId: claims.sid, roles: claims.roles };
+    request.user = {
+      id: claims.sub,
+      sessionId: claims.sid,
+      roles: claims.roles,
+      authTime: claims.auth_time * 1000,
+      amr: claims.amr,
+      acr: claims.acr,
+    };
     return true;
   }
 }

@@ -6,6 +6,7 @@ import {
   type SessionInfo,
   type SessionStore,
 } from './session-store.js';
+import { type AuthenticationContext, decodeAuthentication } from '../tokens/authentication-context.js';
 
 interface MemorySession extends SessionInfo {
   refreshHash: string;
@@ -41,7 +42,7 @@ export class MemorySessionStore implements SessionStore {
       sessions.delete(oldest.id);
       evicted.push(oldest.id);
     }
-    sessions.set(session.id, { ...session, generation: 0 });
+    sessions.set(session.id, { ...session, amr: session.amr && [...session.amr], generation: 0 });
     this.users.set(session.userId, sessions);
     return { stale: false, evicted };
   }
@@ -82,6 +83,15 @@ export class MemorySessionStore implements SessionStore {
     const current = generation === session.generation && presentedHash === session.refreshHash;
     if (!current && generation >= session.generation) return false;
     return this.users.get(userId)!.delete(sessionId);
+  }
+
+  async updateAuthentication(userId: string, sessionId: string, context: AuthenticationContext, now: number): Promise<boolean> {
+    const session = this.find(userId, sessionId);
+    if (!session || session.expiresAt <= now) return false;
+    session.authTime = context.authTime;
+    session.amr = [...context.amr];
+    session.acr = context.acr;
+    return true;
   }
 
   async revoke(userId: string, sessionId: string): Promise<boolean> {
@@ -134,7 +144,12 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
+/** A session stored without authTime/amr/acr (as before they existed) reads as a password login at its creation. */
 function toInfo(session: MemorySession): SessionInfo {
   const { id, userId, createdAt, lastUsedAt, expiresAt, absoluteExpiresAt, userAgent, ip } = session;
-  return { id, userId, createdAt, lastUsedAt, expiresAt, absoluteExpiresAt, userAgent, ip };
+  const proof =
+    session.authTime === undefined || session.amr === undefined || session.acr === undefined
+      ? decodeAuthentication(undefined, createdAt)
+      : { authTime: session.authTime, amr: [...session.amr], acr: session.acr };
+  return { id, userId, createdAt, lastUsedAt, expiresAt, absoluteExpiresAt, userAgent, ip, ...proof };
 }

@@ -6,7 +6,10 @@ import { luaScript } from '../../redis/redis.service.js';
  *   s:{U}            ZSET    sessionId -> lastUsedAt (ms): LRU order for the cap, the sessions list
  *   s:{U}:<sid>      HASH    c created, e expiresAt, a absoluteExpiresAt (ms), ip,
  *                            ua/ua2/ua3 the user agent in pieces of at most 64 bytes,
- *                            h hash of the current refresh token, n its generation;
+ *                            h hash of the current refresh token, n its generation,
+ *                            p how the user last proved who they are: "<authTime ms> <amr,...> <aal>",
+ *                            e.g. "1764057600123 pwd 1" (absent in sessions older than it: read as
+ *                            a password login at c; see decodeAuthentication);
  *                            PEXPIREAT = e. The per-request check reads `e` (HGET, answered from the
  *                            client-side cache) rather than EXISTS: expiry sends no invalidation
  *                            until Redis reclaims the key, but `e` says when the session ended.
@@ -23,10 +26,10 @@ import { luaScript } from '../../redis/redis.service.js';
  */
 
 /** Fields returned for a session by the scripts, in this order (lastUsedAt comes from the index). */
-const SESSION_FIELDS = `'c', 'a', 'ip', 'ua', 'ua2', 'ua3', 'e'`;
+const SESSION_FIELDS = `'c', 'a', 'ip', 'ua', 'ua2', 'ua3', 'e', 'p'`;
 
 /**
- * KEYS: idx. ARGV: sid, now, created, expiresAt, absoluteExpiresAt, hash, ip, maxSessions, ua, ua2, ua3, authenticatedAt
+ * KEYS: idx. ARGV: sid, now, created, expiresAt, absoluteExpiresAt, hash, ip, maxSessions, ua, ua2, ua3, authenticatedAt, proof
  * Returns {'stale'} or {'created', evicted...}.
  */
 export const CREATE_SESSION = luaScript(`
@@ -47,7 +50,7 @@ if over > 0 then
   end
 end
 local key = idx .. ':' .. sid
-redis.call('HSET', key, 'c', ARGV[3], 'e', ARGV[4], 'a', ARGV[5], 'h', ARGV[6], 'n', 0, 'ip', ARGV[7], 'ua', ARGV[9])
+redis.call('HSET', key, 'c', ARGV[3], 'e', ARGV[4], 'a', ARGV[5], 'h', ARGV[6], 'n', 0, 'ip', ARGV[7], 'ua', ARGV[9], 'p', ARGV[13])
 if ARGV[10] ~= '' then redis.call('HSET', key, 'ua2', ARGV[10]) end
 if ARGV[11] ~= '' then redis.call('HSET', key, 'ua3', ARGV[11]) end
 redis.call('PEXPIREAT', key, ARGV[4])
@@ -59,7 +62,7 @@ return evicted
 
 /**
  * The compare-and-swap. KEYS: idx. ARGV: sid, generation, presentedHash, nextHash, sealed, now, idleTtlMs, graceMs, deadline
- * Returns {status[, c, u, e, a, ip, ua, ua2, ua3[, sealed]]}.
+ * Returns {status[, c, u, e, a, ip, ua, ua2, ua3, p[, sealed]]}.
  * `deadline` (ms, Redis's clock): past it the caller has already answered 503, so nothing is
  * changed ({'late'}); a rotation the client was told failed must not land behind its back, or the
  * client's retry after the grace window would look like a stolen token.
@@ -92,13 +95,13 @@ if generation == current and chain[1] == presented then
     redis.call('DEL', grace)
   end
   redis.call('ZADD', idx, now, sid)
-  return {'rotated', s[1], ARGV[6], tostring(expires), s[2], s[3], s[4] or '', s[5] or '', s[6] or ''}
+  return {'rotated', s[1], ARGV[6], tostring(expires), s[2], s[3], s[4] or '', s[5] or '', s[6] or '', s[8] or ''}
 end
 if generation == current - 1 then
   local sealed = redis.call('GET', grace)
   if sealed then
     local used = redis.call('ZSCORE', idx, sid) or s[1]
-    return {'grace', s[1], used, s[7], s[2], s[3], s[4] or '', s[5] or '', s[6] or '', sealed}
+    return {'grace', s[1], used, s[7], s[2], s[3], s[4] or '', s[5] or '', s[6] or '', s[8] or '', sealed}
   end
 end
 if generation < current then
@@ -121,6 +124,18 @@ if (generation == current and chain[1] == ARGV[3]) or generation < current then
   return 1
 end
 return 0
+`);
+
+/**
+ * KEYS: idx. ARGV: sid, now, proof (as in CREATE_SESSION). Replaces how the user last proved who
+ * they are on one live session; nothing else changes. Returns 1 when it was alive and updated.
+ */
+export const UPDATE_AUTHENTICATION = luaScript(`
+local key = KEYS[1] .. ':' .. ARGV[1]
+local e = redis.call('HGET', key, 'e')
+if not e or tonumber(ARGV[2]) >= tonumber(e) then return 0 end
+redis.call('HSET', key, 'p', ARGV[3])
+return 1
 `);
 
 /** KEYS: idx. ARGV: sid. Returns 1 when the session existed. */
@@ -148,7 +163,7 @@ end
 return ended
 `);
 
-/** KEYS: idx. Returns {sid, c, u, e, a, ip, ua, ua2, ua3} per live session, most recently used first, pruning dead entries. */
+/** KEYS: idx. Returns {sid, c, u, e, a, ip, ua, ua2, ua3, p} per live session, most recently used first, pruning dead entries. */
 export const LIST_SESSIONS = luaScript(`
 local idx = KEYS[1]
 local out = {}
@@ -157,7 +172,7 @@ for i = 1, #members, 2 do
   local member = members[i]
   local s = redis.call('HMGET', idx .. ':' .. member, ${SESSION_FIELDS})
   if s[1] then
-    out[#out + 1] = {member, s[1], members[i + 1], s[7], s[2], s[3], s[4] or '', s[5] or '', s[6] or ''}
+    out[#out + 1] = {member, s[1], members[i + 1], s[7], s[2], s[3], s[4] or '', s[5] or '', s[6] or '', s[8] or ''}
   else
     redis.call('ZREM', idx, member)
   end

@@ -7,7 +7,9 @@ import {
   REVOKE_SESSION,
   REVOKE_WITH_REFRESH,
   ROTATE_SESSION,
+  UPDATE_AUTHENTICATION,
 } from './redis-session.scripts.js';
+import { type AuthenticationContext, decodeAuthentication, encodeAuthentication } from '../tokens/authentication-context.js';
 import {
   type NewSession,
   REVOKED_LOGINS_WINDOW_MS,
@@ -56,6 +58,7 @@ export class RedisSessionStore implements SessionStore {
         String(maxSessions),
         ...userAgentPieces(session.userAgent),
         String(authenticatedAt),
+        encodeAuthentication(session),
       ],
     )) as string[];
     return { stale: status === 'stale', evicted };
@@ -91,12 +94,12 @@ export class RedisSessionStore implements SessionStore {
       ],
     )) as string[];
     const [status, ...fields] = reply;
-    const session = () => toInfo(request.userId, [request.sessionId, ...fields.slice(0, 8)]);
+    const session = () => toInfo(request.userId, [request.sessionId, ...fields.slice(0, 9)]);
     switch (status) {
       case 'rotated':
         return { status, session: session() };
       case 'grace':
-        return { status, session: session(), sealedSuccessor: fields[8] };
+        return { status, session: session(), sealedSuccessor: fields[9] };
       case 'reused':
       case 'late':
         return { status };
@@ -107,6 +110,11 @@ export class RedisSessionStore implements SessionStore {
 
   async revokeWithRefresh(userId: string, sessionId: string, generation: number, presentedHash: string): Promise<boolean> {
     return (await this.redis.eval(REVOKE_WITH_REFRESH, [indexKey(userId)], [sessionId, String(generation), presentedHash])) === 1;
+  }
+
+  async updateAuthentication(userId: string, sessionId: string, context: AuthenticationContext, now: number): Promise<boolean> {
+    const args = [sessionId, String(now), encodeAuthentication(context)];
+    return (await this.redis.eval(UPDATE_AUTHENTICATION, [indexKey(userId)], args)) === 1;
   }
 
   async revoke(userId: string, sessionId: string): Promise<boolean> {
@@ -127,12 +135,14 @@ function userAgentPieces(userAgent: string): [string, string, string] {
   return [userAgent.slice(0, PIECE), userAgent.slice(PIECE, 2 * PIECE), userAgent.slice(2 * PIECE, 3 * PIECE)];
 }
 
-/** row: [sid, created, lastUsed, expires, absoluteExpires, ip, ua, ua2, ua3] */
+/** row: [sid, created, lastUsed, expires, absoluteExpires, ip, ua, ua2, ua3, proof] */
 function toInfo(userId: string, row: string[]): SessionInfo {
+  const createdAt = Number(row[1]);
   return {
+    ...decodeAuthentication(row[9], createdAt),
     id: row[0],
     userId,
-    createdAt: Number(row[1]),
+    createdAt,
     lastUsedAt: Number(row[2]),
     expiresAt: Number(row[3]),
     absoluteExpiresAt: Number(row[4]),

@@ -1,5 +1,12 @@
-/** What the sessions page shows, and what the policy reads; timestamps are epoch milliseconds. */
-export interface SessionInfo {
+import type { AuthenticationContext } from '../tokens/authentication-context.js';
+
+/**
+ * What the sessions page shows, and what the policy reads; timestamps are epoch milliseconds.
+ * `authTime`, `amr`, `acr`: how the user last proved who they are in this session (set at login,
+ * changed only by updateAuthentication; a session stored before they existed reads as a password
+ * login at its creation).
+ */
+export interface SessionInfo extends AuthenticationContext {
   id: string;
   userId: string;
   createdAt: number;
@@ -66,6 +73,11 @@ export interface SessionStore {
   rotate(request: RotationRequest): Promise<RotationResult>;
   /** Ends the session for any genuine token of its chain: the current one (hash checked) or an older one. */
   revokeWithRefresh(userId: string, sessionId: string, generation: number, presentedHash: string): Promise<boolean>;
+  /**
+   * Records a new proof of identity (reauthentication) on one live session: replaces its
+   * authTime, amr and acr, nothing else. False when the session is not alive (nothing changed).
+   */
+  updateAuthentication(userId: string, sessionId: string, context: AuthenticationContext, now: number): Promise<boolean>;
   /** Ends one session; false when it did not exist. */
   revoke(userId: string, sessionId: string): Promise<boolean>;
   /**

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { authConfig } from '../../config/configuration.js';
+import type { AuthenticationContext } from '../tokens/authentication-context.js';
 import { hashSecret, isSessionId, newSessionId, type RefreshToken, RefreshTokenCodec, SuccessorSealer } from '../tokens/refresh-token.js';
 import { SESSION_STORE, type SessionInfo, type SessionStore } from './session-store.js';
 
@@ -36,10 +37,11 @@ export class SessionService {
 
   /**
    * Starts a session (ending the least recently used one beyond MAX_SESSIONS_PER_USER).
-   * `authenticatedAt`: when the credentials were checked; undefined if every session of the user
-   * was ended since (a password change or a disable raced this login).
+   * `authentication`: what the login proved, and when (`authTime`: when the credentials were
+   * checked); undefined if every session of the user was ended since (a password change or a
+   * disable raced this login).
    */
-  async start(userId: string, client: ClientInfo, authenticatedAt: number): Promise<StartedSession | undefined> {
+  async start(userId: string, client: ClientInfo, authentication: AuthenticationContext): Promise<StartedSession | undefined> {
     const now = Date.now();
     const sessionId = newSessionId();
     const first = this.refreshTokens.mint(userId, sessionId, 0);
@@ -53,11 +55,14 @@ export class SessionService {
       absoluteExpiresAt,
       userAgent: client.userAgent,
       ip: client.ip,
+      authTime: authentication.authTime,
+      amr: [...authentication.amr],
+      acr: authentication.acr,
     };
     const { stale, evicted } = await this.store.create(
       { ...session, refreshHash: hashSecret(first.secret) },
       this.auth.maxSessionsPerUser,
-      authenticatedAt,
+      authentication.authTime,
     );
     return stale ? undefined : { session, refreshToken: first.token, evicted };
   }
@@ -97,6 +102,11 @@ export class SessionService {
 
   isAlive(userId: string, sessionId: string): Promise<boolean> {
     return this.store.isAlive(userId, sessionId);
+  }
+
+  /** Records a reauthentication on one live session; false when it has ended. */
+  updateAuthentication(userId: string, sessionId: string, authentication: AuthenticationContext): Promise<boolean> {
+    return isSessionId(sessionId) ? this.store.updateAuthentication(userId, sessionId, authentication, Date.now()) : Promise.resolve(false);
   }
 
   list(userId: string): Promise<SessionInfo[]> {

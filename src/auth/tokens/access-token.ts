@@ -1,3 +1,5 @@
+import type { Acr, Amr } from './authentication-context.js';
+
 /** Claims of a Tessera access token (RFC 9068 `at+jwt`). */
 export interface AccessTokenClaims {
   iss: string;
@@ -8,6 +10,12 @@ export interface AccessTokenClaims {
   iat: number;
   exp: number;
   roles: string[];
+  /** When the user last proved who they are (NumericDate, seconds); a refresh keeps it. */
+  auth_time: number;
+  /** How (RFC 8176). */
+  amr: Amr[];
+  /** What that proof is worth: `urn:tessera:aal1` or `urn:tessera:aal2`. */
+  acr: Acr;
 }
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -17,4 +25,8 @@ export interface AuthenticatedUser {
   id: string;
   sessionId: string;
   roles: string[];
+  /** The token's `auth_time` in epoch milliseconds (whole seconds). */
+  authTime: number;
+  amr: Amr[];
+  acr: Acr;
 }

@@ -6,6 +6,7 @@ import type { Algorithm, VerifyOptions } from 'jsonwebtoken';
 import { Problems } from '../../common/problems/problem.js';
 import { authConfig } from '../../config/configuration.js';
 import { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from './access-token.js';
+import { ACR_AAL1, type AuthenticationContext, isAcr, isAmrList } from './authentication-context.js';
 import { KeyService } from './key.service.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
@@ -36,10 +37,17 @@ export class TokenService {
     this.verified = new VerifiedTokenCache(10_000, auth.clockToleranceSeconds);
   }
 
-  issueAccessToken(user: { id: string; roles: string[] }, sessionId: string): IssuedAccessToken {
+  /** An access token for the session, carrying how its user last proved who they are (never refreshed here). */
+  issueAccessToken(user: { id: string; roles: string[] }, session: { id: string } & AuthenticationContext): IssuedAccessToken {
     const key = this.keys.signing;
     const accessToken = this.jwt.sign(
-      { sid: sessionId, roles: user.roles },
+      {
+        sid: session.id,
+        roles: user.roles,
+        auth_time: Math.floor(session.authTime / 1000),
+        amr: session.amr,
+        acr: session.acr,
+      },
       {
         privateKey: key.privateKey,
         algorithm: key.alg,
@@ -72,14 +80,37 @@ export class TokenService {
     } catch (error) {
       throw (error as Error).name === 'TokenExpiredError' ? Problems.tokenExpired() : Problems.invalidToken();
     }
-    if (!TokenService.hasValidShape(verified.header, verified.payload)) throw Problems.invalidToken();
-    this.verified.set(rawJwt, verified.payload);
-    return verified.payload;
+    const claims = TokenService.withLegacyAuthentication(verified.payload);
+    if (!TokenService.hasValidShape(verified.header, claims, this.auth.clockToleranceSeconds)) throw Problems.invalidToken();
+    this.verified.set(rawJwt, claims);
+    return claims;
   }
 
-  /** Checks claims the JWT library does not: the RFC 9068 type and Tessera's own claims. */
-  static hasValidShape(header: { typ?: unknown }, claims: Partial<AccessTokenClaims>): claims is AccessTokenClaims {
+  /**
+   * Tokens signed before sessions recorded how the user proved who they are carry none of
+   * `auth_time`, `amr`, `acr`. Refusing them would log every user out during a rolling deploy
+   * (clients refresh only on `token_expired`); they are read as a password login of unknown age
+   * instead, which passes ordinary routes and fails every `@RecentAuth` check. A token with only
+   * some of the three is malformed and still refused.
+   */
+  static withLegacyAuthentication(claims: Partial<AccessTokenClaims>): Partial<AccessTokenClaims> {
+    if (claims.auth_time !== undefined || claims.amr !== undefined || claims.acr !== undefined) return claims;
+    return { ...claims, auth_time: 1, amr: ['pwd'], acr: ACR_AAL1 };
+  }
+
+  /**
+   * Checks claims the JWT library does not: the RFC 9068 type and Tessera's own claims. `auth_time`
+   * must be a whole NumericDate no later than the token's issue (plus leeway), `amr` a non-empty
+   * list of known, distinct methods, `acr` one of our levels.
+   */
+  static hasValidShape(header: { typ?: unknown }, claims: Partial<AccessTokenClaims>, leewaySeconds = 0): claims is AccessTokenClaims {
     return (
+      Number.isSafeInteger(claims.auth_time) &&
+      claims.auth_time! > 0 &&
+      typeof claims.iat === 'number' &&
+      claims.auth_time! <= claims.iat + leewaySeconds &&
+      isAmrList(claims.amr) &&
+      isAcr(claims.acr) &&
       header.typ === ACCESS_TOKEN_TYPE &&
       typeof claims.sub === 'string' &&
       typeof claims.sid === 'string' &&

@@ -29,6 +29,7 @@ const SAMPLES: Record<string, () => ProblemException> = {
   session_revoked: () => Problems.sessionRevoked(),
   invalid_refresh_token: () => Problems.invalidRefreshToken(),
   refresh_reused: () => Problems.refreshReused(),
+  reauthentication_required: () => Problems.reauthenticationRequired(300),
   forbidden: () => Problems.forbidden(),
   forbidden_origin: () => Problems.forbiddenOrigin(),
   email_taken: () => Problems.emailTaken(),

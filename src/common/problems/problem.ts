@@ -81,6 +81,21 @@ export const Problems = {
     }),
   invalidRefreshToken: (detail = 'The refresh token is invalid or its session has ended') =>
     new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_refresh_token', 'Invalid refresh token', { detail }),
+  /**
+   * RFC 9470 step-up: the token's proof of identity is older than `maxAgeSeconds`, or (with
+   * `acrValues`) worth less than the route requires. The client reauthenticates
+   * (`POST /auth/reauthenticate`) and retries with the new access token.
+   */
+  reauthenticationRequired: (maxAgeSeconds: number, acrValues?: string) =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'reauthentication_required', 'Reauthentication required', {
+      detail: acrValues
+        ? `This action needs a recent authentication with two factors (${acrValues}); reauthenticate and retry with the new access token`
+        : `This action needs an authentication at most ${maxAgeSeconds} seconds old; reauthenticate and retry with the new access token`,
+      headers: {
+        'WWW-Authenticate':
+          `Bearer error="insufficient_user_authentication", max_age=${maxAgeSeconds}` + (acrValues ? `, acr_values="${acrValues}"` : ''),
+      },
+    }),
   refreshReused: () =>
     new ProblemException(HttpStatus.UNAUTHORIZED, 'refresh_reused', 'Refresh token reused', {
       detail: 'This refresh token was already used; the session has been ended to protect the account',

@@ -1,0 +1,56 @@
+/**
+ * How a user last proved who they are, carried by a session and by its access tokens:
+ * `auth_time`, `amr` (RFC 8176 method references) and `acr` (Tessera's assurance levels).
+ */
+
+/** RFC 8176 values Tessera uses: password, one-time code, hardware or software key, user presence/verification, several factors. */
+export const AMR_VALUES = ['pwd', 'otp', 'hwk', 'swk', 'user', 'mfa'] as const;
+export type Amr = (typeof AMR_VALUES)[number];
+
+export const ACR_AAL1 = 'urn:tessera:aal1' as const;
+export const ACR_AAL2 = 'urn:tessera:aal2' as const;
+export const ACR_VALUES = [ACR_AAL1, ACR_AAL2] as const;
+export type Acr = (typeof ACR_VALUES)[number];
+
+export interface AuthenticationContext {
+  /** When the user last proved who they are (epoch milliseconds): login, second factor, reauthentication. */
+  authTime: number;
+  amr: Amr[];
+  acr: Acr;
+}
+
+/** What a password alone is worth. */
+export const passwordProof = (authTime: number): AuthenticationContext => ({ authTime, amr: ['pwd'], acr: ACR_AAL1 });
+
+export const isAmrList = (value: unknown): value is Amr[] =>
+  Array.isArray(value) &&
+  value.length > 0 &&
+  value.length <= AMR_VALUES.length &&
+  value.every((v) => (AMR_VALUES as readonly unknown[]).includes(v)) &&
+  new Set(value).size === value.length;
+
+export const isAcr = (value: unknown): value is Acr => (ACR_VALUES as readonly unknown[]).includes(value);
+
+/** Ranks assurance levels: aal2 satisfies a requirement of aal1. */
+export const acrRank = (acr: Acr): number => ACR_VALUES.indexOf(acr) + 1;
+
+/**
+ * The compact form a store keeps (one short value, e.g. `1764057600123 pwd 1`): the time in
+ * milliseconds, the methods joined by commas, the assurance level's digit.
+ */
+export function encodeAuthentication(context: AuthenticationContext): string {
+  return `${context.authTime} ${context.amr.join(',')} ${acrRank(context.acr)}`;
+}
+
+/**
+ * Reads encodeAuthentication's form. Sessions created before it existed (or anything unreadable)
+ * count as a password login at the session's creation.
+ */
+export function decodeAuthentication(encoded: string | undefined, createdAt: number): AuthenticationContext {
+  const [time, amr, level] = (encoded ?? '').split(' ');
+  const authTime = Number(time);
+  const methods = amr?.split(',');
+  const acr = ACR_VALUES[Number(level) - 1];
+  if (!encoded || !Number.isSafeInteger(authTime) || authTime <= 0 || !isAmrList(methods) || !isAcr(acr)) return passwordProof(createdAt);
+  return { authTime, amr: methods, acr };
+}
