@@ -413,6 +413,10 @@ function sessionFor(tokens, i, now) {
     userAgent: USER_AGENT,
     ip: `203.0.${(i >> 8) & 255}.${i & 255}`,
     refreshHash: tokens.hashSecret(tokens.newSecret()),
+    // How the user proved who they are, as a password login stores it.
+    authTime: now,
+    amr: ['pwd'],
+    acr: 'urn:tessera:aal1',
   };
 }
 

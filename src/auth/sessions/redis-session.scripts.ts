@@ -8,7 +8,7 @@ import { luaScript } from '../../redis/redis.service.js';
  *                            ua/ua2/ua3 the user agent in pieces of at most 64 bytes,
  *                            h hash of the current refresh token, n its generation,
  *                            p how the user last proved who they are: "<authTime ms> <amr,...> <aal>",
- *                            e.g. "1764057600123 pwd 1" (absent in sessions older than it: read as
+ *                            e.g. "miew3aaz pwd 1" (absent in sessions older than it: read as
  *                            a password login at c; see decodeAuthentication);
  *                            PEXPIREAT = e. The per-request check reads `e` (HGET, answered from the
  *                            client-side cache) rather than EXISTS: expiry sends no invalidation

@@ -35,11 +35,13 @@ export const isAcr = (value: unknown): value is Acr => (ACR_VALUES as readonly u
 export const acrRank = (acr: Acr): number => ACR_VALUES.indexOf(acr) + 1;
 
 /**
- * The compact form a store keeps (one short value, e.g. `1764057600123 pwd 1`): the time in
- * milliseconds, the methods joined by commas, the assurance level's digit.
+ * The compact form a store keeps (one short value, e.g. `miew3aaz pwd 1`): the time in
+ * milliseconds in base 36 (8 characters instead of 13: every live session carries it, and the
+ * per-session memory budget is a few hundred bytes), the methods joined by commas, the assurance
+ * level's digit.
  */
 export function encodeAuthentication(context: AuthenticationContext): string {
-  return `${context.authTime} ${context.amr.join(',')} ${acrRank(context.acr)}`;
+  return `${context.authTime.toString(36)} ${context.amr.join(',')} ${acrRank(context.acr)}`;
 }
 
 /**
@@ -48,7 +50,7 @@ export function encodeAuthentication(context: AuthenticationContext): string {
  */
 export function decodeAuthentication(encoded: string | undefined, createdAt: number): AuthenticationContext {
   const [time, amr, level] = (encoded ?? '').split(' ');
-  const authTime = Number(time);
+  const authTime = /^[0-9a-z]{1,11}$/.test(time ?? '') ? parseInt(time, 36) : NaN;
   const methods = amr?.split(',');
   const acr = ACR_VALUES[Number(level) - 1];
   if (!encoded || !Number.isSafeInteger(authTime) || authTime <= 0 || !isAmrList(methods) || !isAcr(acr)) return passwordProof(createdAt);
