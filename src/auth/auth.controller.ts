@@ -108,7 +108,8 @@ export class AuthController {
       'access token for the *same* session, with a new `auth_time` and what this proof is worth (a password alone: `amr` ["pwd"], ' +
       '`acr` urn:tessera:aal1, replacing what the session had). The refresh token does not change, and earlier access tokens of the ' +
       'session keep working where no recent authentication is needed. Wrong passwords count against the account like failed logins; ' +
-      "the browser's device cookie exempts it from a lockout that others' failed attempts caused, as at login.",
+      "the device token (the browser's cookie, or `deviceToken` in a native client's body) exempts it from a lockout that " +
+      "others' failed attempts caused, as at login.",
   })
   @ApiBody({
     type: ReauthenticateDto,
@@ -128,8 +129,8 @@ export class AuthController {
     @Body() body: ReauthenticateDto,
     @Req() request: FastifyRequest,
   ): Promise<ReauthenticatedTokenDto> {
-    // The device cookie (browsers) exempts its holder from a lockout others caused, as at login.
-    const device = this.cookies.presentedDevice(request, {});
+    // The device token (browsers' cookie, native clients' body field) exempts its holder from a lockout others caused, as at login.
+    const device = this.cookies.presentedDevice(request, body);
     const { accessToken, expiresIn } = await this.auth.reauthenticate(user, body.password, clientInfo(request), device);
     return { accessToken, tokenType: 'Bearer', expiresIn };
   }

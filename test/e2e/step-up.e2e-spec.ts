@@ -188,4 +188,23 @@ describe('reauthentication and the login lockout', () => {
     expect((await reauthenticate().expect(429)).body.code).toBe('rate_limited');
     await reauthenticate(device).expect(200);
   });
+
+  test('a native client sends its deviceToken in the body for the same exemption', async () => {
+    const email = uniqueEmail('stepup-native');
+    await t.http().post('/auth/register').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(201);
+    const owner = await t
+      .http()
+      .post('/auth/login')
+      .set('X-Forwarded-For', clientIp())
+      .send({ email, password: PASSWORD, client: 'native' })
+      .expect(200);
+    expect(owner.body.deviceToken).toEqual(expect.any(String));
+    for (let i = 0; i < LIMIT; i++) {
+      await t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: WRONG }).expect(401);
+    }
+    const reauthenticate = (body: object) =>
+      t.http().post('/auth/reauthenticate').set('X-Forwarded-For', clientIp()).set(bearer(owner.body.accessToken)).send(body);
+    expect((await reauthenticate({ password: PASSWORD }).expect(429)).body.code).toBe('rate_limited');
+    await reauthenticate({ password: PASSWORD, deviceToken: owner.body.deviceToken }).expect(200);
+  });
 });

@@ -122,6 +122,16 @@ export class ReauthenticateDto {
   @WellFormed()
   @IsString()
   password: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Native clients only: the `deviceToken` from an earlier login of this account, which exempts the reauthentication from a ' +
+      'lockout that failed attempts by others caused, as at login. Browsers hold it as an HttpOnly cookie instead.',
+  })
+  @IsOptional()
+  @MaxLength(100)
+  @IsString()
+  deviceToken?: string;
 }
 
 export class ChangePasswordDto {
