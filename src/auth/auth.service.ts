@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { accountsConfig } from '../config/configuration.js';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
-import { Problems } from '../common/problems/problem.js';
+import { type ProblemException, Problems } from '../common/problems/problem.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
 import { UsersService } from '../users/users.service.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -61,36 +61,18 @@ export class AuthService {
     const { ok: passwordOk, rehash } = await this.passwords.check(user?.passwordHash, password);
     await (passwordOk ? this.throttle.passed(admitted.slot) : this.throttle.failed(email, admitted.slot));
     if (!user || !passwordOk || user.disabled) {
-      this.metrics.loginFailed();
       const reason = !user ? 'unknown_account' : !passwordOk ? 'wrong_password' : 'disabled';
-      await this.events.record({ type: 'login.failed', outcome: 'failure', userId: user?.id, details: { reason }, context: client });
-      throw Problems.invalidCredentials();
+      throw await this.loginFailed(user?.id, reason, client, Problems.invalidCredentials());
     }
     // Only after the right password: a 403 here tells nothing to someone who does not have it.
     if (this.accounts.requireVerifiedEmail && !user.emailVerified) {
-      this.metrics.loginFailed();
-      await this.events.record({
-        type: 'login.failed',
-        outcome: 'failure',
-        userId: user.id,
-        details: { reason: 'email_unverified' },
-        context: client,
-      });
-      throw Problems.emailUnverified();
+      throw await this.loginFailed(user.id, 'email_unverified', client, Problems.emailUnverified());
     }
     // A password alone: amr ['pwd'], aal1, proved when the credentials were checked.
     const started = await this.sessions.start(user.id, client, passwordProof(authenticatedAt));
     if (!started) {
       // The password changed or the account was disabled while this login was being checked.
-      this.metrics.loginFailed();
-      await this.events.record({
-        type: 'login.failed',
-        outcome: 'failure',
-        userId: user.id,
-        details: { reason: 'sessions_revoked_meanwhile' },
-        context: client,
-      });
-      throw Problems.invalidCredentials();
+      throw await this.loginFailed(user.id, 'sessions_revoked_meanwhile', client, Problems.invalidCredentials());
     }
     if (rehash) await this.rehash(user.id, user.passwordHash, password);
     const { session, refreshToken, evicted } = started;
@@ -120,6 +102,18 @@ export class AuthService {
    * NFKC one instead, unless the hash changed meanwhile. A failure (hashing busy, database) is
    * logged and the login goes on: the old hash keeps verifying, and the next login tries again.
    */
+  /** A refused login: counted, recorded as `login.failed` with its reason (admins see it), and the problem to throw. */
+  private async loginFailed(
+    userId: string | undefined,
+    reason: string,
+    client: ClientInfo,
+    problem: ProblemException,
+  ): Promise<ProblemException> {
+    this.metrics.loginFailed();
+    await this.events.record({ type: 'login.failed', outcome: 'failure', userId, details: { reason }, context: client });
+    return problem;
+  }
+
   private async rehash(userId: string, oldHash: string, password: string): Promise<void> {
     try {
       const replaced = await this.users.replacePasswordHash(userId, oldHash, await this.passwords.hash(password));
