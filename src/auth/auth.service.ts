@@ -5,6 +5,7 @@ import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { type ProblemException, Problems } from '../common/problems/problem.js';
 import { AuthMetrics } from '../metrics/auth-metrics.js';
+import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import { LoginThrottle } from './login-throttle.js';
 import { PasswordPolicy } from './passwords/password-policy.js';
@@ -12,7 +13,7 @@ import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
 import type { IssuedTokens } from './auth-cookies.js';
 import type { AuthenticatedUser } from './tokens/access-token.js';
-import { passwordProof } from './tokens/authentication-context.js';
+import { type AuthenticationContext, passwordProof } from './tokens/authentication-context.js';
 import { DeviceTokens } from './tokens/device-token.js';
 import { type IssuedAccessToken, TokenService } from './tokens/token.service.js';
 
@@ -69,12 +70,23 @@ export class AuthService {
       throw await this.loginFailed(user.id, 'email_unverified', client, Problems.emailUnverified());
     }
     // A password alone: amr ['pwd'], aal1, proved when the credentials were checked.
-    const started = await this.sessions.start(user.id, client, passwordProof(authenticatedAt));
+    const issued = await this.signIn(user, passwordProof(authenticatedAt), client, { device: device ? 'known' : 'new' });
+    if (rehash) await this.rehash(user.id, user.passwordHash, password);
+    return issued;
+  }
+
+  /**
+   * The last step of every login, whatever proved who the user is (a password, a password and a
+   * second factor, a passkey): starts a session carrying that proof, issues its tokens and a fresh
+   * device token, and records `login.succeeded` (with `details`) and any session the cap evicted.
+   * The caller has checked the credentials and that the account may log in.
+   */
+  async signIn(user: User, proof: AuthenticationContext, client: ClientInfo, details: Record<string, unknown> = {}): Promise<IssuedTokens> {
+    const started = await this.sessions.start(user.id, client, proof);
     if (!started) {
       // The password changed or the account was disabled while this login was being checked.
       throw await this.loginFailed(user.id, 'sessions_revoked_meanwhile', client, Problems.invalidCredentials());
     }
-    if (rehash) await this.rehash(user.id, user.passwordHash, password);
     const { session, refreshToken, evicted } = started;
     const { accessToken, expiresIn } = this.tokens.issueAccessToken(user, session);
     this.metrics.loginSucceeded();
@@ -82,7 +94,7 @@ export class AuthService {
       type: 'login.succeeded',
       userId: user.id,
       sessionId: session.id,
-      details: { device: device ? 'known' : 'new' },
+      details: { ...details, amr: proof.amr, acr: proof.acr },
       context: client,
     });
     for (const sessionId of evicted) {
@@ -97,23 +109,18 @@ export class AuthService {
     return { accessToken, expiresIn, session, refreshToken, deviceToken: this.devices.issue(user.id).token };
   }
 
-  /**
-   * Best effort: the stored hash was made from a non-normalised form of this password; store the
-   * NFKC one instead, unless the hash changed meanwhile. A failure (hashing busy, database) is
-   * logged and the login goes on: the old hash keeps verifying, and the next login tries again.
-   */
-  /** A refused login: counted, recorded as `login.failed` with its reason (admins see it), and the problem to throw. */
-  private async loginFailed(
-    userId: string | undefined,
-    reason: string,
-    client: ClientInfo,
-    problem: ProblemException,
-  ): Promise<ProblemException> {
+  /** A refused login (any method): counted, recorded as `login.failed` with its reason (admins see it), and the problem to throw. */
+  async loginFailed(userId: string | undefined, reason: string, client: ClientInfo, problem: ProblemException): Promise<ProblemException> {
     this.metrics.loginFailed();
     await this.events.record({ type: 'login.failed', outcome: 'failure', userId, details: { reason }, context: client });
     return problem;
   }
 
+  /**
+   * Best effort: the stored hash was made from a non-normalised form of this password; store the
+   * NFKC one instead, unless the hash changed meanwhile. A failure (hashing busy, database) is
+   * logged and the login goes on: the old hash keeps verifying, and the next login tries again.
+   */
   private async rehash(userId: string, oldHash: string, password: string): Promise<void> {
     try {
       const replaced = await this.users.replacePasswordHash(userId, oldHash, await this.passwords.hash(password));
@@ -155,15 +162,29 @@ export class AuthService {
       await this.recordReauthentication(principal, 'failure', { reason: ok ? 'disabled' : 'wrong_password' }, context);
       throw Problems.invalidCredentials();
     }
-    const proof = passwordProof(authenticatedAt);
-    // The session ended meanwhile (logout, a password change elsewhere, an admin): nothing to renew.
+    return this.completeReauthentication(principal, user, passwordProof(authenticatedAt), context);
+  }
+
+  /**
+   * The last step of every reauthentication, whatever was proved (password, code, passkey): the
+   * session records the new proof (replacing what it had), and the caller gets an access token for
+   * the same session that carries it. A session that ended meanwhile (logout, a password change
+   * elsewhere, an admin) has nothing to renew: 401 `session_revoked`.
+   */
+  async completeReauthentication(
+    principal: AuthenticatedUser,
+    user: User,
+    proof: AuthenticationContext,
+    context: RequestContext,
+  ): Promise<IssuedAccessToken> {
     if (!(await this.sessions.updateAuthentication(user.id, principal.sessionId, proof))) throw Problems.sessionRevoked();
     const issued = this.tokens.issueAccessToken(user, { id: principal.sessionId, ...proof });
     await this.recordReauthentication(principal, 'success', { amr: proof.amr, acr: proof.acr }, context);
     return issued;
   }
 
-  private recordReauthentication(
+  /** Records a `reauthenticated` event; failures carry their reason in `details`. */
+  recordReauthentication(
     principal: AuthenticatedUser,
     outcome: 'success' | 'failure',
     details: Record<string, unknown>,
