@@ -2,12 +2,12 @@
 export default {
   testEnvironment: 'node',
   rootDir: '.',
-  // Unit specs stand beside the code they test; e2e suites and the session-store contract stay in test/.
+  // Unit specs stand beside the code they test; e2e suites and the store contracts (session, ticket) stay in test/.
   testMatch: [
     '<rootDir>/src/**/*.spec.ts',
     '<rootDir>/client/**/*.spec.ts',
     '<rootDir>/test/**/*.e2e-spec.ts',
-    '<rootDir>/test/session-store.contract.spec.ts',
+    '<rootDir>/test/*.contract.spec.ts',
   ],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

@@ -16,6 +16,7 @@ import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { ThrottlingModule } from './throttling/throttling.module.js';
+import { TicketsModule } from './tickets/tickets.module.js';
 import { UsersModule } from './users/users.module.js';
 
 /** The composition: what the preflight loaded, then every module. */
@@ -37,6 +38,7 @@ export class AppModule {
         AppCacheModule,
         MetricsModule,
         ThrottlingModule,
+        TicketsModule,
         UsersModule,
         AuthModule,
         // Second factors: services only, no routes yet (the next step's auth routes will use them).

@@ -1,0 +1,114 @@
+import { luaScript, type RedisService } from '../redis/redis.service.js';
+
+/** Injection token of the TicketStore (Redis when REDIS_URL is set, else this process's memory). */
+export const TICKET_STORE = Symbol('TICKET_STORE');
+
+/**
+ * Short-lived, single-use records that every instance must see: the `mfaToken` between a login's
+ * two steps, WebAuthn challenges. Keys are chosen by the caller and must not be the secret itself
+ * (use an HMAC of it: nothing a client presents is stored in the clear); values are opaque strings.
+ */
+export interface TicketStore {
+  /** Stores `value` under `key` for `ttlSeconds`, replacing any earlier ticket there. */
+  put(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** The ticket's value without using it up, or undefined (unknown, expired, used). */
+  peek(key: string): Promise<string | undefined>;
+  /** Uses the ticket up: its value, or undefined when it was unknown, expired or already taken (by anyone, atomically). */
+  take(key: string): Promise<string | undefined>;
+  /**
+   * Counts one failed use of the ticket and deletes it at `limit` failures. Returns how many
+   * failures it has had, or 0 when there was no ticket (never creates one).
+   */
+  fail(key: string, limit: number): Promise<number>;
+}
+
+/** Keys of the form `tk:{<key>}`: the whole ticket lives in one hash, so it sits on one slot of a cluster. */
+const redisKey = (key: string): string => `tk:{${key}}`;
+
+/** KEYS: ticket. ARGV: value, ttl seconds. A fresh ticket with no failures. */
+const PUT = luaScript(`
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'f', 0)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+`);
+
+/** KEYS: ticket. The value, deleting the ticket in the same step: two takers never both get it. */
+const TAKE = luaScript(`
+local value = redis.call('HGET', KEYS[1], 'v')
+if value then redis.call('DEL', KEYS[1]) end
+return value
+`);
+
+/** KEYS: ticket. ARGV: limit. One more failure; the ticket dies at the limit. */
+const FAIL = luaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local failures = redis.call('HINCRBY', KEYS[1], 'f', 1)
+if failures >= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+return failures
+`);
+
+export class RedisTicketStore implements TicketStore {
+  constructor(private readonly redis: RedisService) {}
+
+  async put(key: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.redis.eval(PUT, [redisKey(key)], [value, String(ttlSeconds)]);
+  }
+
+  async peek(key: string): Promise<string | undefined> {
+    const value = await this.redis.run((client) => client.hGet(redisKey(key), 'v'));
+    return value ?? undefined;
+  }
+
+  async take(key: string): Promise<string | undefined> {
+    const value = (await this.redis.eval(TAKE, [redisKey(key)], [])) as string | null;
+    return value ?? undefined;
+  }
+
+  async fail(key: string, limit: number): Promise<number> {
+    return Number(await this.redis.eval(FAIL, [redisKey(key)], [String(limit)]));
+  }
+}
+
+/** Per-process tickets for a single instance without Redis. */
+export class MemoryTicketStore implements TicketStore {
+  private readonly tickets = new Map<string, { value: string; failures: number; expiresAt: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly clock: () => number = Date.now) {
+    this.sweeper = setInterval(() => {
+      const now = this.clock();
+      for (const [key, ticket] of this.tickets) if (ticket.expiresAt <= now) this.tickets.delete(key);
+    }, 60_000);
+    this.sweeper.unref();
+  }
+
+  private live(key: string) {
+    const ticket = this.tickets.get(key);
+    if (ticket && ticket.expiresAt > this.clock()) return ticket;
+    this.tickets.delete(key);
+    return undefined;
+  }
+
+  async put(key: string, value: string, ttlSeconds: number): Promise<void> {
+    this.tickets.set(key, { value, failures: 0, expiresAt: this.clock() + ttlSeconds * 1000 });
+  }
+
+  async peek(key: string): Promise<string | undefined> {
+    return this.live(key)?.value;
+  }
+
+  async take(key: string): Promise<string | undefined> {
+    const ticket = this.live(key);
+    this.tickets.delete(key);
+    return ticket?.value;
+  }
+
+  async fail(key: string, limit: number): Promise<number> {
+    const ticket = this.live(key);
+    if (!ticket) return 0;
+    ticket.failures++;
+    if (ticket.failures >= limit) this.tickets.delete(key);
+    return ticket.failures;
+  }
+}
