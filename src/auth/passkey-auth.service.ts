@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { Problems } from '../common/problems/problem.js';
@@ -87,7 +87,8 @@ export class PasskeyAuthService {
     try {
       verified = await this.passkeys.verifyAssertion(response, rp, { purpose: 'login' });
     } catch (error) {
-      if (error instanceof PasskeyRejected) throw await this.auth.loginFailed(error.userId, error.reason, client, Problems.invalidPasskey());
+      if (error instanceof PasskeyRejected)
+        throw await this.auth.loginFailed(error.userId, error.reason, client, Problems.invalidPasskey());
       throw error;
     }
     const user = await this.users.findFresh(verified.userId);
@@ -95,11 +96,19 @@ export class PasskeyAuthService {
     if (this.accounts.requireVerifiedEmail && !user.emailVerified) {
       throw await this.auth.loginFailed(user.id, 'email_unverified', client, Problems.emailUnverified());
     }
-    return this.auth.signIn(user, passkeyProof(authenticatedAt, verified), client, { method: 'passkey', credentialId: verified.credentialId });
+    return this.auth.signIn(user, passkeyProof(authenticatedAt, verified), client, {
+      method: 'passkey',
+      credentialId: verified.credentialId,
+    });
   }
 
   /** POST /auth/reauthenticate `{response}`: an assertion of one of the user's passkeys, for the challenge bound to this session. */
-  async reauthenticate(principal: AuthenticatedUser, response: unknown, rp: RelyingParty, context: RequestContext): Promise<IssuedAccessToken> {
+  async reauthenticate(
+    principal: AuthenticatedUser,
+    response: unknown,
+    rp: RelyingParty,
+    context: RequestContext,
+  ): Promise<IssuedAccessToken> {
     const authenticatedAt = Date.now();
     const user = await this.users.findFresh(principal.id);
     if (!user) throw Problems.sessionRevoked();

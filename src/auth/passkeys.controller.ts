@@ -41,11 +41,14 @@ export class PasskeysController {
     summary: 'Start registering a passkey',
     description:
       'Creation options for `navigator.credentials.create()` (parse them with `PublicKeyCredential.parseCreationOptionsFromJSON`): a ' +
-      'discoverable credential is required, user verification preferred, the user\'s existing passkeys excluded. The challenge is ' +
+      "discoverable credential is required, user verification preferred, the user's existing passkeys excluded. The challenge is " +
       'single-use and lives 5 minutes. Needs a recent authentication.',
   })
   @ApiOkResponse({ description: 'PublicKeyCredentialCreationOptionsJSON', schema: optionsSchema(CREATION_OPTIONS_EXAMPLE) })
-  registrationOptions(@CurrentUser() user: AuthenticatedUser, @Req() request: FastifyRequest): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  registrationOptions(
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() request: FastifyRequest,
+  ): Promise<PublicKeyCredentialCreationOptionsJSON> {
     return this.flows.registrationOptions(user, this.passkeys.relyingParty(request));
   }
 
@@ -56,13 +59,13 @@ export class PasskeysController {
     summary: 'Register a passkey',
     description:
       'Verifies the new credential against the challenge of `POST /auth/passkeys/registration/options` (used up whatever the outcome), ' +
-      'this site\'s origin and RP ID, and stores it. Recorded as `passkey.added`.',
+      "this site's origin and RP ID, and stores it. Recorded as `passkey.added`.",
   })
   @ApiCreatedResponse({ type: PasskeyDto })
   @ApiProblems([400, 409, 413], {
     400:
       'Invalid body or a malformed `response` (`validation_failed`); a response that does not verify: challenge unknown, used, expired ' +
-      'or another user\'s, another origin or RP ID (`passkey_not_verified`)',
+      "or another user's, another origin or RP ID (`passkey_not_verified`)",
     409: 'This credential is already registered (`passkey_exists`)',
   })
   register(@CurrentUser() user: AuthenticatedUser, @Body() body: RegisterPasskeyDto, @Req() request: FastifyRequest): Promise<PasskeyDto> {
@@ -161,7 +164,10 @@ export class PasskeysController {
   })
   @ApiOkResponse({ description: 'PublicKeyCredentialRequestOptionsJSON', schema: optionsSchema(REQUEST_OPTIONS_EXAMPLE) })
   @ApiProblems([409], { 409: 'The account has no passkey (`no_passkey`)' })
-  reauthenticationOptions(@CurrentUser() user: AuthenticatedUser, @Req() request: FastifyRequest): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  reauthenticationOptions(
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() request: FastifyRequest,
+  ): Promise<PublicKeyCredentialRequestOptionsJSON> {
     return this.passkeys.reauthenticationOptions(user, this.passkeys.relyingParty(request));
   }
 }

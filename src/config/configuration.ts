@@ -109,7 +109,10 @@ function parseWebauthnConfig(env: Env, publicOrigin: string | undefined) {
     throw new ConfigError('WEBAUTHN_RP_ID', `must be a domain name in lower case, like example.com (got "${configured}")`);
   }
   if (configured !== undefined && publicHost !== undefined && !hostMatchesRpId(publicHost, configured)) {
-    throw new ConfigError('WEBAUTHN_RP_ID', `must be the host of PUBLIC_ORIGIN (${publicHost}) or a parent domain of it (got "${configured}")`);
+    throw new ConfigError(
+      'WEBAUTHN_RP_ID',
+      `must be the host of PUBLIC_ORIGIN (${publicHost}) or a parent domain of it (got "${configured}")`,
+    );
   }
   // An IP address cannot be an RP ID: browsers refuse WebAuthn on such an origin, so no default then.
   const rpId = configured ?? (publicHost !== undefined && isIP(publicHost.replace(/^\[|\]$/g, '')) === 0 ? publicHost : undefined);

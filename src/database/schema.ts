@@ -156,7 +156,10 @@ export const webauthnCredentials = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     publicKey: text('public_key').notNull(),
     counter: bigint('counter', { mode: 'number' }).notNull().default(0),
-    transports: text('transports').array().notNull().default(sql`ARRAY[]::text[]`),
+    transports: text('transports')
+      .array()
+      .notNull()
+      .default(sql`ARRAY[]::text[]`),
     /** `singleDevice` or `multiDevice` (the BE flag at registration). */
     deviceType: text('device_type').$type<'singleDevice' | 'multiDevice'>().notNull(),
     backedUp: boolean('backed_up').notNull(),

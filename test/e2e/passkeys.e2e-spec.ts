@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createClient } from 'redis';
+import type { SecurityEventType } from '../../src/audit/security-event.js';
 import { SecurityEventsRepository } from '../../src/audit/security-events.repository.js';
 import { ServerSecrets } from '../../src/secrets/server-secrets.js';
+import { UsersService } from '../../src/users/users.service.js';
 import { bearer, PASSWORD, registerAndLogin, startApp, type TestApp } from '../support/app.js';
 import { SoftwareAuthenticator } from '../support/software-authenticator.js';
 
@@ -44,8 +46,7 @@ describe('passkeys', () => {
   const addPasskey = (user: User, response: Json, name?: string) =>
     t.http().post('/auth/passkeys').set(bearer(user.accessToken)).send({ response, name });
   const passkeyLogin = (response: Json, client?: 'native') => t.http().post('/auth/passkeys/login').send({ response, client });
-  const events = (userId: string, type: string) =>
-    t.app.get(SecurityEventsRepository).list({ userId, type: type as 'login.failed' }, 20);
+  const events = (userId: string, type: SecurityEventType) => t.app.get(SecurityEventsRepository).list({ userId, type }, 20);
 
   /** A user with one registered passkey of a fresh authenticator. */
   async function userWithPasskey(flags: ConstructorParameters<typeof SoftwareAuthenticator>[1] = {}) {
@@ -73,13 +74,23 @@ describe('passkeys', () => {
 
     test('201 with the passkey, listed for its owner only, recorded as passkey.added', async () => {
       const { user, authenticator, passkey } = await userWithPasskey();
-      expect(passkey).toEqual({ id: authenticator.credentialId, name: 'Laptop', createdAt: expect.any(String), lastUsedAt: null, backedUp: false });
+      expect(passkey).toEqual({
+        id: authenticator.credentialId,
+        name: 'Laptop',
+        createdAt: expect.any(String),
+        lastUsedAt: null,
+        backedUp: false,
+      });
       const list = await t.http().get('/auth/passkeys').set(bearer(user.accessToken)).expect(200);
       expect(list.body).toEqual([passkey]);
       const other = await registerAndLogin(t);
       expect((await t.http().get('/auth/passkeys').set(bearer(other.accessToken)).expect(200)).body).toEqual([]);
       const [added] = await events(user.userId, 'passkey.added');
-      expect(added).toMatchObject({ outcome: 'success', sessionId: user.sessionId, details: { credentialId: authenticator.credentialId, backedUp: false } });
+      expect(added).toMatchObject({
+        outcome: 'success',
+        sessionId: user.sessionId,
+        details: { credentialId: authenticator.credentialId, backedUp: false },
+      });
     });
 
     test('the name defaults to "Passkey"; a backed-up credential says so', async () => {
@@ -134,8 +145,14 @@ describe('passkeys', () => {
     test.each([
       ['not an object', 'hello'],
       ['no id', { rawId: 'abc', type: 'public-key', response: {} }],
-      ['id and rawId differ', { id: 'abc', rawId: 'abd', type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'oA' } }],
-      ['garbage in base64url', { id: 'abc', rawId: 'abc', type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'oA' } }],
+      [
+        'id and rawId differ',
+        { id: 'abc', rawId: 'abd', type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'oA' } },
+      ],
+      [
+        'garbage in base64url',
+        { id: 'abc', rawId: 'abc', type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'oA' } },
+      ],
     ])('malformed response (%s): 400, never 500', async (_label, response) => {
       const user = await registerAndLogin(t);
       await registrationOptions(user);
@@ -265,17 +282,24 @@ describe('passkeys', () => {
     });
 
     test('malformed bodies: 400, never 500', async () => {
-      for (const body of [{}, { response: 'x' }, { response: { id: 'a', rawId: 'a', type: 'public-key', response: { clientDataJSON: '!!' } } }]) {
+      for (const body of [
+        {},
+        { response: 'x' },
+        { response: { id: 'a', rawId: 'a', type: 'public-key', response: { clientDataJSON: '!!' } } },
+      ]) {
         expect((await t.http().post('/auth/passkeys/login').send(body)).status).toBe(400);
       }
-      const garbage = { id: 'abc', rawId: 'abc', type: 'public-key', response: { clientDataJSON: 'e30', authenticatorData: 'AA', signature: 'AA' } };
+      const garbage = {
+        id: 'abc',
+        rawId: 'abc',
+        type: 'public-key',
+        response: { clientDataJSON: 'e30', authenticatorData: 'AA', signature: 'AA' },
+      };
       expect((await passkeyLogin(garbage)).status).toBe(401);
     });
 
     test('a disabled account cannot log in with its passkey', async () => {
       const { user, authenticator } = await userWithPasskey();
-      await t.app.get(SecurityEventsRepository); // keep the import used when the admin route changes
-      const { UsersService } = await import('../../src/users/users.service.js');
       await t.app.get(UsersService).update(user.userId, { disabled: true });
       await passkeyLogin(authenticator.assert(await loginOptions())).expect(401);
       const [failed] = await events(user.userId, 'login.failed');
@@ -284,12 +308,13 @@ describe('passkeys', () => {
 
     test('nothing of a challenge rests in the clear in Redis', async () => {
       if (!redis) throw new Error('this test needs REDIS_URL');
-      const user = await registerAndLogin(t);
-      const challenges = [(await loginOptions()).challenge, (await registrationOptions(user)).challenge, (await reauthOptionsOrNone(user))];
+      const { user } = await userWithPasskey();
+      const challenges = [(await loginOptions()).challenge, (await registrationOptions(user)).challenge, await reauthOptionsOrNone(user)];
       const keys: string[] = [];
       for await (const batch of redis.scanIterator({ MATCH: 'tk:*', COUNT: 1000 })) keys.push(...batch);
       const dump = JSON.stringify(await Promise.all(keys.map(async (k) => [k, await redis.hGetAll(k)])));
-      for (const challenge of challenges.filter(Boolean)) expect(dump).not.toContain(challenge as string);
+      for (const challenge of challenges.filter(Boolean)) expect(dump).not.toContain(challenge);
+      expect(challenges.every(Boolean)).toBe(true);
       expect(keys.length).toBeGreaterThan(0);
     });
     const reauthOptionsOrNone = async (user: User) =>
@@ -299,7 +324,7 @@ describe('passkeys', () => {
   describe('reauthentication', () => {
     const reauthenticate = (token: string, response: Json) => t.http().post('/auth/reauthenticate').set(bearer(token)).send({ response });
 
-    test('options list only the user\'s passkeys; 409 no_passkey without one', async () => {
+    test("options list only the user's passkeys; 409 no_passkey without one", async () => {
       const { user, authenticator } = await userWithPasskey();
       await userWithPasskey();
       const options = await reauthOptions(user);
@@ -317,7 +342,7 @@ describe('passkeys', () => {
       expect(event).toMatchObject({ outcome: 'success', details: { amr: ['hwk', 'user', 'mfa'] } });
     });
 
-    test('another user\'s passkey, another session\'s challenge, a login challenge, a replay: 401 invalid_passkey', async () => {
+    test("another user's passkey, another session's challenge, a login challenge, a replay: 401 invalid_passkey", async () => {
       const { user, authenticator } = await userWithPasskey();
       const other = await userWithPasskey();
       // Another user's credential, on this user's challenge.
@@ -326,7 +351,9 @@ describe('passkeys', () => {
       );
       // This user's challenge made for another session of theirs.
       const second = await t.http().post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
-      await reauthenticate(user.accessToken, authenticator.assert(await reauthOptions({ accessToken: second.body.accessToken }))).expect(401);
+      await reauthenticate(user.accessToken, authenticator.assert(await reauthOptions({ accessToken: second.body.accessToken }))).expect(
+        401,
+      );
       // A login challenge.
       await reauthenticate(user.accessToken, authenticator.assert(await loginOptions())).expect(401);
       // A replay.
@@ -346,7 +373,7 @@ describe('passkeys', () => {
   });
 
   describe('management', () => {
-    test('rename: 1 to 64 characters, trimmed; another user\'s passkey is 404', async () => {
+    test("rename: 1 to 64 characters, trimmed; another user's passkey is 404", async () => {
       const { user, authenticator } = await userWithPasskey();
       const path = `/auth/passkeys/${authenticator.credentialId}`;
       const renamed = await t.http().patch(path).set(bearer(user.accessToken)).send({ name: '  Work phone ' }).expect(200);
@@ -354,13 +381,18 @@ describe('passkeys', () => {
       for (const name of ['', '   ', 'x'.repeat(65), 'tab\there', 42]) {
         await t.http().patch(path).set(bearer(user.accessToken)).send({ name }).expect(400);
       }
-      await t.http().patch(path).set(bearer(user.accessToken)).send({ name: 'x'.repeat(64) }).expect(200);
+      await t
+        .http()
+        .patch(path)
+        .set(bearer(user.accessToken))
+        .send({ name: 'x'.repeat(64) })
+        .expect(200);
       const other = await registerAndLogin(t);
       await t.http().patch(path).set(bearer(other.accessToken)).send({ name: 'Mine now' }).expect(404);
       await t.http().patch('/auth/passkeys/unknown').set(bearer(user.accessToken)).send({ name: 'x' }).expect(404);
     });
 
-    test('remove: another user\'s is 404; then it logs in no more; recorded as passkey.removed', async () => {
+    test("remove: another user's is 404; then it logs in no more; recorded as passkey.removed", async () => {
       const { user, authenticator } = await userWithPasskey();
       const path = `/auth/passkeys/${authenticator.credentialId}`;
       const other = await registerAndLogin(t);
@@ -378,7 +410,12 @@ describe('passkeys', () => {
       await sleep((MAX_AGE + 1.5) * 1000);
       const path = `/auth/passkeys/${authenticator.credentialId}`;
       expect((await t.http().delete(path).set(bearer(user.accessToken)).expect(401)).body.code).toBe('reauthentication_required');
-      const fresh = await t.http().post('/auth/reauthenticate').set(bearer(user.accessToken)).send({ response: authenticator.assert(await reauthOptions(user)) }).expect(200);
+      const fresh = await t
+        .http()
+        .post('/auth/reauthenticate')
+        .set(bearer(user.accessToken))
+        .send({ response: authenticator.assert(await reauthOptions(user)) })
+        .expect(200);
       await t.http().delete(path).set(bearer(fresh.body.accessToken)).expect(204);
     });
   });

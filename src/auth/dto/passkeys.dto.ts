@@ -25,7 +25,11 @@ const REGISTRATION_EXAMPLE = {
   id: 'hV8kQ0m2Yw3tC1nR5sJ7aQ',
   rawId: 'hV8kQ0m2Yw3tC1nR5sJ7aQ',
   type: 'public-key',
-  response: { clientDataJSON: 'eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwi…', attestationObject: 'o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YVi…', transports: ['internal'] },
+  response: {
+    clientDataJSON: 'eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwi…',
+    attestationObject: 'o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YVi…',
+    transports: ['internal'],
+  },
   clientExtensionResults: {},
   authenticatorAttachment: 'platform',
 };
@@ -49,7 +53,10 @@ export class RegisterPasskeyDto {
   @IsObject()
   response: Record<string, unknown>;
 
-  @ApiPropertyOptional({ description: `A name for the list, 1 to ${PASSKEY_NAME_MAX} characters (trimmed); default "Passkey"`, example: 'Laptop' })
+  @ApiPropertyOptional({
+    description: `A name for the list, 1 to ${PASSKEY_NAME_MAX} characters (trimmed); default "Passkey"`,
+    example: 'Laptop',
+  })
   @IsOptional()
   @PasskeyName()
   name?: string;

@@ -89,10 +89,7 @@ export class PasskeysRepository {
       .update(webauthnCredentials)
       .set({ counter, backedUp, lastUsedAt: sql`now()` })
       .where(
-        and(
-          eq(webauthnCredentials.id, id),
-          counter === 0 ? eq(webauthnCredentials.counter, 0) : lt(webauthnCredentials.counter, counter),
-        ),
+        and(eq(webauthnCredentials.id, id), counter === 0 ? eq(webauthnCredentials.counter, 0) : lt(webauthnCredentials.counter, counter)),
       )
       .returning({ id: webauthnCredentials.id });
     return rows.length === 1;

@@ -334,7 +334,11 @@ export class PasskeysService {
   /** 32 random bytes (the library base64url-encodes bytes for the options; a string it would take as UTF-8 text). */
   private async issueChallenge(ticket: ChallengeTicket): Promise<Uint8Array<ArrayBuffer>> {
     const challenge = new Uint8Array(randomBytes(32));
-    await this.tickets.put(this.ticketKey(Buffer.from(challenge).toString('base64url')), JSON.stringify(ticket), PASSKEY_CHALLENGE_TTL_SECONDS);
+    await this.tickets.put(
+      this.ticketKey(Buffer.from(challenge).toString('base64url')),
+      JSON.stringify(ticket),
+      PASSKEY_CHALLENGE_TTL_SECONDS,
+    );
     return challenge;
   }
 
