@@ -109,9 +109,11 @@ export class AuthController {
   @ApiOperation({
     summary: 'Prove who you are again (step-up)',
     description:
-      'For routes that need a recent authentication (401 `reauthentication_required`): checks the password and answers a new ' +
-      'access token for the *same* session, with a new `auth_time` and what this proof is worth (a password alone: `amr` ["pwd"], ' +
-      '`acr` urn:tessera:aal1, replacing what the session had). The refresh token does not change, and earlier access tokens of the ' +
+      'For routes that need a recent authentication (401 `reauthentication_required`): checks the password, or a passkey assertion ' +
+      '(`response`, for the options of `POST /auth/reauthenticate/options`), and answers a new access token for the *same* session, ' +
+      'with a new `auth_time` and what this proof is worth (a password alone: `amr` ["pwd"], `acr` urn:tessera:aal1; a passkey: ' +
+      '`hwk` or `swk`, plus `user` and `mfa` at aal2 when the user was verified), replacing what the session had. Send exactly one of ' +
+      '`password` and `response`. The refresh token does not change, and earlier access tokens of the ' +
       'session keep working where no recent authentication is needed. Wrong passwords count against the account like failed logins; ' +
       "the device token (the browser's cookie, or `deviceToken` in a native client's body) exempts it from a lockout that " +
       "others' failed attempts caused, as at login.",
