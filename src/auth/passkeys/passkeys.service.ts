@@ -291,9 +291,9 @@ export class PasskeysService {
       throw new PasskeyRejected('invalid_response', credential.userId);
     }
     // Only now that the signature is the authenticator's: a counter that did not go up means a
-    // cloned authenticator or a replayed assertion (WebAuthn §6.1.1).
-    const regressed = (info.newCounter > 0 || credential.counter > 0) && info.newCounter <= credential.counter;
-    if (regressed || !(await this.repository.recordUse(credential.id, info.newCounter, info.credentialBackedUp))) {
+    // cloned authenticator or a replayed assertion (WebAuthn §6.1.1). The check is the stored
+    // counter's conditional update, so two instances cannot both accept one counter value.
+    if (!(await this.repository.recordUse(credential.id, info.newCounter, info.credentialBackedUp))) {
       throw new PasskeyRejected('counter_regressed', credential.userId);
     }
     return { credentialId: credential.id, userId: credential.userId, userVerified: info.userVerified, backedUp: info.credentialBackedUp };
