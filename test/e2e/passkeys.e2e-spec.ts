@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Secret, TOTP } from 'otpauth';
 import { createClient } from 'redis';
 import type { SecurityEventType } from '../../src/audit/security-event.js';
 import { SecurityEventsRepository } from '../../src/audit/security-events.repository.js';
+import { TotpService } from '../../src/auth/mfa/totp.service.js';
 import { ServerSecrets } from '../../src/secrets/server-secrets.js';
 import { UsersService } from '../../src/users/users.service.js';
 import { bearer, PASSWORD, registerAndLogin, startApp, type TestApp } from '../support/app.js';
@@ -403,6 +405,29 @@ describe('passkeys', () => {
       await passkeyLogin(authenticator.assert(await loginOptions())).expect(401);
       const [removed] = await events(user.userId, 'passkey.removed');
       expect(removed).toMatchObject({ outcome: 'success', details: { credentialId: authenticator.credentialId } });
+    });
+
+    test('on an account that also has TOTP, removing a passkey needs a recent proof at aal2', async () => {
+      const { user, authenticator } = await userWithPasskey();
+      const totp = t.app.get(TotpService, { strict: false });
+      const { secret } = await totp.enrol(user.userId, user.email);
+      // The code of now: accepted within the one step of drift even if a step boundary passes meanwhile.
+      await totp.confirm(user.userId, new TOTP({ secret: Secret.fromBase32(secret) }).generate());
+      const path = `/auth/passkeys/${authenticator.credentialId}`;
+      // A fresh password login is recent, but worth aal1.
+      const refused = await t.http().delete(path).set(bearer(user.accessToken)).expect(401);
+      expect(refused.body.code).toBe('reauthentication_required');
+      expect(refused.headers['www-authenticate']).toBe(
+        `Bearer error="insufficient_user_authentication", max_age=${MAX_AGE}, acr_values="urn:tessera:aal2"`,
+      );
+      // A user-verified passkey is aal2.
+      const fresh = await t
+        .http()
+        .post('/auth/reauthenticate')
+        .set(bearer(user.accessToken))
+        .send({ response: authenticator.assert(await reauthOptions(user)) })
+        .expect(200);
+      await t.http().delete(path).set(bearer(fresh.body.accessToken)).expect(204);
     });
 
     test('remove needs a recent authentication; a passkey reauthentication gives one', async () => {
