@@ -56,7 +56,7 @@ describeBrowser('passkeys in a real browser (headless Chromium, virtual authenti
   async function addPasskey(page: Page, name: string): Promise<void> {
     await page.locator('#passkey-add-form input[name=name]').fill(name);
     await page.locator('#passkey-add-form button[type=submit]').click();
-    await expect(page.locator('#passkeys-result').textContent(WAIT)).resolves.toBeDefined();
+    await page.locator('#passkeys-result', { hasText: 'Passkey added' }).waitFor(WAIT);
     await page.locator('#passkeys tr').first().waitFor(WAIT);
   }
 
@@ -93,7 +93,7 @@ describeBrowser('passkeys in a real browser (headless Chromium, virtual authenti
     await page.locator('#passkeys-result', { hasText: 'Passkey renamed' }).waitFor(WAIT);
     await page.locator('#passkeys tr button', { hasText: 'Remove' }).click();
     await page.locator('#passkeys-result', { hasText: 'Passkey removed' }).waitFor(WAIT);
-    await expect(page.locator('#passkeys tr').count()).resolves.toBe(0);
+    await page.waitForFunction(() => document.querySelectorAll('#passkeys tr').length === 0, undefined, WAIT);
 
     // The authenticator still holds the credential, but the server no longer knows it.
     await logOut(page);
