@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { eq } from 'drizzle-orm';
 import { Secret, TOTP } from 'otpauth';
 import { createClient } from 'redis';
 import type { SecurityEventType } from '../../src/audit/security-event.js';
 import { SecurityEventsRepository } from '../../src/audit/security-events.repository.js';
 import { TotpService } from '../../src/auth/mfa/totp.service.js';
+import { PasskeysService } from '../../src/auth/passkeys/passkeys.service.js';
+import { DATABASE, type Database } from '../../src/database/database.js';
+import { users } from '../../src/database/schema.js';
 import { ServerSecrets } from '../../src/secrets/server-secrets.js';
 import { MemoryTicketStore, TICKET_STORE, type TicketStore } from '../../src/tickets/ticket-store.js';
 import { UsersService } from '../../src/users/users.service.js';
@@ -463,5 +467,67 @@ describe('passkeys', () => {
         .expect(200);
       await t.http().delete(path).set(bearer(fresh.body.accessToken)).expect(204);
     });
+  });
+
+  describe('for the second-factor policy', () => {
+    test('count and removeAll (what MFA_REQUIRED_ROLES and the admin reset use); a deleted account takes its passkeys along', async () => {
+      const passkeys = t.app.get(PasskeysService, { strict: false });
+      const { user, authenticator } = await userWithPasskey();
+      await addPasskey(user, new SoftwareAuthenticator(ORIGIN).register(await registrationOptions(user))).expect(201);
+      expect(await passkeys.count(user.userId)).toBe(2);
+      expect(await passkeys.removeAll(user.userId)).toBe(2);
+      expect(await passkeys.count(user.userId)).toBe(0);
+      await passkeyLogin(authenticator.assert(await loginOptions())).expect(401);
+      const other = await userWithPasskey();
+      const db = t.app.get<Database>(DATABASE);
+      await db.delete(users).where(eq(users.id, other.user.userId));
+      expect(await passkeys.count(other.user.userId)).toBe(0);
+      await passkeyLogin(other.authenticator.assert(await loginOptions())).expect(401);
+    });
+  });
+});
+
+describe('passkeys with REQUIRE_VERIFIED_EMAIL', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ PUBLIC_ORIGIN: ORIGIN, REQUIRE_VERIFIED_EMAIL: 'true' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  test('a valid passkey of an unverified account: 403 email_unverified, recorded; verified, it logs in', async () => {
+    const email = `passkey-unverified-${Date.now()}@example.com`;
+    const { body } = await t.http().post('/auth/register').send({ email, password: PASSWORD }).expect(201);
+    const userId = body.id as string;
+    const db = t.app.get<Database>(DATABASE);
+    const setVerified = (value: boolean) => db.update(users).set({ emailVerified: value }).where(eq(users.id, userId));
+    await setVerified(true);
+    const login = await t.http().post('/auth/login').send({ email, password: PASSWORD }).expect(200);
+    const token = login.body.accessToken as string;
+    const options = (await t.http().post('/auth/passkeys/registration/options').set(bearer(token)).expect(200)).body as Json;
+    const authenticator = new SoftwareAuthenticator(ORIGIN);
+    await t
+      .http()
+      .post('/auth/passkeys')
+      .set(bearer(token))
+      .send({ response: authenticator.register(options) })
+      .expect(201);
+    await setVerified(false);
+    const loginOptions = async () => (await t.http().post('/auth/passkeys/login/options').expect(200)).body as Json;
+    const refused = await t
+      .http()
+      .post('/auth/passkeys/login')
+      .send({ response: authenticator.assert(await loginOptions()) })
+      .expect(403);
+    expect(refused.body.code).toBe('email_unverified');
+    const [failed] = await t.app.get(SecurityEventsRepository).list({ userId, type: 'login.failed' }, 5);
+    expect(failed.details).toMatchObject({ reason: 'email_unverified' });
+    await setVerified(true);
+    await t
+      .http()
+      .post('/auth/passkeys/login')
+      .send({ response: authenticator.assert(await loginOptions()) })
+      .expect(200);
   });
 });
