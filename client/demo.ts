@@ -1,4 +1,4 @@
-import { TesseraClient, TesseraError, type Session } from './tessera-client.js';
+import { type Passkey, TesseraClient, TesseraError, type Session } from './tessera-client.js';
 
 /** The demo page: everything goes through TesseraClient, exactly as an app would use it. */
 const client = new TesseraClient();
@@ -33,6 +33,7 @@ async function render(): Promise<void> {
   try {
     const me = await client.me();
     const sessions = await client.sessions();
+    const passkeys = await client.passkeys();
     if (current !== renders) return;
     $('me-email').textContent = me.email;
     $('me-roles').textContent = `(${me.roles.join(', ')})`;
@@ -41,6 +42,7 @@ async function render(): Promise<void> {
     verified.className = me.emailVerified ? 'verified' : 'unverified';
     $('resend-verification').hidden = me.emailVerified !== false;
     renderSessions(sessions);
+    renderPasskeys(passkeys);
   } catch (error) {
     if (client.isLoggedIn && current === renders) say(describe(error));
   }
@@ -91,6 +93,106 @@ function renderSessions(sessions: Session[]): void {
   });
   $('sessions').replaceChildren(...rows);
 }
+
+// --- Passkeys ---
+
+const PASSKEY_MESSAGES: Record<string, string> = {
+  webauthn_unsupported: 'This browser cannot use passkeys here.',
+  webauthn_cancelled: 'No passkey was used (the prompt was dismissed, or this device already has one for this account).',
+};
+
+function describePasskeyError(error: unknown): string {
+  return error instanceof TesseraError && PASSKEY_MESSAGES[error.code] ? PASSKEY_MESSAGES[error.code] : describe(error);
+}
+
+/**
+ * Runs an action that needs a recent authentication; when the server asks for one
+ * (`reauthentication_required`), proves it with a passkey and tries once more.
+ */
+async function withStepUp<T>(action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (!(error instanceof TesseraError) || error.code !== 'reauthentication_required') throw error;
+    $('passkeys-result').textContent = 'Confirm it is you with a passkey…';
+    await client.reauthenticateWithPasskey();
+    return action();
+  }
+}
+
+function renderPasskeys(passkeys: Passkey[]): void {
+  const rows = passkeys.map((passkey) => {
+    const row = document.createElement('tr');
+    row.dataset.passkeyId = passkey.id;
+    const nameCell = document.createElement('td');
+    const name = document.createElement('input');
+    name.value = passkey.name;
+    name.maxLength = 64;
+    name.setAttribute('aria-label', `Name of the passkey ${passkey.name}`);
+    nameCell.append(name);
+    if (passkey.backedUp) {
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.textContent = 'synced';
+      nameCell.append(badge);
+    }
+    const added = document.createElement('td');
+    added.textContent = new Date(passkey.createdAt).toLocaleString();
+    const used = document.createElement('td');
+    used.textContent = passkey.lastUsedAt ? new Date(passkey.lastUsedAt).toLocaleString() : 'never';
+    const actions = document.createElement('td');
+    const rename = document.createElement('button');
+    rename.type = 'button';
+    rename.className = 'secondary';
+    rename.textContent = 'Rename';
+    rename.addEventListener('click', () => void passkeyAction(() => client.renamePasskey(passkey.id, name.value), 'Passkey renamed'));
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'danger';
+    remove.textContent = 'Remove';
+    remove.setAttribute('aria-label', `Remove the passkey ${passkey.name}`);
+    remove.addEventListener(
+      'click',
+      () => void passkeyAction(() => withStepUp(() => client.removePasskey(passkey.id)), 'Passkey removed: it no longer logs in'),
+    );
+    actions.append(rename, remove);
+    row.append(nameCell, added, used, actions);
+    return row;
+  });
+  $('passkeys').replaceChildren(...rows);
+}
+
+async function passkeyAction(action: () => Promise<unknown>, done: string): Promise<void> {
+  try {
+    await action();
+    $('passkeys-result').textContent = done;
+  } catch (error) {
+    $('passkeys-result').textContent = describePasskeyError(error);
+  }
+  await render();
+}
+
+onSubmit('passkey-add-form', async (form) => {
+  const { name } = fields(form, 'name');
+  await passkeyAction(async () => {
+    await withStepUp(() => client.registerPasskey(name.trim() || undefined));
+    form.reset();
+  }, 'Passkey added: you can log in with it now');
+});
+
+$('passkey-login').addEventListener(
+  'click',
+  () =>
+    void (async () => {
+      try {
+        await client.loginWithPasskey();
+        say('Logged in with a passkey');
+      } catch (error) {
+        say(describePasskeyError(error));
+      }
+      await render();
+    })(),
+);
 
 /** The text value of each named field of `form` ('' when absent). */
 function fields<K extends string>(form: HTMLFormElement, ...names: K[]): Record<K, string> {

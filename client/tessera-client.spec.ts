@@ -475,4 +475,136 @@ describe('TesseraClient: the account lifecycle', () => {
     const client = new TesseraClient({ fetch: server.fetch, channel: null });
     await expect(client.forgotPassword('a@b.c')).rejects.toMatchObject({ name: 'TesseraError', status: 502, code: 'http_error' });
   });
+
+  describe('passkeys', () => {
+    const credential = (id: string) => ({ toJSON: () => ({ id, rawId: id, type: 'public-key', response: {} }) });
+    /** A fake navigator.credentials and PublicKeyCredential JSON helpers; returns what they were given. */
+    function fakeWebAuthn(answer: () => Promise<unknown>) {
+      const seen: { create: unknown[]; get: unknown[] } = { create: [], get: [] };
+      Object.defineProperty(globalThis, 'PublicKeyCredential', {
+        configurable: true,
+        value: {
+          parseCreationOptionsFromJSON: (options: unknown) => ({ parsedCreation: options }),
+          parseRequestOptionsFromJSON: (options: unknown) => ({ parsedRequest: options }),
+        },
+      });
+      Object.defineProperty(globalThis, 'navigator', {
+        configurable: true,
+        value: {
+          credentials: {
+            create: (options: unknown) => (seen.create.push(options), answer()),
+            get: (options: unknown) => (seen.get.push(options), answer()),
+          },
+        },
+      });
+      return seen;
+    }
+    const withoutWebAuthn = () => Object.defineProperty(globalThis, 'PublicKeyCredential', { configurable: true, value: undefined });
+
+    test('registerPasskey: options with the Bearer token, parsed by the browser, the credential toJSON() sent back', async () => {
+      const seen = fakeWebAuthn(async () => credential('cred-1'));
+      const bodies: unknown[] = [];
+      const server = fakeServer({
+        'POST /auth/login': () => json(200, tokens(1)),
+        'POST /auth/passkeys/registration/options': () => json(200, { challenge: 'c1' }),
+        'POST /auth/passkeys': (_p, init) => (bodies.push(JSON.parse(init.body as string)), json(201, { id: 'cred-1', name: 'Laptop' })),
+      });
+      const client = new TesseraClient({ fetch: server.fetch, channel: null });
+      await client.login('a@b.c', 'correct horse battery');
+      expect(await client.registerPasskey('Laptop')).toMatchObject({ id: 'cred-1' });
+      expect(seen.create).toEqual([{ publicKey: { parsedCreation: { challenge: 'c1' } } }]);
+      expect(bodies).toEqual([{ response: { id: 'cred-1', rawId: 'cred-1', type: 'public-key', response: {} }, name: 'Laptop' }]);
+      expect(server.calls.filter((c) => c.path.startsWith('/auth/passkeys')).map((c) => c.authorization)).toEqual([
+        'Bearer access-1',
+        'Bearer access-1',
+      ]);
+    });
+
+    test('loginWithPasskey: public options and login, then logged in and the other tabs told', async () => {
+      const seen = fakeWebAuthn(async () => credential('cred-2'));
+      const server = fakeServer({
+        'POST /auth/passkeys/login/options': () => json(200, { challenge: 'c2', allowCredentials: [] }),
+        'POST /auth/passkeys/login': (_p, init) =>
+          JSON.parse(init.body as string).response.id === 'cred-2' ? json(200, tokens(7)) : problem(401, 'invalid_passkey'),
+      });
+      const hub = channelHub();
+      const client = new TesseraClient({ fetch: server.fetch, createChannel: hub });
+      const other = new TesseraClient({ fetch: server.fetch, createChannel: hub });
+      const told = jest.fn();
+      other.onChange(told);
+      await client.loginWithPasskey();
+      expect(client.isLoggedIn).toBe(true);
+      expect(seen.get).toEqual([{ publicKey: { parsedRequest: { challenge: 'c2', allowCredentials: [] } } }]);
+      expect(server.calls.every((c) => c.authorization === null)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      expect(server.calls.some((c) => c.path === '/auth/refresh')).toBe(true);
+      client.close();
+      other.close();
+    });
+
+    test('reauthenticateWithPasskey: the new access token replaces the old; a refused passkey keeps the session', async () => {
+      fakeWebAuthn(async () => credential('cred-3'));
+      let accept = true;
+      const server = fakeServer({
+        'POST /auth/login': () => json(200, tokens(1)),
+        'POST /auth/reauthenticate/options': () => json(200, { challenge: 'c3' }),
+        'POST /auth/reauthenticate': () =>
+          accept ? json(200, { accessToken: 'access-fresh', tokenType: 'Bearer', expiresIn: 900 }) : problem(401, 'invalid_passkey'),
+        'GET /users/me': (_p, init) => json(200, { id: 'u', email: new Headers(init.headers).get('Authorization'), roles: [] }),
+      });
+      const client = new TesseraClient({ fetch: server.fetch, channel: null });
+      await client.login('a@b.c', 'correct horse battery');
+      await client.reauthenticateWithPasskey();
+      expect((await client.me()).email).toBe('Bearer access-fresh');
+      accept = false;
+      await expect(client.reauthenticateWithPasskey()).rejects.toMatchObject({ status: 401, code: 'invalid_passkey' });
+      expect(client.isLoggedIn).toBe(true);
+    });
+
+    test('reauthentication_required keeps the session (the caller steps up and retries)', async () => {
+      fakeWebAuthn(async () => credential('x'));
+      const server = fakeServer({
+        'POST /auth/login': () => json(200, tokens(1)),
+        'DELETE /auth/passkeys/p%2F1': () => problem(401, 'reauthentication_required'),
+      });
+      const client = new TesseraClient({ fetch: server.fetch, channel: null });
+      await client.login('a@b.c', 'correct horse battery');
+      await expect(client.removePasskey('p/1')).rejects.toMatchObject({ code: 'reauthentication_required' });
+      expect(client.isLoggedIn).toBe(true);
+    });
+
+    test('a dismissed prompt is webauthn_cancelled, and nothing is sent after it', async () => {
+      fakeWebAuthn(async () => {
+        throw Object.assign(new Error('The operation either timed out or was not allowed'), { name: 'NotAllowedError' });
+      });
+      const server = fakeServer({ 'POST /auth/passkeys/login/options': () => json(200, { challenge: 'c' }) });
+      const client = new TesseraClient({ fetch: server.fetch, channel: null });
+      await expect(client.loginWithPasskey()).rejects.toMatchObject({ code: 'webauthn_cancelled' });
+      expect(server.calls.map((c) => c.path)).toEqual(['/auth/passkeys/login/options']);
+    });
+
+    test('a browser without the WebAuthn JSON helpers: webauthn_unsupported before any request', async () => {
+      fakeWebAuthn(async () => credential('x'));
+      withoutWebAuthn();
+      const server = fakeServer({});
+      const client = new TesseraClient({ fetch: server.fetch, channel: null });
+      await expect(client.loginWithPasskey()).rejects.toMatchObject({ code: 'webauthn_unsupported' });
+      await expect(client.registerPasskey()).rejects.toMatchObject({ code: 'webauthn_unsupported' });
+      expect(server.calls).toEqual([]);
+    });
+
+    test('list, rename, remove', async () => {
+      const server = fakeServer({
+        'POST /auth/login': () => json(200, tokens(1)),
+        'GET /auth/passkeys': () => json(200, [{ id: 'a', name: 'Laptop' }]),
+        'PATCH /auth/passkeys/a': (_p, init) => json(200, { id: 'a', name: JSON.parse(init.body as string).name }),
+        'DELETE /auth/passkeys/a': () => new Response(null, { status: 204 }),
+      });
+      const client = new TesseraClient({ fetch: server.fetch, channel: null });
+      await client.login('a@b.c', 'correct horse battery');
+      expect(await client.passkeys()).toEqual([{ id: 'a', name: 'Laptop' }]);
+      expect(await client.renamePasskey('a', 'Phone')).toEqual({ id: 'a', name: 'Phone' });
+      await client.removePasskey('a');
+    });
+  });
 });

@@ -58,6 +58,24 @@ export class TesseraError extends Error {
 
 export type SessionState = 'logged-in' | 'logged-out';
 
+/** A passkey as `GET /auth/passkeys` lists it. */
+export interface Passkey {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  backedUp: boolean;
+}
+
+/** The browser's WebAuthn JSON helpers (Chrome 129+, Firefox 119+, Safari 18.4+), which the passkey methods need. */
+interface WebAuthnJson {
+  parseCreationOptionsFromJSON(options: unknown): CredentialCreationOptions['publicKey'];
+  parseRequestOptionsFromJSON(options: unknown): CredentialRequestOptions['publicKey'];
+}
+
+/** 401 codes that do not mean the session is over: a step-up is wanted, or a proof was refused. */
+const SESSION_KEEPING_401 = new Set(['reauthentication_required', 'invalid_passkey', 'invalid_credentials']);
+
 interface ChannelLike {
   postMessage(message: unknown): void;
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
@@ -164,7 +182,8 @@ export class TesseraClient {
       }
       response = await this.send(path, init);
     }
-    if (response.status === 401) this.end(true);
+    // A step-up request or a refused proof leaves the session alone; any other 401 means it is over.
+    if (response.status === 401 && !SESSION_KEEPING_401.has((await this.problemCode(response.clone())) ?? '')) this.end(true);
     return response;
   }
 
@@ -253,9 +272,92 @@ export class TesseraClient {
     );
   }
 
+  /**
+   * Registers a passkey of this browser (or a phone, a security key) for the signed-in account:
+   * creation options from the server, `navigator.credentials.create()`, and the credential's
+   * `toJSON()` back. Needs a recent authentication (`reauthentication_required` otherwise: call
+   * reauthenticateWithPasskey() or log in again). Errors: `webauthn_unsupported` (no WebAuthn JSON
+   * helpers in this browser), `webauthn_cancelled` (the user dismissed the prompt, or the
+   * authenticator already holds a passkey of this account), and the server's problems.
+   */
+  async registerPasskey(name?: string): Promise<Passkey> {
+    const webauthn = this.webauthn();
+    const options = await this.json<unknown>(await this.fetch('/auth/passkeys/registration/options', { method: 'POST' }));
+    const credential = await this.ceremony(() =>
+      navigator.credentials.create({ publicKey: webauthn.parseCreationOptionsFromJSON(options) }),
+    );
+    return this.json<Passkey>(await this.fetch('/auth/passkeys', jsonBody('POST', { response: credential.toJSON(), name })));
+  }
+
+  /** Logs in with a passkey the browser offers for this site (no email needed); like login(), tells the other tabs. */
+  async loginWithPasskey(): Promise<void> {
+    const webauthn = this.webauthn();
+    const options = await this.json<unknown>(await this.post('/auth/passkeys/login/options', {}));
+    const credential = await this.ceremony(() => navigator.credentials.get({ publicKey: webauthn.parseRequestOptionsFromJSON(options) }));
+    this.accept(await this.json<TokenResponse>(await this.post('/auth/passkeys/login', { response: credential.toJSON() })));
+    this.broadcast({ type: 'logged-in' });
+  }
+
+  /**
+   * Proves again who the user is with one of their passkeys (step-up): the session stays, and its
+   * access token is replaced by one with a new `auth_time`. Then retry what answered
+   * `reauthentication_required`.
+   */
+  async reauthenticateWithPasskey(): Promise<void> {
+    const webauthn = this.webauthn();
+    const options = await this.json<unknown>(await this.fetch('/auth/reauthenticate/options', { method: 'POST' }));
+    const credential = await this.ceremony(() => navigator.credentials.get({ publicKey: webauthn.parseRequestOptionsFromJSON(options) }));
+    const { accessToken } = await this.json<{ accessToken: string }>(
+      await this.fetch('/auth/reauthenticate', jsonBody('POST', { response: credential.toJSON() })),
+    );
+    this.accessToken = accessToken;
+  }
+
+  async passkeys(): Promise<Passkey[]> {
+    return this.json<Passkey[]>(await this.fetch('/auth/passkeys'));
+  }
+
+  async renamePasskey(id: string, name: string): Promise<Passkey> {
+    return this.json<Passkey>(await this.fetch(`/auth/passkeys/${encodeURIComponent(id)}`, jsonBody('PATCH', { name })));
+  }
+
+  /** Needs a recent authentication (`reauthentication_required` otherwise). */
+  async removePasskey(id: string): Promise<void> {
+    await this.expectNoContent(await this.fetch(`/auth/passkeys/${encodeURIComponent(id)}`, { method: 'DELETE' }));
+  }
+
   /** Stops listening to other tabs (e.g. in tests, or when the app unmounts). */
   close(): void {
     this.channel?.close();
+  }
+
+  /** The browser's WebAuthn JSON helpers, or TesseraError `webauthn_unsupported` before any request is made. */
+  private webauthn(): WebAuthnJson {
+    const helpers = (globalThis as { PublicKeyCredential?: Partial<WebAuthnJson> }).PublicKeyCredential;
+    const credentials = (globalThis as { navigator?: { credentials?: unknown } }).navigator?.credentials;
+    if (
+      typeof helpers?.parseCreationOptionsFromJSON !== 'function' ||
+      typeof helpers.parseRequestOptionsFromJSON !== 'function' ||
+      !credentials
+    ) {
+      throw new TesseraError(0, 'webauthn_unsupported');
+    }
+    return helpers as WebAuthnJson;
+  }
+
+  /** Runs a WebAuthn prompt: a dismissed prompt (NotAllowedError, InvalidStateError, or no credential) is `webauthn_cancelled`. */
+  private async ceremony(prompt: () => Promise<Credential | null>): Promise<PublicKeyCredential> {
+    let credential: Credential | null;
+    try {
+      credential = await prompt();
+    } catch (error) {
+      const name = (error as { name?: string }).name;
+      if (name === 'NotAllowedError' || name === 'InvalidStateError' || name === 'AbortError')
+        throw new TesseraError(0, 'webauthn_cancelled');
+      throw error;
+    }
+    if (!credential) throw new TesseraError(0, 'webauthn_cancelled');
+    return credential as PublicKeyCredential;
   }
 
   private async refreshOnce(): Promise<boolean> {
@@ -387,4 +489,8 @@ export class TesseraClient {
       return undefined;
     }
   }
+}
+
+function jsonBody(method: string, body: unknown): RequestInit {
+  return { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
 }

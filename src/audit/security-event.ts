@@ -24,6 +24,9 @@ export const SECURITY_EVENT_TYPES = [
   'mfa.disabled',
   'mfa.failed',
   'recovery_code.used',
+  /** Passkeys: one registered (`details.credentialId`, `details.backedUp`), one removed (by its owner). */
+  'passkey.added',
+  'passkey.removed',
   /** POST /auth/reauthenticate: a new proof of identity for the current session (`details.amr`, `details.acr`, or `details.reason`). */
   'reauthenticated',
 ] as const;

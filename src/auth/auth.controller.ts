@@ -9,6 +9,9 @@ import { ApiRefreshTokenBody, Auth, BEARER_SCHEME, CookieAuthenticated, CurrentU
 import { ChangePasswordDto, LoginDto, ReauthenticateDto, RefreshTokenBodyDto } from './dto/credentials.dto.js';
 import { ReauthenticatedTokenDto, TokenResponseDto } from './dto/token-response.dto.js';
 import { AuthCookies } from './auth-cookies.js';
+import { PasskeyAuthService } from './passkey-auth.service.js';
+import { PasskeysService } from './passkeys/passkeys.service.js';
+import { Problems } from '../common/problems/problem.js';
 import type { AuthenticatedUser } from './tokens/access-token.js';
 
 @ApiTags('auth')
@@ -17,6 +20,8 @@ export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly cookies: AuthCookies,
+    private readonly passkeys: PasskeyAuthService,
+    private readonly passkeyCeremonies: PasskeysService,
   ) {}
 
   @Public()
@@ -104,21 +109,30 @@ export class AuthController {
   @ApiOperation({
     summary: 'Prove who you are again (step-up)',
     description:
-      'For routes that need a recent authentication (401 `reauthentication_required`): checks the password and answers a new ' +
-      'access token for the *same* session, with a new `auth_time` and what this proof is worth (a password alone: `amr` ["pwd"], ' +
-      '`acr` urn:tessera:aal1, replacing what the session had). The refresh token does not change, and earlier access tokens of the ' +
+      'For routes that need a recent authentication (401 `reauthentication_required`): checks the password, or a passkey assertion ' +
+      '(`response`, for the options of `POST /auth/reauthenticate/options`), and answers a new access token for the *same* session, ' +
+      'with a new `auth_time` and what this proof is worth (a password alone: `amr` ["pwd"], `acr` urn:tessera:aal1; a passkey: ' +
+      '`hwk` or `swk`, plus `user` and `mfa` at aal2 when the user was verified), replacing what the session had. Send exactly one of ' +
+      '`password` and `response`. The refresh token does not change, and earlier access tokens of the ' +
       'session keep working where no recent authentication is needed. Wrong passwords count against the account like failed logins; ' +
       "the device token (the browser's cookie, or `deviceToken` in a native client's body) exempts it from a lockout that " +
       "others' failed attempts caused, as at login.",
   })
   @ApiBody({
     type: ReauthenticateDto,
-    examples: { password: { summary: 'With the account password', value: { password: 'correct horse battery staple' } } },
+    examples: {
+      password: { summary: 'With the account password', value: { password: 'correct horse battery staple' } },
+      passkey: {
+        summary: 'With a passkey (options from POST /auth/reauthenticate/options)',
+        value: { response: { id: 'hV8kQ0m2Yw3tC1nR5sJ7aQ', rawId: 'hV8kQ0m2Yw3tC1nR5sJ7aQ', type: 'public-key', response: {} } },
+      },
+    },
   })
   @ApiOkResponse({ type: ReauthenticatedTokenDto })
   @ApiProblems([400, 401, 413, 429, 503], {
     401:
-      'Wrong password (`invalid_credentials`); or a missing, invalid or expired access token, or its session has ended ' +
+      'Wrong password (`invalid_credentials`); a passkey that does not verify, is not yours, or answers a challenge not of this ' +
+      'session (`invalid_passkey`); or a missing, invalid or expired access token, or its session has ended ' +
       '(`missing_token`, `invalid_token`, `token_expired`, `session_revoked`)',
     429: 'Too many attempts for this user or account, including failed logins (`rate_limited`, with `Retry-After`)',
   })
@@ -129,9 +143,14 @@ export class AuthController {
     @Body() body: ReauthenticateDto,
     @Req() request: FastifyRequest,
   ): Promise<ReauthenticatedTokenDto> {
-    // The device token (browsers' cookie, native clients' body field) exempts its holder from a lockout others caused, as at login.
-    const device = this.cookies.presentedDevice(request, body);
-    const { accessToken, expiresIn } = await this.auth.reauthenticate(user, body.password, clientInfo(request), device);
+    if ((body.password === undefined) === (body.response === undefined)) {
+      throw Problems.validation([{ field: 'body', message: 'send exactly one of password and response' }]);
+    }
+    const { accessToken, expiresIn } =
+      body.response !== undefined
+        ? await this.passkeys.reauthenticate(user, body.response, this.passkeyCeremonies.relyingParty(request), clientInfo(request))
+        : // The device token (browsers' cookie, native clients' body field) exempts its holder from a lockout others caused, as at login.
+          await this.auth.reauthenticate(user, body.password!, clientInfo(request), this.cookies.presentedDevice(request, body));
     return { accessToken, tokenType: 'Bearer', expiresIn };
   }
 

@@ -11,6 +11,10 @@ import { AccessTokenGuard } from './guards/access-token.guard.js';
 import { OriginGuard } from './guards/origin.guard.js';
 import { RecentAuthGuard } from './guards/recent-auth.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
+import { MfaModule } from './mfa/mfa.module.js';
+import { PasskeyAuthService } from './passkey-auth.service.js';
+import { PasskeysController } from './passkeys.controller.js';
+import { PasskeysModule } from './passkeys/passkeys.module.js';
 import { PasswordsModule } from './passwords/passwords.module.js';
 import { AuthCookies } from './auth-cookies.js';
 import { RefreshController } from './refresh.controller.js';
@@ -25,13 +29,16 @@ import { TokenService } from './tokens/token.service.js';
     // Keys are passed per call (KeyService, from the global KeysModule), so several can be published and rotated.
     JwtModule.register({}),
     PasswordsModule,
+    PasskeysModule,
+    MfaModule,
     SessionsModule,
     UsersModule,
   ],
-  controllers: [AuthController, RefreshController, SessionsController, ActivityController, JwksController],
+  controllers: [AuthController, PasskeysController, RefreshController, SessionsController, ActivityController, JwksController],
   providers: [
     TokenService,
     AuthService,
+    PasskeyAuthService,
     LoginThrottle,
     BootstrapAdmin,
     RefreshService,
@@ -42,6 +49,6 @@ import { TokenService } from './tokens/token.service.js';
     { provide: APP_GUARD, useClass: RolesGuard },
     { provide: APP_GUARD, useClass: RecentAuthGuard },
   ],
-  exports: [TokenService, SessionsModule],
+  exports: [TokenService, SessionsModule, PasskeysModule],
 })
 export class AuthModule {}

@@ -132,6 +132,33 @@ describe('configuration', () => {
     expect(parseAuthConfig({ REAUTH_MAX_AGE: '24h' }).reauthMaxAgeSeconds).toBe(86400);
   });
 
+  test('WebAuthn: the RP ID defaults to the host of PUBLIC_ORIGIN (none without it: per request), the name to Tessera', () => {
+    expect(parseAppConfig({}).webauthn).toEqual({ rpId: undefined, rpName: 'Tessera' });
+    expect(parseAppConfig({ PUBLIC_ORIGIN: 'https://auth.example.com' }).webauthn).toEqual({ rpId: 'auth.example.com', rpName: 'Tessera' });
+    // A parent domain of the public origin's host is a valid RP ID (passkeys then work on its other subdomains too).
+    expect(
+      parseAppConfig({ PUBLIC_ORIGIN: 'https://auth.example.com', WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_RP_NAME: 'Example' }).webauthn,
+    ).toEqual({
+      rpId: 'example.com',
+      rpName: 'Example',
+    });
+    // An IP address is no RP ID: no default from such an origin.
+    expect(parseAppConfig({ PUBLIC_ORIGIN: 'http://127.0.0.1:3000' }).webauthn.rpId).toBeUndefined();
+  });
+
+  test.each([
+    [{ WEBAUTHN_RP_ID: 'https://example.com' }, 'must be a domain name'],
+    [{ WEBAUTHN_RP_ID: 'example.com:443' }, 'must be a domain name'],
+    [{ WEBAUTHN_RP_ID: 'Example.COM' }, 'must be a domain name'],
+    [{ WEBAUTHN_RP_ID: '10.0.0.1' }, 'must be a domain name'],
+    [{ WEBAUTHN_RP_ID: 'other.example', PUBLIC_ORIGIN: 'https://auth.example.com' }, 'must be the host of PUBLIC_ORIGIN'],
+    [{ WEBAUTHN_RP_ID: 'xample.com', PUBLIC_ORIGIN: 'https://auth.example.com' }, 'must be the host of PUBLIC_ORIGIN'],
+    [{ WEBAUTHN_RP_NAME: 'x'.repeat(65) }, 'at most 64'],
+  ])('WebAuthn: %j is refused', (env, message) => {
+    expect(() => parseAppConfig(env)).toThrow(ConfigError);
+    expect(() => parseAppConfig(env)).toThrow(message);
+  });
+
   test('password hashing admission: defaults and settings', () => {
     expect(parseAuthConfig({}).passwordHashing).toEqual({ concurrency: 2, queue: 8 });
     expect(parseAuthConfig({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '0' }).passwordHashing).toEqual({

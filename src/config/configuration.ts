@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerAs } from '@nestjs/config';
@@ -86,6 +87,41 @@ export function parseAppConfig(env: Env) {
     docs: boolean(env, 'DOCS', !production),
     demoPage: boolean(env, 'DEMO_PAGE', !production),
     http: parseHttpLimits(env),
+    webauthn: parseWebauthnConfig(env, publicOrigin),
+  };
+}
+
+/** A WebAuthn RP ID is a domain (no scheme, port or path; never an IP address); `localhost` is one. */
+const RP_ID = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** Whether `host` is `rpId` or one of its subdomains: the origins a credential of `rpId` may be used on. */
+export const hostMatchesRpId = (host: string, rpId: string): boolean => host === rpId || host.endsWith(`.${rpId}`);
+
+/**
+ * Passkeys (WebAuthn): the relying party and the origins whose ceremonies are accepted. Without
+ * PUBLIC_ORIGIN (development only) the RP ID is the request's host and the accepted origin the
+ * request's own, decided per request by PasskeysService.
+ */
+function parseWebauthnConfig(env: Env, publicOrigin: string | undefined) {
+  const publicHost = publicOrigin ? new URL(publicOrigin).hostname : undefined;
+  const configured = optional(env, 'WEBAUTHN_RP_ID');
+  if (configured !== undefined && (!RP_ID.test(configured) || isIP(configured) !== 0)) {
+    throw new ConfigError('WEBAUTHN_RP_ID', `must be a domain name in lower case, like example.com (got "${configured}")`);
+  }
+  if (configured !== undefined && publicHost !== undefined && !hostMatchesRpId(publicHost, configured)) {
+    throw new ConfigError(
+      'WEBAUTHN_RP_ID',
+      `must be the host of PUBLIC_ORIGIN (${publicHost}) or a parent domain of it (got "${configured}")`,
+    );
+  }
+  // An IP address cannot be an RP ID: browsers refuse WebAuthn on such an origin, so no default then.
+  const rpId = configured ?? (publicHost !== undefined && isIP(publicHost.replace(/^\[|\]$/g, '')) === 0 ? publicHost : undefined);
+  const rpName = string(env, 'WEBAUTHN_RP_NAME', 'Tessera');
+  if (rpName.length > 64) throw new ConfigError('WEBAUTHN_RP_NAME', `must be at most 64 characters (got ${rpName.length})`);
+  return {
+    /** Undefined: the request's host (development without PUBLIC_ORIGIN). */
+    rpId,
+    rpName,
   };
 }
 

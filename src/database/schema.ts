@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const users = pgTable(
   'users',
@@ -140,3 +140,34 @@ export const recoveryCodes = pgTable(
 );
 
 export type RecoveryCodeRow = typeof recoveryCodes.$inferSelect;
+
+/**
+ * Passkeys (WebAuthn credentials). `id` is the credential id (base64url), unique across all users:
+ * a credential can never belong to two accounts, and a passwordless login finds its owner by it.
+ * `public_key` is the COSE public key (base64url); `counter` the last signature counter seen (0 for
+ * authenticators that do not count); `backed_up` the backup state (BS flag) of the last ceremony.
+ */
+export const webauthnCredentials = pgTable(
+  'webauthn_credentials',
+  {
+    id: text('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    publicKey: text('public_key').notNull(),
+    counter: bigint('counter', { mode: 'number' }).notNull().default(0),
+    transports: text('transports')
+      .array()
+      .notNull()
+      .default(sql`ARRAY[]::text[]`),
+    /** `singleDevice` or `multiDevice` (the BE flag at registration). */
+    deviceType: text('device_type').$type<'singleDevice' | 'multiDevice'>().notNull(),
+    backedUp: boolean('backed_up').notNull(),
+    name: text('name').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+  },
+  (table) => [index('webauthn_credentials_user_idx').on(table.userId, table.createdAt)],
+);
+
+export type WebauthnCredentialRow = typeof webauthnCredentials.$inferSelect;

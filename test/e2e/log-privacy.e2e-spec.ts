@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestMailbox } from '../support/mailbox.js';
+import { SoftwareAuthenticator } from '../support/software-authenticator.js';
 import { CuttableProxy, freePort, sleep } from '../support/services.js';
 
 /*
@@ -143,6 +144,40 @@ describe('debug logs never carry query parameters', () => {
       newPassword,
       'my tessera password',
       accessToken,
+    ]);
+  });
+
+  test('passkeys (register, log in, a refused replay, reauthenticate) log no challenge, signature, token or address', async () => {
+    const email = `passkey-leak-${randomUUID()}@example.com`;
+    expect((await server.fetch('/auth/register', post({ email, password: PASSWORD }))).status).toBe(201);
+    const login = (await (await server.fetch('/auth/login', post({ email, password: PASSWORD }))).json()) as { accessToken: string };
+    const authed = (body: unknown): RequestInit => ({
+      ...post(body),
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${login.accessToken}` },
+    });
+    const json = async (response: Response) => (await response.json()) as Record<string, unknown>;
+    const authenticator = new SoftwareAuthenticator(server.origin);
+    const creation = await json(await server.fetch('/auth/passkeys/registration/options', authed({})));
+    const registration = authenticator.register(creation);
+    expect((await server.fetch('/auth/passkeys', authed({ response: registration }))).status).toBe(201);
+    const request = await json(await server.fetch('/auth/passkeys/login/options', post({})));
+    const assertion = authenticator.assert(request);
+    const passkeyLogin = await server.fetch('/auth/passkeys/login', post({ response: assertion }));
+    expect(passkeyLogin.status).toBe(200);
+    const { accessToken } = await json(passkeyLogin);
+    expect((await server.fetch('/auth/passkeys/login', post({ response: assertion }))).status).toBe(401);
+    const reauth = await json(await server.fetch('/auth/reauthenticate/options', authed({})));
+    const reassertion = authenticator.assert(reauth);
+    expect((await server.fetch('/auth/reauthenticate', authed({ response: reassertion }))).status).toBe(200);
+    await untilLogged(server);
+    expect(server.output).toMatch(/passkeys\/login/);
+    const inner = (credential: Record<string, unknown>) => Object.values(credential.response as Record<string, string>);
+    expectAbsent(server.output, [
+      email,
+      login.accessToken,
+      accessToken as string,
+      ...[creation, request, reauth].map((options) => options.challenge as string),
+      ...[registration, assertion, reassertion].flatMap(inner).filter((value) => typeof value === 'string' && value.length > 8),
     ]);
   });
 

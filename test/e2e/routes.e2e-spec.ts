@@ -18,6 +18,9 @@ const PUBLIC_ROUTES = new Set([
   'POST /auth/email/verify',
   'POST /auth/password/forgot',
   'POST /auth/password/reset',
+  // Passwordless login: the options (a challenge) and the assertion.
+  'POST /auth/passkeys/login/options',
+  'POST /auth/passkeys/login',
   'GET /.well-known/jwks.json',
   'GET /health/live',
   'GET /health/ready',

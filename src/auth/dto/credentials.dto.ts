@@ -2,7 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { normaliseEmail, SAFE_EMAIL_TEXT } from '../../common/email.js';
-import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
+import { IsEmail, IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 
 /**
  * Passwords that are only verified (login, currentPassword) are bounded here, far above the
@@ -113,15 +113,27 @@ export class RefreshTokenBodyDto {
 }
 
 export class ReauthenticateDto {
-  @ApiProperty({
+  @ApiPropertyOptional({
     example: 'correct horse battery staple',
-    description: 'The account password, verified like a login password. (Second factors will be accepted here too once they exist.)',
+    description: 'The account password, verified like a login password. Send exactly one of `password` and `response`.',
     maxLength: VERIFIED_PASSWORD_MAX,
   })
+  @ValidateIf((body: ReauthenticateDto) => body.response === undefined)
   @MaxLength(VERIFIED_PASSWORD_MAX)
   @WellFormed()
   @IsString()
-  password: string;
+  password?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "A passkey assertion: the credential's `toJSON()` from `navigator.credentials.get()` with the options of " +
+      '`POST /auth/reauthenticate/options`',
+    type: 'object',
+    additionalProperties: true,
+  })
+  @ValidateIf((body: ReauthenticateDto) => body.response !== undefined)
+  @IsObject()
+  response?: Record<string, unknown>;
 
   @ApiPropertyOptional({
     description:

@@ -22,6 +22,16 @@ export interface AuthenticationContext {
 /** What a password alone is worth. */
 export const passwordProof = (authTime: number): AuthenticationContext => ({ authTime, amr: ['pwd'], acr: ACR_AAL1 });
 
+/**
+ * What a passkey is worth: `swk` for a backed-up (synced) credential, else `hwk`; with user
+ * verification (PIN, biometrics) it is two factors in one (`user`, `mfa`, aal2), else aal1.
+ */
+export const passkeyProof = (authTime: number, passkey: { userVerified: boolean; backedUp: boolean }): AuthenticationContext => ({
+  authTime,
+  amr: [passkey.backedUp ? 'swk' : 'hwk', ...(passkey.userVerified ? (['user', 'mfa'] as const) : [])],
+  acr: passkey.userVerified ? ACR_AAL2 : ACR_AAL1,
+});
+
 export const isAmrList = (value: unknown): value is Amr[] =>
   Array.isArray(value) &&
   value.length > 0 &&

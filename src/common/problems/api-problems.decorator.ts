@@ -37,6 +37,10 @@ const SAMPLES: Record<string, () => ProblemException> = {
   link_invalid: () => Problems.linkInvalid(),
   email_unverified: () => Problems.emailUnverified(),
   rate_limited: () => Problems.rateLimited(30),
+  passkey_not_verified: () => Problems.passkeyNotVerified(),
+  invalid_passkey: () => Problems.invalidPasskey(),
+  passkey_exists: () => Problems.passkeyExists(),
+  no_passkey: () => Problems.noPasskey(),
   request_timeout: () => Problems.requestTimeout(),
   service_unavailable: () => Problems.serviceUnavailable(),
 };

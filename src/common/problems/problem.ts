@@ -162,6 +162,25 @@ export const Problems = {
     new ProblemException(HttpStatus.BAD_REQUEST, 'mfa_code_invalid', 'Invalid code', {
       detail: 'The code is wrong, expired or already used; enter the current code from your authenticator app',
     }),
+  /** Passkeys (auth/passkeys/): a registration response that does not verify (challenge, origin, RP ID, attestation). */
+  passkeyNotVerified: () =>
+    new ProblemException(HttpStatus.BAD_REQUEST, 'passkey_not_verified', 'Passkey not verified', {
+      detail:
+        'The passkey could not be verified: its challenge is unknown, used or expired, or it was made for another site; ask for new options and try again',
+    }),
+  /** A passkey login or reauthentication that does not verify; every reason looks alike (the security event tells them apart). */
+  invalidPasskey: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_passkey', 'Invalid passkey', {
+      detail: 'The passkey could not be verified; ask for new options and try again',
+    }),
+  passkeyExists: () =>
+    new ProblemException(HttpStatus.CONFLICT, 'passkey_exists', 'Passkey already registered', {
+      detail: 'This passkey is already registered',
+    }),
+  noPasskey: () =>
+    new ProblemException(HttpStatus.CONFLICT, 'no_passkey', 'No passkey', {
+      detail: 'This account has no passkey; reauthenticate with the password instead',
+    }),
   requestTimeout: () =>
     new ProblemException(HttpStatus.REQUEST_TIMEOUT, 'request_timeout', 'Request timeout', {
       detail: 'The request was not received in time',
