@@ -12,6 +12,7 @@ function packageVersion(): string {
 /** The groups in the order a person explores them: sign up and log in first, operations last. */
 const TAGS: [name: string, description: string][] = [
   ['auth', 'Register, log in, refresh, log out, change password; your own security activity'],
+  ['mfa', 'Second factors: an authenticator app (TOTP) and recovery codes'],
   ['sessions', 'Your sessions (devices): list them, end one'],
   ['users', 'Your account'],
   ['admin', 'Users and security events, for the admin role'],

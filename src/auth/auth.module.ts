@@ -7,6 +7,12 @@ import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { BootstrapAdmin } from './bootstrap-admin.js';
 import { LoginThrottle } from './login-throttle.js';
+import { MfaController } from './mfa.controller.js';
+import { MfaService } from './mfa.service.js';
+import { MfaTickets } from './mfa-tickets.js';
+import { MfaModule } from './mfa/mfa.module.js';
+import { MfaPolicyGuard } from './guards/mfa-policy.guard.js';
+import { SecondFactorCheck } from './second-factor-check.js';
 import { AccessTokenGuard } from './guards/access-token.guard.js';
 import { OriginGuard } from './guards/origin.guard.js';
 import { RecentAuthGuard } from './guards/recent-auth.guard.js';
@@ -25,10 +31,11 @@ import { TokenService } from './tokens/token.service.js';
     // Keys are passed per call (KeyService, from the global KeysModule), so several can be published and rotated.
     JwtModule.register({}),
     PasswordsModule,
+    MfaModule,
     SessionsModule,
     UsersModule,
   ],
-  controllers: [AuthController, RefreshController, SessionsController, ActivityController, JwksController],
+  controllers: [AuthController, MfaController, RefreshController, SessionsController, ActivityController, JwksController],
   providers: [
     TokenService,
     AuthService,
@@ -37,9 +44,13 @@ import { TokenService } from './tokens/token.service.js';
     RefreshService,
     AuthCookies,
     OriginGuard,
-    // Order matters: authenticate first, then check roles, then how recently the user proved who they are.
+    MfaTickets,
+    SecondFactorCheck,
+    MfaService,
+    // Order matters: authenticate first, then check roles, then MFA_REQUIRED_ROLES, then how recently the user proved who they are.
     { provide: APP_GUARD, useClass: AccessTokenGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
+    { provide: APP_GUARD, useClass: MfaPolicyGuard },
     { provide: APP_GUARD, useClass: RecentAuthGuard },
   ],
   exports: [TokenService, SessionsModule],

@@ -3,6 +3,7 @@ import { MfaClock } from './mfa-clock.js';
 import { MfaRepository } from './mfa.repository.js';
 import { RecoveryCodeHasher } from './recovery-codes.js';
 import { RecoveryCodesService } from './recovery-codes.service.js';
+import { SecondFactors } from './second-factors.service.js';
 import { TotpService } from './totp.service.js';
 
 /**
@@ -11,7 +12,14 @@ import { TotpService } from './totp.service.js';
  * the configuration come from global modules); nothing here knows about sessions or tokens.
  */
 @Module({
-  providers: [MfaRepository, MfaClock, RecoveryCodeHasher, RecoveryCodesService, TotpService],
-  exports: [TotpService, RecoveryCodesService],
+  providers: [
+    MfaRepository,
+    MfaClock,
+    RecoveryCodeHasher,
+    RecoveryCodesService,
+    TotpService,
+    { provide: SecondFactors, inject: [TotpService], useFactory: (totp: TotpService) => new SecondFactors(totp) },
+  ],
+  exports: [TotpService, RecoveryCodesService, SecondFactors],
 })
 export class MfaModule {}
