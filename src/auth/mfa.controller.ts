@@ -2,7 +2,6 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Req } from '
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
-import { RateLimit } from '../throttling/rate-limit.js';
 import { clientInfo } from './client-info.js';
 import { AllowWithoutSecondFactor, Auth, CurrentUser, RecentAuth } from './decorators/auth.decorators.js';
 import { ConfirmTotpDto } from './dto/credentials.dto.js';
@@ -59,7 +58,6 @@ export class MfaController {
 
   @RecentAuth()
   @AllowWithoutSecondFactor()
-  @RateLimit('password')
   @Post('totp')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
@@ -69,14 +67,13 @@ export class MfaController {
       'confirmed with a first code, and a new enrolment replaces a pending one.',
   })
   @ApiOkResponse({ type: TotpEnrolmentDto })
-  @ApiProblems([409, 429], { 409: 'An authenticator app is already confirmed; remove it first (`mfa_already_enabled`)' })
+  @ApiProblems([409], { 409: 'An authenticator app is already confirmed; remove it first (`mfa_already_enabled`)' })
   enrol(@CurrentUser() user: AuthenticatedUser): Promise<TotpEnrolmentDto> {
     return this.mfa.enrolTotp(user);
   }
 
   @Auth()
   @AllowWithoutSecondFactor()
-  @RateLimit('password')
   @Post('totp/confirm')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
@@ -86,7 +83,7 @@ export class MfaController {
       'login asks for a code (POST /auth/login answers `mfaRequired`). Recorded as `mfa.enabled`.',
   })
   @ApiOkResponse({ type: RecoveryCodesDto })
-  @ApiProblems([400, 409, 429], {
+  @ApiProblems([400, 409], {
     400: 'Invalid body (`validation_failed`), or the code is wrong or expired (`mfa_code_invalid`)',
     409: 'Nothing pending (`mfa_not_enrolling`) or already confirmed (`mfa_already_enabled`)',
   })
