@@ -71,6 +71,18 @@ describe('the OpenAPI document as Swagger UI shows it', () => {
     expect(schema.properties.refreshToken.example).toBeUndefined();
   });
 
+  test('login documents both answers: the tokens, or the second-factor challenge', () => {
+    const media = doc.paths['/auth/login'].post.responses['200'] as unknown as {
+      content: Record<string, { schema: { oneOf?: { $ref: string }[] } }>;
+    };
+    expect(media.content['application/json'].schema.oneOf).toEqual([
+      { $ref: '#/components/schemas/TokenResponseDto' },
+      { $ref: '#/components/schemas/MfaChallengeDto' },
+    ]);
+    const schemas = (doc as unknown as { components: { schemas: Record<string, { required?: string[] }> } }).components.schemas;
+    expect(schemas.MfaChallengeDto.required).toEqual(expect.arrayContaining(['mfaRequired', 'mfaToken', 'methods']));
+  });
+
   test('no Authorize box for the HttpOnly refresh cookie: the only security scheme is the bearer token', () => {
     const schemes = doc.components.securitySchemes ?? {};
     expect(schemes).toEqual({ bearer: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
