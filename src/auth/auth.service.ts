@@ -132,9 +132,11 @@ export class AuthService {
     try {
       await this.secondFactor.verify(user.id, proof, client, 'login');
     } catch (error) {
-      const wrong = (error as { code?: unknown }).code === 'invalid_code';
-      if (wrong) await this.mfaTickets.fail(mfaToken);
-      throw await this.loginFailed(user.id, wrong ? 'wrong_code' : 'mfa_locked', client, error as ProblemException);
+      const refusal = codeRefusal(error);
+      // A store or database failure (503) is no refusal: nothing is counted or recorded.
+      if (!refusal) throw error;
+      if (refusal === 'wrong_code') await this.mfaTickets.fail(mfaToken);
+      throw await this.loginFailed(user.id, refusal, client, error as ProblemException);
     }
     // Exactly one second step uses the ticket, even when two with good codes race.
     const taken = await this.mfaTickets.take(mfaToken);
@@ -267,9 +269,9 @@ export class AuthService {
       try {
         await this.secondFactor.verify(user.id, code, context, 'reauthentication', principal.sessionId);
       } catch (error) {
-        const wrong = (error as { code?: unknown }).code === 'invalid_code';
-        await (wrong ? this.throttle.failed(user.email, admitted.slot) : this.throttle.passed(admitted.slot));
-        await this.recordReauthentication(principal, 'failure', { reason: wrong ? 'wrong_code' : 'mfa_locked' }, context);
+        const refusal = codeRefusal(error);
+        await (refusal === 'wrong_code' ? this.throttle.failed(user.email, admitted.slot) : this.throttle.passed(admitted.slot));
+        if (refusal) await this.recordReauthentication(principal, 'failure', { reason: refusal }, context);
         throw error;
       }
     }
@@ -400,4 +402,10 @@ export class AuthService {
   private recordLogout(userId: string, sessionId: string, context: RequestContext): Promise<void> {
     return this.events.record({ type: 'session.revoked', userId, sessionId, details: { reason: 'logout' }, context });
   }
+}
+
+/** What a SecondFactorCheck refusal was: a wrong code, the account's code allowance used up, or (undefined) no refusal at all. */
+function codeRefusal(error: unknown): 'wrong_code' | 'mfa_locked' | undefined {
+  const code = (error as { code?: unknown }).code;
+  return code === 'invalid_code' ? 'wrong_code' : code === 'rate_limited' ? 'mfa_locked' : undefined;
 }
