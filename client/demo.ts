@@ -1,3 +1,4 @@
+import qrcode from './qrcode.js';
 import { type Passkey, TesseraClient, TesseraError, type Session } from './tessera-client.js';
 
 /** The demo page: everything goes through TesseraClient, exactly as an app would use it. */
@@ -32,8 +33,7 @@ async function render(): Promise<void> {
   if (!client.isLoggedIn) return;
   try {
     const me = await client.me();
-    const sessions = await client.sessions();
-    const passkeys = await client.passkeys();
+    const mfa = await client.mfaStatus();
     if (current !== renders) return;
     $('me-email').textContent = me.email;
     $('me-roles').textContent = `(${me.roles.join(', ')})`;
@@ -41,6 +41,11 @@ async function render(): Promise<void> {
     verified.textContent = me.emailVerified ? 'verified' : 'not verified';
     verified.className = me.emailVerified ? 'verified' : 'unverified';
     $('resend-verification').hidden = me.emailVerified !== false;
+    // First: with MFA_REQUIRED_ROLES, enrolling may be all this user can do yet (the sessions list is refused until then).
+    renderTwoFactor(mfa);
+    const sessions = await client.sessions();
+    const passkeys = await client.passkeys();
+    if (current !== renders) return;
     renderSessions(sessions);
     renderPasskeys(passkeys);
   } catch (error) {
@@ -236,7 +241,14 @@ $<HTMLFormElement>('login-form').addEventListener(
       const { email, password } = formValues(event.target as HTMLFormElement);
       $('login-resend').hidden = true;
       try {
-        await client.login(email, password);
+        const result = await client.login(email, password);
+        if (result.mfaRequired) {
+          // The password was right; the session starts once the second factor is in.
+          pendingMfaToken = result.mfaToken;
+          showMfaStep(true);
+          say('Password accepted; now the code from your authenticator app');
+          return;
+        }
         say('Logged in');
       } catch (error) {
         say(describe(error));
@@ -304,6 +316,152 @@ $('logout-all').addEventListener(
         say('Logged out on every device');
       } catch (error) {
         say(`Could not log out everywhere: ${describe(error)}`);
+      }
+      await render();
+    })(),
+);
+
+// --- Two-factor authentication: the second step of a login, and setting up an authenticator app ---
+
+let pendingMfaToken: string | undefined;
+
+function showMfaStep(show: boolean): void {
+  $('mfa-login-form').hidden = !show;
+  $('login-form').hidden = show;
+  $('mfa-login-error').textContent = '';
+  if (show) $('mfa-login-form').querySelector<HTMLInputElement>('input[name=code]')?.focus();
+  else pendingMfaToken = undefined;
+}
+
+onSubmit('mfa-login-form', async (form) => {
+  const typed = fields(form, 'code').code.trim();
+  if (!pendingMfaToken) return showMfaStep(false);
+  // Six digits are the app's code; anything else is taken for a recovery code.
+  const proof = /^\d{6}$/.test(typed.replace(/\s/g, '')) ? { code: typed.replace(/\s/g, '') } : { recoveryCode: typed };
+  try {
+    await client.completeMfaLogin({ mfaToken: pendingMfaToken, ...proof });
+  } catch (error) {
+    if (error instanceof TesseraError && error.code === 'invalid_mfa_token') {
+      showMfaStep(false);
+      say('That took too long or too many tries; log in again');
+      return;
+    }
+    $('mfa-login-error').textContent = describe(error);
+    return;
+  }
+  form.reset();
+  showMfaStep(false);
+  say('Logged in');
+  await render();
+});
+
+$('mfa-login-cancel').addEventListener('click', () => showMfaStep(false));
+
+function renderTwoFactor(status: { totp: boolean; recoveryCodesLeft: number }): void {
+  $('mfa-state').textContent = status.totp ? `on (${status.recoveryCodesLeft} recovery codes left)` : 'off';
+  const enrolling = !$('totp-enrolment').hidden;
+  $('totp-enrol').hidden = status.totp || enrolling;
+  $('mfa-manage-form').hidden = !status.totp;
+}
+
+/** The otpauth URI as a QR code: an SVG of the library's modules, built as DOM nodes (no markup strings). */
+function drawQrCode(text: string): SVGSVGElement {
+  const code = qrcode(0, 'M');
+  code.addData(text);
+  code.make();
+  const size = code.getModuleCount();
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  // A quiet zone of 4 modules around the code, as scanners expect.
+  svg.setAttribute('viewBox', `-4 -4 ${size + 8} ${size + 8}`);
+  svg.setAttribute('shape-rendering', 'crispEdges');
+  for (let row = 0; row < size; row++) {
+    for (let column = 0; column < size; column++) {
+      if (!code.isDark(row, column)) continue;
+      const cell = document.createElementNS(ns, 'rect');
+      cell.setAttribute('x', String(column));
+      cell.setAttribute('y', String(row));
+      cell.setAttribute('width', '1');
+      cell.setAttribute('height', '1');
+      svg.append(cell);
+    }
+  }
+  return svg;
+}
+
+function showRecoveryCodes(codes: string[]): void {
+  $('recovery-codes').replaceChildren(
+    ...codes.map((code) => {
+      const item = document.createElement('li');
+      item.textContent = code;
+      return item;
+    }),
+  );
+  $('recovery-codes-card').hidden = false;
+}
+
+$('totp-enrol').addEventListener(
+  'click',
+  () =>
+    void (async () => {
+      try {
+        const enrolment = await client.enrolTotp();
+        $('totp-qr').replaceChildren(drawQrCode(enrolment.otpauthUri));
+        $('totp-qr').dataset.uri = enrolment.otpauthUri;
+        $('totp-secret').textContent = enrolment.secret;
+        $('totp-enrolment').hidden = false;
+        $('totp-enrol').hidden = true;
+      } catch (error) {
+        say(describe(error));
+      }
+    })(),
+);
+
+onSubmit('totp-confirm-form', async (form) => {
+  $('totp-confirm-error').textContent = '';
+  try {
+    const codes = await client.confirmTotp(fields(form, 'code').code.replace(/\s/g, ''));
+    form.reset();
+    $('totp-enrolment').hidden = true;
+    $('totp-qr').replaceChildren();
+    $('totp-secret').textContent = '';
+    showRecoveryCodes(codes);
+    say('Two-factor authentication is on');
+  } catch (error) {
+    $('totp-confirm-error').textContent = describe(error);
+    return;
+  }
+  await render();
+});
+
+$('recovery-codes-done').addEventListener('click', () => {
+  $('recovery-codes').replaceChildren();
+  $('recovery-codes-card').hidden = true;
+});
+
+$<HTMLFormElement>('mfa-manage-form').addEventListener(
+  'submit',
+  (event) =>
+    void (async () => {
+      event.preventDefault();
+      const form = event.target as HTMLFormElement;
+      const action = (event.submitter as HTMLButtonElement | null)?.value;
+      const { password, code } = fields(form, 'password', 'code');
+      $('mfa-manage-error').textContent = '';
+      try {
+        // Both need a fresh proof with two factors (acr aal2): reauthenticate first, then act.
+        await client.reauthenticate({ password, code: code.replace(/\s/g, '') });
+        if (action === 'disable') {
+          await client.disableTotp();
+          say('The authenticator app is removed; logins need only your password again');
+        } else {
+          showRecoveryCodes(await client.regenerateRecoveryCodes());
+          say('New recovery codes; the old ones no longer work');
+        }
+        form.reset();
+      } catch (error) {
+        $('mfa-manage-error').textContent = describe(error);
+        return;
       }
       await render();
     })(),

@@ -608,3 +608,89 @@ describe('TesseraClient: the account lifecycle', () => {
     });
   });
 });
+
+describe('TesseraClient: second factors', () => {
+  const challenge = { mfaRequired: true, mfaToken: 'T'.repeat(43), methods: ['totp', 'recovery_code'] };
+  const bodyOf = (init: RequestInit) => JSON.parse(init.body as string) as Record<string, unknown>;
+
+  test('login surfaces mfaRequired and logs nothing in; completeMfaLogin finishes with the code or a recovery code', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, challenge),
+      'POST /auth/login/mfa': (_p, init) => {
+        seen.push(bodyOf(init));
+        return bodyOf(init).code === '000000' ? problem(401, 'invalid_code') : json(200, tokens(1));
+      },
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    const states: string[] = [];
+    client.onChange((state) => states.push(state));
+    const result = await client.login('a@b.c', 'correct horse battery');
+    expect(result).toEqual(challenge);
+    expect(client.isLoggedIn).toBe(false);
+    if (!result.mfaRequired) throw new Error('expected a challenge');
+    await expect(client.completeMfaLogin({ mfaToken: result.mfaToken, code: '000000' })).rejects.toMatchObject({ code: 'invalid_code' });
+    expect(client.isLoggedIn).toBe(false);
+    await client.completeMfaLogin({ mfaToken: result.mfaToken, code: '123456' });
+    expect(client.isLoggedIn).toBe(true);
+    expect(states).toEqual(['logged-in']);
+    await client.completeMfaLogin({ mfaToken: result.mfaToken, recoveryCode: 'ABCD-EFGH-JKMN' });
+    expect(seen).toEqual([
+      { mfaToken: challenge.mfaToken, code: '000000' },
+      { mfaToken: challenge.mfaToken, code: '123456' },
+      { mfaToken: challenge.mfaToken, recoveryCode: 'ABCD-EFGH-JKMN' },
+    ]);
+  });
+
+  test('a login without a second factor says mfaRequired: false', async () => {
+    const client = new TesseraClient({ fetch: fakeServer({ 'POST /auth/login': () => json(200, tokens(1)) }).fetch, channel: null });
+    expect(await client.login('a@b.c', 'correct horse battery')).toEqual({ mfaRequired: false });
+    expect(client.isLoggedIn).toBe(true);
+  });
+
+  test('enrol, confirm, status, new recovery codes, disable: with the Bearer token', async () => {
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'GET /auth/mfa': () => json(200, { totp: true, recoveryCodesLeft: 10 }),
+      'POST /auth/mfa/totp': () => json(200, { secret: 'JBSWY3DPEHPK3PXP', otpauthUri: 'otpauth://totp/x' }),
+      'POST /auth/mfa/totp/confirm': (_p, init) =>
+        bodyOf(init).code === '123456' ? json(200, { recoveryCodes: ['A', 'B'] }) : problem(400, 'mfa_code_invalid'),
+      'POST /auth/mfa/recovery-codes': () => json(200, { recoveryCodes: ['C'] }),
+      'DELETE /auth/mfa/totp': () => new Response(null, { status: 204 }),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    expect(await client.enrolTotp()).toEqual({ secret: 'JBSWY3DPEHPK3PXP', otpauthUri: 'otpauth://totp/x' });
+    await expect(client.confirmTotp('999999')).rejects.toMatchObject({ status: 400, code: 'mfa_code_invalid' });
+    expect(await client.confirmTotp('123456')).toEqual(['A', 'B']);
+    expect(await client.mfaStatus()).toEqual({ totp: true, recoveryCodesLeft: 10 });
+    expect(await client.regenerateRecoveryCodes()).toEqual(['C']);
+    await client.disableTotp();
+    expect(server.calls.filter((c) => c.path.startsWith('/auth/mfa')).every((c) => c.authorization === 'Bearer access-1')).toBe(true);
+  });
+
+  test('reauthenticate sends what it is given and uses the new access token from then on', async () => {
+    const sent: Record<string, unknown>[] = [];
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'POST /auth/reauthenticate': (_p, init) => {
+        sent.push(bodyOf(init));
+        return bodyOf(init).code === '000000'
+          ? problem(401, 'invalid_code')
+          : json(200, { accessToken: 'access-2', tokenType: 'Bearer', expiresIn: 900 });
+      },
+      'DELETE /auth/mfa/totp': (_p, init) =>
+        new Headers(init.headers).get('Authorization') === 'Bearer access-2'
+          ? new Response(null, { status: 204 })
+          : problem(401, 'reauthentication_required'),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    await expect(client.reauthenticate({ code: '000000' })).rejects.toMatchObject({ code: 'invalid_code' });
+    // A wrong code is a typo, not the end of the session.
+    expect(client.isLoggedIn).toBe(true);
+    await client.reauthenticate({ password: 'correct horse battery', code: '123456' });
+    await client.disableTotp();
+    expect(sent).toEqual([{ code: '000000' }, { password: 'correct horse battery', code: '123456' }]);
+  });
+});

@@ -17,6 +17,41 @@ export interface TokenResponse {
   sessionId: string;
 }
 
+/** POST /auth/login for an account with an authenticator app: finish with `completeMfaLogin`. */
+export interface MfaChallenge {
+  mfaRequired: true;
+  /** Single-use, lives 5 minutes, dies after 5 wrong codes. */
+  mfaToken: string;
+  methods: ('totp' | 'recovery_code')[];
+}
+
+/** What `login()` resolves to: logged in, or a second factor is needed. */
+export type LoginResult = { mfaRequired: false } | MfaChallenge;
+
+/** The second step of a login: the challenge's token and the app's code, or one recovery code. */
+export type MfaLoginInput = { mfaToken: string } & (
+  { code: string; recoveryCode?: undefined } | { recoveryCode: string; code?: undefined }
+);
+
+/** What POST /auth/reauthenticate accepts: a password, a code, or a password with a code or recovery code. */
+export interface ReauthenticationInput {
+  password?: string;
+  code?: string;
+  recoveryCode?: string;
+}
+
+export interface MfaStatus {
+  totp: boolean;
+  recoveryCodesLeft: number;
+}
+
+export interface TotpEnrolment {
+  /** Base32, for typing into the app by hand. */
+  secret: string;
+  /** For a QR code. */
+  otpauthUri: string;
+}
+
 export interface User {
   id: string;
   email: string;
@@ -144,9 +179,86 @@ export class TesseraClient {
     return this.json<User>(await this.post('/auth/register', { email, password }));
   }
 
-  async login(email: string, password: string): Promise<void> {
-    this.accept(await this.json<TokenResponse>(await this.post('/auth/login', { email, password })));
+  /**
+   * Logs in with a password. For an account with an authenticator app the answer is an
+   * MfaChallenge and nothing is logged in yet: ask for a code and call `completeMfaLogin`.
+   */
+  async login(email: string, password: string): Promise<LoginResult> {
+    const answer = await this.json<TokenResponse | MfaChallenge>(await this.post('/auth/login', { email, password }));
+    if ('mfaRequired' in answer) return answer;
+    this.accept(answer);
     this.broadcast({ type: 'logged-in' });
+    return { mfaRequired: false };
+  }
+
+  /**
+   * The second step of a login: errors `invalid_code` (try again, up to 5 times per challenge),
+   * `invalid_mfa_token` (expired, used or dead: log in again), `rate_limited`.
+   */
+  async completeMfaLogin(input: MfaLoginInput): Promise<void> {
+    const body =
+      input.code !== undefined
+        ? { mfaToken: input.mfaToken, code: input.code }
+        : { mfaToken: input.mfaToken, recoveryCode: input.recoveryCode };
+    this.accept(await this.json<TokenResponse>(await this.post('/auth/login/mfa', body)));
+    this.broadcast({ type: 'logged-in' });
+  }
+
+  /**
+   * Proves who the user is again (step-up, after 401 `reauthentication_required`): this session's
+   * access token is replaced by one with the new proof. `{password, code}` satisfies routes that
+   * want two factors (`acr_values="urn:tessera:aal2"`).
+   */
+  async reauthenticate(input: ReauthenticationInput): Promise<void> {
+    const { password, code, recoveryCode } = input;
+    const init = {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ password, code, recoveryCode }),
+    };
+    if (!this.accessToken && !(await this.refresh())) throw new TesseraError(401, 'missing_token');
+    let response = await this.send('/auth/reauthenticate', init);
+    if (response.status === 401 && (await this.problemCode(response.clone())) === 'token_expired' && (await this.refresh())) {
+      response = await this.send('/auth/reauthenticate', init);
+    }
+    if (!response.ok) {
+      const error = await this.error(response);
+      // A wrong password or code is the user's typo, not the end of the session (fetch() would end it on a 401).
+      if (response.status === 401 && error.code !== 'invalid_credentials' && error.code !== 'invalid_code') this.end(true);
+      throw error;
+    }
+    this.accessToken = ((await response.json()) as { accessToken: string }).accessToken;
+  }
+
+  async mfaStatus(): Promise<MfaStatus> {
+    return this.json<MfaStatus>(await this.fetch('/auth/mfa'));
+  }
+
+  /** Starts setting up an authenticator app (needs a recent authentication); pending until `confirmTotp`. */
+  async enrolTotp(): Promise<TotpEnrolment> {
+    return this.json<TotpEnrolment>(await this.fetch('/auth/mfa/totp', { method: 'POST' }));
+  }
+
+  /** Confirms the app with its current code; resolves to the 10 recovery codes, shown once. Error: `mfa_code_invalid`. */
+  async confirmTotp(code: string): Promise<string[]> {
+    const answer = await this.json<{ recoveryCodes: string[] }>(
+      await this.fetch('/auth/mfa/totp/confirm', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ code }),
+      }),
+    );
+    return answer.recoveryCodes;
+  }
+
+  /** Removes the app and its recovery codes (needs a recent reauthentication with password and code). */
+  async disableTotp(): Promise<void> {
+    await this.expectNoContent(await this.fetch('/auth/mfa/totp', { method: 'DELETE' }));
+  }
+
+  /** A new set of recovery codes, the old set dies (needs a recent reauthentication with password and code). */
+  async regenerateRecoveryCodes(): Promise<string[]> {
+    return (await this.json<{ recoveryCodes: string[] }>(await this.fetch('/auth/mfa/recovery-codes', { method: 'POST' }))).recoveryCodes;
   }
 
   /** On page load: the HttpOnly cookie survives reloads, so one refresh restores the session. */

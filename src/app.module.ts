@@ -4,7 +4,6 @@ import { AccountsModule } from './accounts/accounts.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
-import { MfaModule } from './auth/mfa/mfa.module.js';
 import { AppCacheModule } from './cache/app-cache.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MailModule } from './mail/mail.module.js';
@@ -41,8 +40,6 @@ export class AppModule {
         TicketsModule,
         UsersModule,
         AuthModule,
-        // Second factors: services only, no routes yet (the next step's auth routes will use them).
-        MfaModule,
         AccountsModule,
         AdminModule,
         HealthModule,

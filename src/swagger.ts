@@ -13,6 +13,7 @@ function packageVersion(): string {
 const TAGS: [name: string, description: string][] = [
   ['auth', 'Register, log in, refresh, log out, change password; your own security activity'],
   ['passkeys', 'Passkeys (WebAuthn): register and manage them, log in without a password, reauthenticate'],
+  ['mfa', 'Second factors: an authenticator app (TOTP) and recovery codes'],
   ['sessions', 'Your sessions (devices): list them, end one'],
   ['users', 'Your account'],
   ['admin', 'Users and security events, for the admin role'],

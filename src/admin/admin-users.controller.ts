@@ -58,4 +58,22 @@ export class AdminUsersController {
   ): Promise<void> {
     await this.admin.endAllSessions(id, adminContext(request, admin));
   }
+
+  @Delete(':id/mfa')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({
+    summary: 'Remove a user’s second factors (lost phone)',
+    description:
+      'Removes the user’s authenticator app and recovery codes, ends every session of the user and their pending password resets ' +
+      'and email changes. Password logins stop asking for a code until the user sets up a new app. Recorded as `mfa.disabled` ' +
+      '(with the admin) and `sessions.revoked_all`.',
+  })
+  @ApiNoContentResponse({ description: 'Second factors removed, sessions ended' })
+  async removeSecondFactors(
+    @Param('id', userId) id: string,
+    @CurrentUser() admin: AuthenticatedUser,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    await this.admin.removeSecondFactors(id, adminContext(request, admin));
+  }
 }

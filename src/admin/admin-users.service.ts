@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
+import { SecondFactors } from '../auth/second-factors.service.js';
 import { SessionService } from '../auth/sessions/session.service.js';
 import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
@@ -12,6 +13,7 @@ export class AdminUsersService {
     private readonly users: UsersService,
     private readonly sessions: SessionService,
     private readonly events: SecurityEventsService,
+    private readonly factors: SecondFactors,
   ) {}
 
   get(id: string): Promise<User> {
@@ -39,5 +41,20 @@ export class AdminUsersService {
     await this.users.cancelPendingLinks(id);
     const count = await this.sessions.revokeAll(id);
     await this.events.record({ type: 'sessions.revoked_all', userId: id, details: { reason: 'admin', count }, context });
+  }
+
+  /**
+   * A lost phone: removes every second factor of the user (TOTP, recovery codes), then ends their
+   * sessions and pending links, as a force logout does, so whoever holds a session made with the
+   * old factor is out too. Recorded as `mfa.disabled` (`details.by`: the admin) and
+   * `sessions.revoked_all`. 404 for an unknown user.
+   */
+  async removeSecondFactors(id: string, context: RequestContext): Promise<void> {
+    await this.users.getById(id);
+    const removed = await this.factors.removeAll(id);
+    await this.events.record({ type: 'mfa.disabled', userId: id, details: { by: context.actorId, removed }, context });
+    await this.users.cancelPendingLinks(id);
+    const count = await this.sessions.revokeAll(id);
+    await this.events.record({ type: 'sessions.revoked_all', userId: id, details: { reason: 'mfa_removed', count }, context });
   }
 }

@@ -7,6 +7,14 @@ import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { BootstrapAdmin } from './bootstrap-admin.js';
 import { LoginThrottle } from './login-throttle.js';
+import { MfaController } from './mfa.controller.js';
+import { MfaService } from './mfa.service.js';
+import { MfaTickets } from './mfa-tickets.js';
+import { MfaPolicyGuard } from './guards/mfa-policy.guard.js';
+import { SecondFactorCheck } from './second-factor-check.js';
+import { SecondFactors } from './second-factors.service.js';
+import { TotpService } from './mfa/totp.service.js';
+import { PasskeysService } from './passkeys/passkeys.service.js';
 import { AccessTokenGuard } from './guards/access-token.guard.js';
 import { OriginGuard } from './guards/origin.guard.js';
 import { RecentAuthGuard } from './guards/recent-auth.guard.js';
@@ -34,7 +42,15 @@ import { TokenService } from './tokens/token.service.js';
     SessionsModule,
     UsersModule,
   ],
-  controllers: [AuthController, PasskeysController, RefreshController, SessionsController, ActivityController, JwksController],
+  controllers: [
+    AuthController,
+    MfaController,
+    PasskeysController,
+    RefreshController,
+    SessionsController,
+    ActivityController,
+    JwksController,
+  ],
   providers: [
     TokenService,
     AuthService,
@@ -44,11 +60,20 @@ import { TokenService } from './tokens/token.service.js';
     RefreshService,
     AuthCookies,
     OriginGuard,
-    // Order matters: authenticate first, then check roles, then how recently the user proved who they are.
+    MfaTickets,
+    SecondFactorCheck,
+    MfaService,
+    {
+      provide: SecondFactors,
+      inject: [TotpService, PasskeysService],
+      useFactory: (totp: TotpService, passkeys: PasskeysService) => new SecondFactors(totp, passkeys),
+    },
+    // Order matters: authenticate first, then check roles, then MFA_REQUIRED_ROLES, then how recently the user proved who they are.
     { provide: APP_GUARD, useClass: AccessTokenGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
+    { provide: APP_GUARD, useClass: MfaPolicyGuard },
     { provide: APP_GUARD, useClass: RecentAuthGuard },
   ],
-  exports: [TokenService, SessionsModule, PasskeysModule],
+  exports: [TokenService, SessionsModule, PasskeysModule, SecondFactors],
 })
 export class AuthModule {}

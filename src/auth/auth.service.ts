@@ -8,14 +8,32 @@ import { AuthMetrics } from '../metrics/auth-metrics.js';
 import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import { LoginThrottle } from './login-throttle.js';
+import { MfaTickets } from './mfa-tickets.js';
+import { RecoveryCodesService } from './mfa/recovery-codes.service.js';
+import { TotpService } from './mfa/totp.service.js';
+import { type CodeProof, SecondFactorCheck } from './second-factor-check.js';
 import { PasswordPolicy } from './passwords/password-policy.js';
 import { PasswordService } from './passwords/password.service.js';
 import { type ClientInfo, SessionService } from './sessions/session.service.js';
 import type { IssuedTokens } from './auth-cookies.js';
 import type { AuthenticatedUser } from './tokens/access-token.js';
-import { type AuthenticationContext, passwordProof } from './tokens/authentication-context.js';
+import { type AuthenticationContext, codeProof, passwordAndCodeProof, passwordProof } from './tokens/authentication-context.js';
 import { DeviceTokens } from './tokens/device-token.js';
 import { type IssuedAccessToken, TokenService } from './tokens/token.service.js';
+
+/** The first step's answer for an account with TOTP: no session yet, a ticket for POST /auth/login/mfa. */
+export interface MfaChallenge {
+  mfaRequired: true;
+  mfaToken: string;
+  methods: ('totp' | 'recovery_code')[];
+}
+
+/** What POST /auth/reauthenticate may present (validated by the controller: at least one; a recovery code with the password). */
+export interface ReauthenticationProofs {
+  password?: string;
+  code?: string;
+  recoveryCode?: string;
+}
 
 /** Credentials and session lifecycle: who may log in, and what ends a session. */
 @Injectable()
@@ -32,6 +50,10 @@ export class AuthService {
     private readonly throttle: LoginThrottle,
     private readonly devices: DeviceTokens,
     private readonly events: SecurityEventsService,
+    private readonly totp: TotpService,
+    private readonly recoveryCodes: RecoveryCodesService,
+    private readonly mfaTickets: MfaTickets,
+    private readonly secondFactor: SecondFactorCheck,
     @Inject(accountsConfig.KEY) private readonly accounts: ConfigType<typeof accountsConfig>,
   ) {}
 
@@ -41,8 +63,17 @@ export class AuthService {
    * Limits (LoginThrottle): every attempt per client IP; failed password checks per account, from
    * which a valid device token for the account exempts its holder. A success hands out a fresh
    * device token.
+   * An account with TOTP gets no session here: after every check above, an MfaChallenge whose
+   * mfaToken (MfaTickets) remembers the login (`native`: how the tokens are to be handed out) for
+   * POST /auth/login/mfa.
    */
-  async login(email: string, password: string, client: ClientInfo, presentedDevice?: string): Promise<IssuedTokens> {
+  async login(
+    email: string,
+    password: string,
+    client: ClientInfo,
+    presentedDevice?: string,
+    native = false,
+  ): Promise<IssuedTokens | MfaChallenge> {
     const authenticatedAt = Date.now();
     await this.throttle.admitClient(client.ip);
     const user = await this.users.findCredentialsByEmail(email);
@@ -69,6 +100,12 @@ export class AuthService {
     if (this.accounts.requireVerifiedEmail && !user.emailVerified) {
       throw await this.loginFailed(user.id, 'email_unverified', client, Problems.emailUnverified());
     }
+    if (await this.totp.isEnabled(user.id)) {
+      const mfaToken = await this.mfaTickets.issue({ userId: user.id, native, deviceKnown: Boolean(device), passwordAt: authenticatedAt });
+      const recovery = (await this.recoveryCodes.remainingRecoveryCodes(user.id)) > 0;
+      if (rehash) await this.rehash(user.id, user.passwordHash, password);
+      return { mfaRequired: true, mfaToken, methods: recovery ? ['totp', 'recovery_code'] : ['totp'] };
+    }
     // A password alone: amr ['pwd'], aal1, proved when the credentials were checked.
     const issued = await this.signIn(user, passwordProof(authenticatedAt), client, { device: device ? 'known' : 'new' });
     if (rehash) await this.rehash(user.id, user.passwordHash, password);
@@ -76,13 +113,62 @@ export class AuthService {
   }
 
   /**
+   * POST /auth/login/mfa, the second step: the mfaToken of a first step and a TOTP code or a
+   * recovery code. Every attempt counts for the client's address like a login; wrong codes count
+   * against the ticket (it dies at the fifth) and the account (SecondFactorCheck). The account
+   * must still be enabled; a password change or a disabling since the first step ends nothing
+   * here but makes signIn refuse (sessions revoked meanwhile). Success: a session proved by two
+   * factors (amr pwd otp mfa, aal2, auth_time now), handed out as the first step asked.
+   */
+  async completeMfaLogin(mfaToken: string, proof: CodeProof, client: ClientInfo): Promise<{ issued: IssuedTokens; native: boolean }> {
+    await this.throttle.admitClient(client.ip);
+    const ticket = await this.mfaTickets.peek(mfaToken);
+    if (!ticket) throw await this.loginFailed(undefined, 'mfa_token_invalid', client, Problems.invalidMfaToken());
+    const user = await this.users.findFresh(ticket.userId);
+    if (!user || user.disabled) {
+      await this.mfaTickets.take(mfaToken);
+      throw await this.loginFailed(ticket.userId, 'disabled', client, Problems.invalidCredentials());
+    }
+    try {
+      await this.secondFactor.verify(user.id, proof, client, 'login');
+    } catch (error) {
+      const refusal = codeRefusal(error);
+      // A store or database failure (503) is no refusal: nothing is counted or recorded.
+      if (!refusal) throw error;
+      if (refusal === 'wrong_code') await this.mfaTickets.fail(mfaToken);
+      throw await this.loginFailed(user.id, refusal, client, error as ProblemException);
+    }
+    // Exactly one second step uses the ticket, even when two with good codes race.
+    const taken = await this.mfaTickets.take(mfaToken);
+    if (!taken) throw await this.loginFailed(user.id, 'mfa_token_invalid', client, Problems.invalidMfaToken());
+    const method = proof.code !== undefined ? 'totp' : 'recovery_code';
+    const issued = await this.signIn(
+      user,
+      passwordAndCodeProof(Date.now()),
+      client,
+      { device: taken.deviceKnown ? 'known' : 'new', method },
+      taken.passwordAt,
+    );
+    return { issued, native: taken.native };
+  }
+
+  /**
    * The last step of every login, whatever proved who the user is (a password, a password and a
    * second factor, a passkey): starts a session carrying that proof, issues its tokens and a fresh
    * device token, and records `login.succeeded` (with `details`) and any session the cap evicted.
-   * The caller has checked the credentials and that the account may log in.
+   * The caller has checked the credentials and that the account may log in. `provedSince`: when
+   * the first of the proofs was checked (a login in two steps: the password), if before
+   * `proof.authTime`; a revocation of the user's sessions after it (a password change, a
+   * disabling) refuses the login.
    */
-  async signIn(user: User, proof: AuthenticationContext, client: ClientInfo, details: Record<string, unknown> = {}): Promise<IssuedTokens> {
-    const started = await this.sessions.start(user.id, client, proof);
+  async signIn(
+    user: User,
+    proof: AuthenticationContext,
+    client: ClientInfo,
+    details: Record<string, unknown> = {},
+    provedSince: number = proof.authTime,
+  ): Promise<IssuedTokens> {
+    const started = await this.sessions.start(user.id, client, proof, provedSince);
     if (!started) {
       // The password changed or the account was disabled while this login was being checked.
       throw await this.loginFailed(user.id, 'sessions_revoked_meanwhile', client, Problems.invalidCredentials());
@@ -133,17 +219,20 @@ export class AuthService {
   }
 
   /**
-   * POST /auth/reauthenticate with a password: the caller proves who they are again, and the
-   * session records the new proof. A password alone is worth aal1, whatever the session had
-   * proved before: the new proof replaces auth_time, amr and acr (what a route asks for is how
-   * recent a proof of which strength is, and that is this one). Wrong passwords count against the
-   * account's login lockout (LoginThrottle), exactly like failed logins, and a valid device token
-   * of the account (the browser's device cookie) exempts its holder from that lockout as it does at
-   * login. Returns a new access token for the same session; its refresh token does not change.
+   * POST /auth/reauthenticate: the caller proves who they are again, and the session records the
+   * new proof, worth what was proved: a password alone or a TOTP code alone is aal1 (amr ["pwd"]
+   * or ["otp"]); a password with a TOTP code or a recovery code is aal2 (["pwd", "otp", "mfa"]). The
+   * new proof replaces auth_time, amr and acr (what a route asks for is how recent a proof of which
+   * strength is, and that is this one). A code needs a confirmed TOTP factor (409
+   * `mfa_not_enabled`). Wrong passwords and wrong codes count against the account's login lockout
+   * (LoginThrottle), exactly like failed logins, and a valid device token of the account (the
+   * browser's device cookie) exempts its holder from that lockout as it does at login; wrong codes
+   * also count against the account's code allowance (SecondFactorCheck). Returns a new access
+   * token for the same session; its refresh token does not change.
    */
   async reauthenticate(
     principal: AuthenticatedUser,
-    password: string,
+    proofs: ReauthenticationProofs,
     context: RequestContext,
     presentedDevice?: string,
   ): Promise<IssuedAccessToken> {
@@ -151,18 +240,48 @@ export class AuthService {
     // Fresh from the database: whether the account is disabled must not trail a change.
     const user = await this.users.findFresh(principal.id);
     if (!user) throw Problems.sessionRevoked();
+    const code: CodeProof | undefined =
+      proofs.code !== undefined
+        ? { code: proofs.code }
+        : proofs.recoveryCode !== undefined
+          ? { recoveryCode: proofs.recoveryCode }
+          : undefined;
+    if (code && !(await this.totp.isEnabled(user.id))) throw Problems.mfaNotEnabled();
     const admitted = await this.throttle.takeSlot(user.email, this.devices.verify(presentedDevice, user.id));
     if ('retryAfter' in admitted) {
       await this.recordReauthentication(principal, 'failure', { reason: 'locked' }, context);
       throw Problems.rateLimited(admitted.retryAfter);
     }
-    const { ok } = await this.passwords.check(await this.users.findPasswordHash(user.id), password);
-    await (ok ? this.throttle.passed(admitted.slot) : this.throttle.failed(user.email, admitted.slot));
-    if (!ok || user.disabled) {
-      await this.recordReauthentication(principal, 'failure', { reason: ok ? 'disabled' : 'wrong_password' }, context);
+    if (proofs.password !== undefined) {
+      const { ok } = await this.passwords.check(await this.users.findPasswordHash(user.id), proofs.password);
+      if (!ok || user.disabled) {
+        if (!ok) await this.throttle.failed(user.email, admitted.slot);
+        else await this.throttle.passed(admitted.slot);
+        await this.recordReauthentication(principal, 'failure', { reason: ok ? 'disabled' : 'wrong_password' }, context);
+        throw Problems.invalidCredentials();
+      }
+    } else if (user.disabled) {
+      await this.throttle.passed(admitted.slot);
+      await this.recordReauthentication(principal, 'failure', { reason: 'disabled' }, context);
       throw Problems.invalidCredentials();
     }
-    return this.completeReauthentication(principal, user, passwordProof(authenticatedAt), context);
+    if (code) {
+      try {
+        await this.secondFactor.verify(user.id, code, context, 'reauthentication', principal.sessionId);
+      } catch (error) {
+        const refusal = codeRefusal(error);
+        await (refusal === 'wrong_code' ? this.throttle.failed(user.email, admitted.slot) : this.throttle.passed(admitted.slot));
+        if (refusal) await this.recordReauthentication(principal, 'failure', { reason: refusal }, context);
+        throw error;
+      }
+    }
+    await this.throttle.passed(admitted.slot);
+    const proof = !code
+      ? passwordProof(authenticatedAt)
+      : proofs.password !== undefined
+        ? passwordAndCodeProof(authenticatedAt)
+        : codeProof(authenticatedAt);
+    return this.completeReauthentication(principal, user, proof, context);
   }
 
   /**
@@ -283,4 +402,10 @@ export class AuthService {
   private recordLogout(userId: string, sessionId: string, context: RequestContext): Promise<void> {
     return this.events.record({ type: 'session.revoked', userId, sessionId, details: { reason: 'logout' }, context });
   }
+}
+
+/** What a SecondFactorCheck refusal was: a wrong code, the account's code allowance used up, or (undefined) no refusal at all. */
+function codeRefusal(error: unknown): 'wrong_code' | 'mfa_locked' | undefined {
+  const code = (error as { code?: unknown }).code;
+  return code === 'invalid_code' ? 'wrong_code' : code === 'rate_limited' ? 'mfa_locked' : undefined;
 }

@@ -10,6 +10,7 @@ import { AuthService } from './auth.service.js';
 import type { IssuedTokens } from './auth-cookies.js';
 import { TotpService } from './mfa/totp.service.js';
 import { PasskeyRejected, type PasskeyView, PasskeysService, type RelyingParty } from './passkeys/passkeys.service.js';
+import { SecondFactors } from './second-factors.service.js';
 import type { ClientInfo } from './sessions/session.service.js';
 import type { AuthenticatedUser } from './tokens/access-token.js';
 import { ACR_AAL2, acrRank, passkeyProof } from './tokens/authentication-context.js';
@@ -27,6 +28,7 @@ export class PasskeyAuthService {
     private readonly auth: AuthService,
     private readonly users: UsersService,
     private readonly totp: TotpService,
+    private readonly factors: SecondFactors,
     private readonly events: SecurityEventsService,
     @Inject(accountsConfig.KEY) private readonly accounts: ConfigType<typeof accountsConfig>,
     @Inject(authConfig.KEY) private readonly authSettings: ConfigType<typeof authConfig>,
@@ -66,6 +68,8 @@ export class PasskeyAuthService {
       throw Problems.reauthenticationRequired(this.authSettings.reauthMaxAgeSeconds, ACR_AAL2);
     }
     await this.passkeys.remove(principal.id, id);
+    // MFA_REQUIRED_ROLES: this instance asks the database again whether the user still has a factor.
+    this.factors.forget(principal.id);
     await this.events.record({
       type: 'passkey.removed',
       userId: principal.id,

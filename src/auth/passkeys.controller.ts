@@ -6,7 +6,7 @@ import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { AuthCookies } from './auth-cookies.js';
 import { clientInfo } from './client-info.js';
-import { Auth, CurrentUser, Public, RecentAuth } from './decorators/auth.decorators.js';
+import { AllowWithoutSecondFactor, Auth, CurrentUser, Public, RecentAuth } from './decorators/auth.decorators.js';
 import {
   CREATION_OPTIONS_EXAMPLE,
   PasskeyDto,
@@ -35,6 +35,8 @@ export class PasskeysController {
   ) {}
 
   @RecentAuth()
+  // MFA_REQUIRED_ROLES: part of enrolling a second factor, open before one exists.
+  @AllowWithoutSecondFactor()
   @Post('passkeys/registration/options')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
@@ -53,6 +55,8 @@ export class PasskeysController {
   }
 
   @Auth()
+  // MFA_REQUIRED_ROLES: part of enrolling a second factor, open before one exists.
+  @AllowWithoutSecondFactor()
   @Post('passkeys')
   @HttpCode(HttpStatus.CREATED)
   @ApiOperation({
@@ -73,6 +77,8 @@ export class PasskeysController {
   }
 
   @Auth()
+  // MFA_REQUIRED_ROLES: part of enrolling a second factor, open before one exists.
+  @AllowWithoutSecondFactor()
   @Get('passkeys')
   @ApiOperation({ summary: 'List your passkeys', description: 'Oldest first. Never the public keys or counters.' })
   @ApiOkResponse({ type: PasskeyDto, isArray: true })
@@ -154,6 +160,8 @@ export class PasskeysController {
   }
 
   @Auth()
+  // MFA_REQUIRED_ROLES: part of enrolling a second factor, open before one exists.
+  @AllowWithoutSecondFactor()
   @Post('reauthenticate/options')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
 import { clientInfo } from './client-info.js';
-import { ApiRefreshTokenBody, CookieAuthenticated, Public } from './decorators/auth.decorators.js';
+import { AllowWithoutSecondFactor, ApiRefreshTokenBody, CookieAuthenticated, Public } from './decorators/auth.decorators.js';
 import { RefreshTokenBodyDto } from './dto/credentials.dto.js';
 import { TokenResponseDto } from './dto/token-response.dto.js';
 import { AuthCookies } from './auth-cookies.js';
@@ -19,6 +19,7 @@ export class RefreshController {
   ) {}
 
   @Public()
+  @AllowWithoutSecondFactor()
   @RateLimit('refresh')
   @CookieAuthenticated()
   @Post('refresh')

@@ -94,6 +94,9 @@ describe('configuration', () => {
     [{ REAUTH_MAX_AGE: 'soon' }, 'REAUTH_MAX_AGE'],
     [{ REAUTH_MAX_AGE: '0s' }, 'REAUTH_MAX_AGE'],
     [{ REAUTH_MAX_AGE: '25h' }, 'REAUTH_MAX_AGE'],
+    [{ MFA_REQUIRED_ROLES: 'Admin' }, 'MFA_REQUIRED_ROLES'],
+    [{ MFA_REQUIRED_ROLES: 'admin;ops' }, 'MFA_REQUIRED_ROLES'],
+    [{ MFA_REQUIRED_ROLES: 'admin, super user' }, 'MFA_REQUIRED_ROLES'],
   ])('%j stops start-up with one line naming %s', (env, variable) => {
     let error: unknown;
     try {
@@ -157,6 +160,13 @@ describe('configuration', () => {
   ])('WebAuthn: %j is refused', (env, message) => {
     expect(() => parseAppConfig(env)).toThrow(ConfigError);
     expect(() => parseAppConfig(env)).toThrow(message);
+  });
+
+  test('MFA_REQUIRED_ROLES: none by default; a comma list of role names, trimmed, without duplicates', () => {
+    expect(parseAuthConfig({}).mfaRequiredRoles).toEqual([]);
+    expect(parseAuthConfig({ MFA_REQUIRED_ROLES: '' }).mfaRequiredRoles).toEqual([]);
+    expect(parseAuthConfig({ MFA_REQUIRED_ROLES: 'admin' }).mfaRequiredRoles).toEqual(['admin']);
+    expect(parseAuthConfig({ MFA_REQUIRED_ROLES: ' admin , ops-1,admin,' }).mfaRequiredRoles).toEqual(['admin', 'ops-1']);
   });
 
   test('password hashing admission: defaults and settings', () => {

@@ -180,6 +180,7 @@ export function parseAuthConfig(env: Env) {
   if (reauthMaxAgeSeconds > REAUTH_MAX_AGE_LIMIT) {
     throw new ConfigError('REAUTH_MAX_AGE', `must be at most ${REAUTH_MAX_AGE_LIMIT / 3600} hours (got ${reauthMaxAgeSeconds} seconds)`);
   }
+  const mfaRequiredRoles = roleList(env, 'MFA_REQUIRED_ROLES');
   const serverSecrets = secrets(env, 'SERVER_SECRETS');
   if (nodeEnvironment(env) === 'production') {
     if (!cookieSecure)
@@ -211,6 +212,8 @@ export function parseAuthConfig(env: Env) {
     refreshReuseGraceSeconds,
     /** @RecentAuth() routes without a max age of their own want a proof of identity at most this old (seconds). */
     reauthMaxAgeSeconds,
+    /** Users holding one of these roles must have a second factor before anything but enrolment works (MfaPolicyGuard). */
+    mfaRequiredRoles,
     /** SERVER_SECRETS, newest first; undefined in development means "generate one into DATA_DIR". */
     serverSecrets,
     maxSessionsPerUser: integer(env, 'MAX_SESSIONS_PER_USER', 10, 1, 1000),
@@ -229,6 +232,18 @@ export function parseAuthConfig(env: Env) {
     bootstrapAdmin:
       bootstrapAdminEmail && bootstrapAdminPassword ? { email: bootstrapAdminEmail, password: bootstrapAdminPassword } : undefined,
   };
+}
+
+/** Role names as PATCH /admin/users/:id accepts them, comma-separated; empty by default. */
+const ROLE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+function roleList(env: Env, name: string): string[] {
+  const raw = optional(env, name) ?? '';
+  const roles = [...new Set(raw.split(',').map((r) => r.trim()))].filter(Boolean);
+  const bad = roles.find((role) => !ROLE_NAME.test(role));
+  if (bad !== undefined) {
+    throw new ConfigError(name, `must be a comma-separated list of role names (lower-case letters, digits, - or _; got "${bad}")`);
+  }
+  return roles;
 }
 
 export function parseStorageConfig(env: Env) {

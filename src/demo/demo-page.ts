@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +20,17 @@ export const DEMO_PAGE_PATHS = ['/demo', '/demo/verify-email', '/demo/reset-pass
  * (client/dist, built by `npm run build:client`). Public by design: it holds no data, and every
  * call it makes goes through the API's own guards.
  */
+/**
+ * The QR code library the page draws the authenticator app's otpauth URI with (qrcode-generator,
+ * MIT, no dependencies): its ES module, served as /demo/qrcode.js, so the page loads it from this
+ * server like its own scripts (CSP `script-src 'self'`), and the secret never leaves the page.
+ */
+function qrCodeModule(): string {
+  // The package's CommonJS entry (dist/qrcode.js) sits beside its ES module.
+  const main = createRequire(import.meta.url).resolve('qrcode-generator');
+  return readFileSync(join(dirname(main), 'qrcode.mjs'), 'utf8');
+}
+
 export async function registerDemoPage(fastify: FastifyInstance): Promise<void> {
   const compiled = `${CLIENT_DIR}dist`;
   if (!existsSync(`${compiled}/demo.js`)) {
@@ -31,6 +44,10 @@ export async function registerDemoPage(fastify: FastifyInstance): Promise<void> 
     // Only what the page loads: no source maps, no type declarations.
     allowedPath: (path: string) => /^\/[\w-]+\.(js|css|html)$/.test(path),
   });
+  const qrcode = qrCodeModule();
+  fastify.get('/demo/qrcode.js', (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'no-cache').send(qrcode),
+  );
   for (const path of DEMO_PAGE_PATHS) {
     // The same security headers as every answer (addSecurityHeaders); `Referrer-Policy: no-referrer`
     // among them keeps a link's token out of Referer headers.

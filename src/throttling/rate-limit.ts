@@ -117,10 +117,11 @@ export class RateLimiter {
    * Takes one of `limit` slots atomically (a counter increment), so parallel attempts cannot all
    * pass a check made before any of them is counted. Returns undefined when a slot was taken, else
    * the Retry-After seconds (and the hit is handed back). `release` returns a slot not used up.
+   * `windowMs`: a window of its own instead of THROTTLE_TTL.
    */
-  async reserve(name: string, who: string, limit: number): Promise<number | undefined> {
+  async reserve(name: string, who: string, limit: number, windowMs = this.windowMs): Promise<number | undefined> {
     const key = `${name}:${who}`;
-    const { hits, resetMs } = await this.store.hit(key, this.windowMs);
+    const { hits, resetMs } = await this.store.hit(key, windowMs);
     if (hits <= limit) return undefined;
     await this.store.release(key);
     return retryAfterSeconds(resetMs);

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Auth, type AuthenticatedUser, CurrentUser } from '../auth/decorators/auth.decorators.js';
+import { AllowWithoutSecondFactor, Auth, type AuthenticatedUser, CurrentUser } from '../auth/decorators/auth.decorators.js';
 import { AccountUserDto } from './dto/user.dto.js';
 import { UsersService } from './users.service.js';
 
@@ -10,6 +10,7 @@ export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   @Auth()
+  @AllowWithoutSecondFactor()
   @Get('me')
   @ApiOperation({ summary: 'The current user' })
   @ApiOkResponse({ type: AccountUserDto })

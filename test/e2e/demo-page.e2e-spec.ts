@@ -31,6 +31,8 @@ describe('the demo page at /demo and at the mail links’ paths', () => {
 
   test('other paths under /demo/ are still only the page’s assets', async () => {
     await t.http().get('/demo/demo.js').expect(200);
+    // The QR code library, from the qrcode-generator package (its ES module), for the two-factor panel.
+    expect((await t.http().get('/demo/qrcode.js').expect(200)).text).toMatch(/export default qrcode/);
     await t.http().get('/demo/verify-email/extra').expect(404);
     await t.http().get('/demo/tessera-client.js.map').expect(404);
   });

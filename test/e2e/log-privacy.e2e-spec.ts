@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Secret, TOTP } from 'otpauth';
 import { TestMailbox } from '../support/mailbox.js';
 import { SoftwareAuthenticator } from '../support/software-authenticator.js';
 import { CuttableProxy, freePort, sleep } from '../support/services.js';
@@ -178,6 +179,47 @@ describe('debug logs never carry query parameters', () => {
       accessToken as string,
       ...[creation, request, reauth].map((options) => options.challenge as string),
       ...[registration, assertion, reassertion].flatMap(inner).filter((value) => typeof value === 'string' && value.length > 8),
+    ]);
+  });
+
+  test('second factors: no TOTP secret, otpauth URI, recovery code or mfaToken is logged', async () => {
+    const email = `mfa-leak-${randomUUID()}@example.com`;
+    expect((await server.fetch('/auth/register', post({ email, password: PASSWORD }))).status).toBe(201);
+    const { accessToken } = (await (await server.fetch('/auth/login', post({ email, password: PASSWORD }))).json()) as {
+      accessToken: string;
+    };
+    const authorized = (body: unknown): RequestInit => ({
+      ...post(body),
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${accessToken}` },
+    });
+    const enrolment = (await (await server.fetch('/auth/mfa/totp', authorized({}))).json()) as { secret: string; otpauthUri: string };
+    // The real clock: wait out a step about to end, so the code is still in the window when it arrives.
+    if (TOTP.remaining() < 5_000) await sleep(TOTP.remaining() + 100);
+    const code = new TOTP({ secret: Secret.fromBase32(enrolment.secret) }).generate();
+    const confirmed = await server.fetch('/auth/mfa/totp/confirm', authorized({ code }));
+    expect(confirmed.status).toBe(200);
+    const { recoveryCodes } = (await confirmed.json()) as { recoveryCodes: string[] };
+    const first = (await (await server.fetch('/auth/login', post({ email, password: PASSWORD }))).json()) as { mfaToken: string };
+    expect((await server.fetch('/auth/login/mfa', post({ mfaToken: first.mfaToken, recoveryCode: recoveryCodes[0] }))).status).toBe(200);
+    const second = (await (await server.fetch('/auth/login', post({ email, password: PASSWORD }))).json()) as { mfaToken: string };
+    expect(
+      (await server.fetch('/auth/login/mfa', post({ mfaToken: second.mfaToken, recoveryCode: recoveryCodes[1].toLowerCase() }))).status,
+    ).toBe(200);
+    const third = (await (await server.fetch('/auth/login', post({ email, password: PASSWORD }))).json()) as { mfaToken: string };
+    expect((await server.fetch('/auth/login/mfa', post({ mfaToken: third.mfaToken, recoveryCode: recoveryCodes[0] }))).status).toBe(401);
+    await untilLogged(server);
+    expect(server.output).toMatch(/login\/mfa/);
+    expectAbsent(server.output, [
+      enrolment.secret,
+      enrolment.otpauthUri,
+      ...recoveryCodes,
+      ...recoveryCodes.map((c) => c.replace(/-/g, '')),
+      recoveryCodes[1].toLowerCase(),
+      first.mfaToken,
+      second.mfaToken,
+      third.mfaToken,
+      email,
+      accessToken,
     ]);
   });
 

@@ -50,7 +50,7 @@ describe('the OpenAPI document as Swagger UI shows it', () => {
   test('tags come in the order a person explores, auth first, and every used tag is listed', () => {
     const order = (doc.tags ?? []).map((tag) => tag.name);
     expect(order[0]).toBe('auth');
-    expect(order).toEqual(['auth', 'passkeys', 'sessions', 'users', 'admin', 'keys', 'operations']);
+    expect(order).toEqual(['auth', 'mfa', 'passkeys', 'sessions', 'users', 'admin', 'keys', 'operations']);
     const used = new Set(operations().flatMap(({ operation }) => operation.tags ?? []));
     for (const tag of used) expect(order).toContain(tag);
   });
@@ -69,6 +69,18 @@ describe('the OpenAPI document as Swagger UI shows it', () => {
     const schema = (doc as unknown as { components: { schemas: Record<string, { properties: Record<string, { example?: unknown }> }> } })
       .components.schemas.RefreshTokenBodyDto;
     expect(schema.properties.refreshToken.example).toBeUndefined();
+  });
+
+  test('login documents both answers: the tokens, or the second-factor challenge', () => {
+    const media = doc.paths['/auth/login'].post.responses['200'] as unknown as {
+      content: Record<string, { schema: { oneOf?: { $ref: string }[] } }>;
+    };
+    expect(media.content['application/json'].schema.oneOf).toEqual([
+      { $ref: '#/components/schemas/TokenResponseDto' },
+      { $ref: '#/components/schemas/MfaChallengeDto' },
+    ]);
+    const schemas = (doc as unknown as { components: { schemas: Record<string, { required?: string[] }> } }).components.schemas;
+    expect(schemas.MfaChallengeDto.required).toEqual(expect.arrayContaining(['mfaRequired', 'mfaToken', 'methods']));
   });
 
   test('no Authorize box for the HttpOnly refresh cookie: the only security scheme is the bearer token', () => {

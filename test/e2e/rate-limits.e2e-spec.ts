@@ -29,6 +29,22 @@ describe('rate limits (behind a trusted proxy)', () => {
     expect((await login(clientIp(), uniqueEmail())).status).toBe(401);
   });
 
+  test('the second step of a login counts against the same per-IP limit as logins', async () => {
+    const ip = clientIp();
+    // The first step is the first attempt; a well-formed but unknown mfaToken is enough here.
+    expect((await login(ip, uniqueEmail())).status).toBe(401);
+    const second = () =>
+      t
+        .http()
+        .post('/auth/login/mfa')
+        .set('X-Forwarded-For', ip)
+        .send({ mfaToken: 'A'.repeat(43), code: '123456' });
+    for (let i = 0; i < 2; i++) expect((await second()).body.code).toBe('invalid_mfa_token');
+    const limited = await second().expect(429);
+    expect(limited.body.code).toBe('rate_limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
   test('login is limited per account across IPs, even with the right password', async () => {
     const email = uniqueEmail();
     await t.http().post('/auth/register').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(201);

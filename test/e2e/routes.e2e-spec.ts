@@ -11,6 +11,8 @@ import { createApp } from '../../src/app.setup.js';
 const PUBLIC_ROUTES = new Set([
   'POST /auth/register',
   'POST /auth/login',
+  // The second step of a login: the mfaToken of the first step is the credential.
+  'POST /auth/login/mfa',
   'POST /auth/logout',
   'POST /auth/refresh',
   // The account lifecycle: links from mails work without a session; verification takes an optional Bearer.

@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { randomInt } from 'node:crypto';
+import { Secret, TOTP } from 'otpauth';
 import { SecurityEventsRepository } from '../../src/audit/security-events.repository.js';
+import { MfaClock } from '../../src/auth/mfa/mfa-clock.js';
 import { bearer, PASSWORD, refreshCookieOf, registerAndLogin, startApp, type TestApp, uniqueEmail } from '../support/app.js';
 
 /*
@@ -168,6 +170,42 @@ describe('reauthentication and the login lockout', () => {
     }
     const locked = await login().expect(429);
     expect(locked.body.code).toBe('rate_limited');
+  });
+
+  test('wrong TOTP codes count against the account like failed logins too', async () => {
+    const email = uniqueEmail('stepup-code');
+    await t.http().post('/auth/register').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD }).expect(201);
+    const login = () => t.http().post('/auth/login').set('X-Forwarded-For', clientIp()).send({ email, password: PASSWORD });
+    const token = (await login().expect(200)).body.accessToken as string;
+    const secret = (await t.http().post('/auth/mfa/totp').set('X-Forwarded-For', clientIp()).set(bearer(token)).expect(200)).body
+      .secret as string;
+    const step = Math.floor(Date.now() / 30_000);
+    const clock = jest.spyOn(t.app.get(MfaClock), 'now').mockReturnValue(step * 30_000 + 15_000);
+    try {
+      const totp = new TOTP({ secret: Secret.fromBase32(secret) });
+      const codeAt = (s: number) => totp.generate({ timestamp: s * 30_000 });
+      await t
+        .http()
+        .post('/auth/mfa/totp/confirm')
+        .set('X-Forwarded-For', clientIp())
+        .set(bearer(token))
+        .send({ code: codeAt(step) })
+        .expect(200);
+      const window = new Set([step - 1, step, step + 1].map(codeAt));
+      const wrong = ['000000', '111111', '222222', '333333', '444444'].filter((c) => !window.has(c));
+      for (let i = 0; i < LIMIT; i++) {
+        const response = await t
+          .http()
+          .post('/auth/reauthenticate')
+          .set('X-Forwarded-For', clientIp())
+          .set(bearer(token))
+          .send({ code: wrong[i] });
+        expect(response.body.code).toBe('invalid_code');
+      }
+    } finally {
+      clock.mockRestore();
+    }
+    expect((await login().expect(429)).body.code).toBe('rate_limited');
   });
 
   test("the owner's device cookie exempts reauthentication from a lockout others caused, as at login", async () => {

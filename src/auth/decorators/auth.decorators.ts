@@ -15,6 +15,7 @@ export const OPTIONAL_AUTH = 'tessera:optionalAuth';
 export const REQUIRED_ROLES = 'tessera:roles';
 export const RECENT_AUTH = 'tessera:recentAuth';
 export const BEARER_SCHEME = 'bearer';
+export const WITHOUT_SECOND_FACTOR = 'tessera:allowWithoutSecondFactor';
 
 /** Opts a route out of the global access-token guard. */
 export const Public = () => SetMetadata(IS_PUBLIC, true);
@@ -35,6 +36,14 @@ export function OptionalAuth() {
     }),
   );
 }
+
+/**
+ * A route a user needs to set up a second factor (enrolment, `GET /auth/mfa`, reauthentication,
+ * logging out, refresh, `GET /users/me`): it stays open to users whom MFA_REQUIRED_ROLES would
+ * otherwise refuse with 403 `mfa_enrolment_required` because they have no second factor yet
+ * (MfaPolicyGuard). Everything else is closed to them.
+ */
+export const AllowWithoutSecondFactor = () => SetMetadata(WITHOUT_SECOND_FACTOR, true);
 
 /** Requires one of these roles (checked against the user's current roles, not the token's). */
 export const Roles = (...roles: string[]) => SetMetadata(REQUIRED_ROLES, roles);

@@ -112,22 +112,60 @@ export class RefreshTokenBodyDto {
   refreshToken?: string;
 }
 
+/** A TOTP code as typed: six digits, spaces allowed (bounded here only to bound the work). */
+export const CODE_MAX = 16;
+/** A recovery code as typed: `XXXX-XXXX-XXXX`, any case, spaces or dashes. */
+export const RECOVERY_CODE_MAX = 64;
+
+/**
+ * Absent is fine; present means a string of at most `max` characters (null is refused, not read as
+ * "absent"). In reverse, like EmailAddressField: the type check is reported first.
+ */
+const OptionalText = (max: number) =>
+  applyDecorators(
+    IsString(),
+    MaxLength(max),
+    ValidateIf((_body: object, value: unknown) => value !== undefined),
+  );
+
+/**
+ * POST /auth/reauthenticate: `{password}`, `{code}`, `{password, code}` or `{password, recoveryCode}`
+ * or `{response}` (a passkey assertion); the controller refuses other combinations with 400 naming the field.
+ */
 export class ReauthenticateDto {
   @ApiPropertyOptional({
     example: 'correct horse battery staple',
-    description: 'The account password, verified like a login password. Send exactly one of `password` and `response`.',
+    description:
+      'The account password, verified like a login password. Alone: aal1; with `code` or `recoveryCode`: aal2. ' +
+      'Not together with `response`.',
     maxLength: VERIFIED_PASSWORD_MAX,
   })
-  @ValidateIf((body: ReauthenticateDto) => body.response === undefined)
+  @ValidateIf((_body, value) => value !== undefined)
   @MaxLength(VERIFIED_PASSWORD_MAX)
   @WellFormed()
   @IsString()
   password?: string;
 
   @ApiPropertyOptional({
+    example: '123456',
+    description: 'The current code of the authenticator app (TOTP must be enabled). Alone: amr ["otp"], aal1; with `password`: aal2.',
+    maxLength: CODE_MAX,
+  })
+  @OptionalText(CODE_MAX)
+  code?: string;
+
+  @ApiPropertyOptional({
+    example: 'ABCD-EFGH-JKMN',
+    description: 'One of the recovery codes, used up; only together with `password` (aal2).',
+    maxLength: RECOVERY_CODE_MAX,
+  })
+  @OptionalText(RECOVERY_CODE_MAX)
+  recoveryCode?: string;
+
+  @ApiPropertyOptional({
     description:
       "A passkey assertion: the credential's `toJSON()` from `navigator.credentials.get()` with the options of " +
-      '`POST /auth/reauthenticate/options`',
+      '`POST /auth/reauthenticate/options`. Alone: worth what the passkey proved (aal2 when the user was verified).',
     type: 'object',
     additionalProperties: true,
   })
@@ -157,4 +195,32 @@ export class ChangePasswordDto {
   @WellFormed()
   @IsString()
   newPassword: string;
+}
+
+/** POST /auth/login/mfa: the second step of a login, with exactly one of `code` and `recoveryCode`. */
+export class MfaLoginDto {
+  @ApiProperty({ description: 'The `mfaToken` of the first step (POST /auth/login); single-use, 5 minutes', maxLength: 64 })
+  @MaxLength(64)
+  @IsString()
+  mfaToken: string;
+
+  @ApiPropertyOptional({ example: '123456', description: 'The current code of the authenticator app', maxLength: CODE_MAX })
+  @OptionalText(CODE_MAX)
+  code?: string;
+
+  @ApiPropertyOptional({
+    example: 'ABCD-EFGH-JKMN',
+    description: 'One of the recovery codes instead; used up',
+    maxLength: RECOVERY_CODE_MAX,
+  })
+  @OptionalText(RECOVERY_CODE_MAX)
+  recoveryCode?: string;
+}
+
+/** POST /auth/mfa/totp/confirm. */
+export class ConfirmTotpDto {
+  @ApiProperty({ example: '123456', description: 'The current code the authenticator app shows for the new entry', maxLength: CODE_MAX })
+  @MaxLength(CODE_MAX)
+  @IsString()
+  code: string;
 }

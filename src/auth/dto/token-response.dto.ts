@@ -36,3 +36,23 @@ export class TokenResponseDto {
   })
   deviceToken?: string;
 }
+
+/** POST /auth/login for an account with TOTP: the first step; no token, no cookie. */
+export class MfaChallengeDto {
+  @ApiProperty({ enum: [true], example: true })
+  mfaRequired: true;
+
+  @ApiProperty({
+    description: 'Send it to POST /auth/login/mfa with a code; single-use, lives 5 minutes, dies after 5 wrong codes',
+    example: 'Qm9vdHN0cmFwIHRoZSBzZWNvbmQgc3RlcCBvZiBhIGxvZ2luIQ',
+  })
+  mfaToken: string;
+
+  @ApiProperty({
+    description: 'The second factors the account can use (`recovery_code` only while codes are left)',
+    enum: ['totp', 'recovery_code'],
+    isArray: true,
+    example: ['totp', 'recovery_code'],
+  })
+  methods: ('totp' | 'recovery_code')[];
+}

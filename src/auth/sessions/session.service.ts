@@ -38,10 +38,16 @@ export class SessionService {
   /**
    * Starts a session (ending the least recently used one beyond MAX_SESSIONS_PER_USER).
    * `authentication`: what the login proved, and when (`authTime`: when the credentials were
-   * checked); undefined if every session of the user was ended since (a password change or a
-   * disable raced this login).
+   * checked); undefined if every session of the user was ended since `provedSince` (by default
+   * `authTime`; a login in two steps passes when the password was checked): a password change or
+   * a disable raced this login.
    */
-  async start(userId: string, client: ClientInfo, authentication: AuthenticationContext): Promise<StartedSession | undefined> {
+  async start(
+    userId: string,
+    client: ClientInfo,
+    authentication: AuthenticationContext,
+    provedSince: number = authentication.authTime,
+  ): Promise<StartedSession | undefined> {
     const now = Date.now();
     const sessionId = newSessionId();
     const first = this.refreshTokens.mint(userId, sessionId, 0);
@@ -62,7 +68,7 @@ export class SessionService {
     const { stale, evicted } = await this.store.create(
       { ...session, refreshHash: hashSecret(first.secret) },
       this.auth.maxSessionsPerUser,
-      authentication.authTime,
+      provedSince,
     );
     return stale ? undefined : { session, refreshToken: first.token, evicted };
   }

@@ -32,6 +32,16 @@ export const passkeyProof = (authTime: number, passkey: { userVerified: boolean;
   acr: passkey.userVerified ? ACR_AAL2 : ACR_AAL1,
 });
 
+/** A one-time code (TOTP) alone, at a reauthentication: one factor, aal1. */
+export const codeProof = (authTime: number): AuthenticationContext => ({ authTime, amr: ['otp'], acr: ACR_AAL1 });
+
+/** A password and a one-time code (TOTP or recovery code): two factors, aal2. */
+export const passwordAndCodeProof = (authTime: number): AuthenticationContext => ({
+  authTime,
+  amr: ['pwd', 'otp', 'mfa'],
+  acr: ACR_AAL2,
+});
+
 export const isAmrList = (value: unknown): value is Amr[] =>
   Array.isArray(value) &&
   value.length > 0 &&

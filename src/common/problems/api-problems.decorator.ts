@@ -41,6 +41,13 @@ const SAMPLES: Record<string, () => ProblemException> = {
   invalid_passkey: () => Problems.invalidPasskey(),
   passkey_exists: () => Problems.passkeyExists(),
   no_passkey: () => Problems.noPasskey(),
+  mfa_already_enabled: () => Problems.mfaAlreadyEnabled(),
+  mfa_not_enrolling: () => Problems.mfaNotEnrolling(),
+  mfa_not_enabled: () => Problems.mfaNotEnabled(),
+  mfa_code_invalid: () => Problems.mfaCodeInvalid(),
+  invalid_code: () => Problems.invalidCode(),
+  invalid_mfa_token: () => Problems.invalidMfaToken(),
+  mfa_enrolment_required: () => Problems.mfaEnrolmentRequired(),
   request_timeout: () => Problems.requestTimeout(),
   service_unavailable: () => Problems.serviceUnavailable(),
 };

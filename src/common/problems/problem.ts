@@ -181,6 +181,21 @@ export const Problems = {
     new ProblemException(HttpStatus.CONFLICT, 'no_passkey', 'No passkey', {
       detail: 'This account has no passkey; reauthenticate with the password instead',
     }),
+  /** The second step of a login, or a reauthentication with a code: a wrong, expired, used or malformed code or recovery code, alike. */
+  invalidCode: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_code', 'Invalid code', {
+      detail: 'The code is wrong, expired or already used',
+    }),
+  /** POST /auth/login/mfa: unknown, expired, used and (after too many wrong codes) dead tokens look alike. */
+  invalidMfaToken: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_mfa_token', 'Invalid MFA token', {
+      detail: 'The mfaToken is unknown, expired, already used or ended by too many wrong codes; log in with the password again',
+    }),
+  /** MFA_REQUIRED_ROLES: the user holds such a role and has no second factor yet. */
+  mfaEnrolmentRequired: () =>
+    new ProblemException(HttpStatus.FORBIDDEN, 'mfa_enrolment_required', 'Second factor required', {
+      detail: 'Your role requires a second factor: set one up (POST /auth/mfa/totp) before anything else',
+    }),
   requestTimeout: () =>
     new ProblemException(HttpStatus.REQUEST_TIMEOUT, 'request_timeout', 'Request timeout', {
       detail: 'The request was not received in time',

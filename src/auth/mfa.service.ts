@@ -1,0 +1,55 @@
+import { Injectable } from '@nestjs/common';
+import type { RequestContext } from '../audit/security-event.js';
+import { SecurityEventsService } from '../audit/security-events.service.js';
+import { Problems } from '../common/problems/problem.js';
+import { UsersService } from '../users/users.service.js';
+import { RecoveryCodesService } from './mfa/recovery-codes.service.js';
+import { SecondFactors } from './second-factors.service.js';
+import { type TotpEnrolment, TotpService } from './mfa/totp.service.js';
+
+type Caller = { id: string; sessionId: string };
+
+/**
+ * The user's own second factors (the /auth/mfa routes): enrolment, confirmation, removal, new
+ * recovery codes, with their security events. The routes' guards decide how recent and how strong
+ * the caller's proof must be; this is what happens once they let it through.
+ */
+@Injectable()
+export class MfaService {
+  constructor(
+    private readonly totp: TotpService,
+    private readonly recoveryCodes: RecoveryCodesService,
+    private readonly factors: SecondFactors,
+    private readonly users: UsersService,
+    private readonly events: SecurityEventsService,
+  ) {}
+
+  async status(userId: string): Promise<{ totp: boolean; recoveryCodesLeft: number }> {
+    const totp = await this.totp.isEnabled(userId);
+    return { totp, recoveryCodesLeft: totp ? await this.recoveryCodes.remainingRecoveryCodes(userId) : 0 };
+  }
+
+  /** A pending factor labelled with the account's email (what the authenticator app lists). */
+  async enrolTotp(user: Caller): Promise<TotpEnrolment> {
+    const { email } = await this.users.getById(user.id);
+    return this.totp.enrol(user.id, email);
+  }
+
+  async confirmTotp(user: Caller, code: string, context: RequestContext): Promise<{ recoveryCodes: string[] }> {
+    const confirmed = await this.totp.confirm(user.id, code);
+    await this.events.record({ type: 'mfa.enabled', userId: user.id, sessionId: user.sessionId, details: { method: 'totp' }, context });
+    return confirmed;
+  }
+
+  /** Removes the factor and its recovery codes; 409 `mfa_not_enabled` when there was none. */
+  async disableTotp(user: Caller, context: RequestContext): Promise<void> {
+    const removed = await this.totp.disable(user.id);
+    this.factors.forget(user.id);
+    if (!removed) throw Problems.mfaNotEnabled();
+    await this.events.record({ type: 'mfa.disabled', userId: user.id, sessionId: user.sessionId, details: { method: 'totp' }, context });
+  }
+
+  regenerateRecoveryCodes(user: Caller): Promise<string[]> {
+    return this.recoveryCodes.regenerateRecoveryCodes(user.id);
+  }
+}
