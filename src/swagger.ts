@@ -12,8 +12,8 @@ function packageVersion(): string {
 /** The groups in the order a person explores them: sign up and log in first, operations last. */
 const TAGS: [name: string, description: string][] = [
   ['auth', 'Register, log in, refresh, log out, change password; your own security activity'],
-  ['passkeys', 'Passkeys (WebAuthn): register and manage them, log in without a password, reauthenticate'],
   ['mfa', 'Second factors: an authenticator app (TOTP) and recovery codes'],
+  ['passkeys', 'Passkeys (WebAuthn): register and manage them, log in without a password, reauthenticate'],
   ['sessions', 'Your sessions (devices): list them, end one'],
   ['users', 'Your account'],
   ['admin', 'Users and security events, for the admin role'],

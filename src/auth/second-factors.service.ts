@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { Problems } from '../common/problems/problem.js';
+import { ACR_AAL2, type Acr, acrRank } from './tokens/authentication-context.js';
 import { TotpService } from './mfa/totp.service.js';
 import { PasskeysService } from './passkeys/passkeys.service.js';
 
@@ -40,6 +42,28 @@ export class SecondFactors {
       this.known.delete(userId);
     }
     return has;
+  }
+
+  /**
+   * Adding a second factor to an account that already has one needs a proof at aal2 (how recent:
+   * the route's @RecentAuth): otherwise a stolen session plus the password could add the thief's
+   * own factor (a user-verified passkey is worth aal2 by itself) and with it strip the owner's.
+   * 401 `reauthentication_required` with `acr_values` asks for it.
+   */
+  async requireTwoFactorProofToAdd(user: { id: string; acr: Acr }, maxAgeSeconds: number): Promise<void> {
+    if (acrRank(user.acr) >= acrRank(ACR_AAL2)) return;
+    if (await this.hasAny(user.id)) throw Problems.reauthenticationRequired(maxAgeSeconds, ACR_AAL2);
+  }
+
+  /**
+   * Removing a passkey from an account with two or more factors (TOTP, other passkeys) needs a
+   * proof at aal2, so a stolen session plus the password cannot strip the second factor. The
+   * account's only factor goes with a recent proof of any strength (the password can log in anyway).
+   */
+  async requireTwoFactorProofToRemovePasskey(user: { id: string; acr: Acr }, maxAgeSeconds: number): Promise<void> {
+    if (acrRank(user.acr) >= acrRank(ACR_AAL2)) return;
+    const factors = ((await this.totp.isEnabled(user.id)) ? 1 : 0) + (await this.passkeys.count(user.id));
+    if (factors >= 2) throw Problems.reauthenticationRequired(maxAgeSeconds, ACR_AAL2);
   }
 
   /** Removes every second factor of the user (TOTP, recovery codes, passkeys); what there was. */

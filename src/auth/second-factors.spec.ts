@@ -50,7 +50,7 @@ describe('SecondFactors.hasAny', () => {
     const totp = fakeTotp(true);
     const factors = new SecondFactors(totp as unknown as TotpService, noPasskeys, () => 0);
     expect(await factors.hasAny('u')).toBe(true);
-    expect(await factors.removeAll('u')).toBe(true);
+    expect(await factors.removeAll('u')).toEqual({ totp: true, passkeys: 0 });
     expect(await factors.hasAny('u')).toBe(false);
   });
 });

@@ -478,7 +478,7 @@ describe('second factors over HTTP', () => {
       await t.http().get('/users/me').set(bearer(user.aal1Token)).expect(401);
       expect((await login(user.email).expect(200)).body.accessToken).toEqual(expect.any(String));
       const [disabled] = await eventsOf(user.userId, 'mfa.disabled');
-      expect(disabled).toMatchObject({ actorId: adminId, details: { by: adminId, removed: true } });
+      expect(disabled).toMatchObject({ actorId: adminId, details: { by: adminId, removed: { totp: true, webauthn: 0 } } });
       const [revoked] = await eventsOf(user.userId, 'sessions.revoked_all');
       expect(revoked).toMatchObject({ actorId: adminId, details: { reason: 'mfa_removed', count: 2 } });
     });

@@ -45,8 +45,30 @@ describe('passkeys', () => {
     await t.close();
   });
 
-  const registrationOptions = async (user: User): Promise<Json> =>
-    (await t.http().post('/auth/passkeys/registration/options').set(bearer(user.accessToken)).expect(200)).body as Json;
+  /**
+   * Creation options for the user. An account that already has a passkey needs two factors' proof
+   * to add another (401 with acr_values): then the user steps up with a user-verifying passkey it
+   * registered earlier, and keeps the aal2 token.
+   */
+  const registrationOptions = async (user: User): Promise<Json> => {
+    const first = await t.http().post('/auth/passkeys/registration/options').set(bearer(user.accessToken));
+    if (first.status !== 401) {
+      expect(first.status).toBe(200);
+      return first.body as Json;
+    }
+    expect(first.body.code).toBe('reauthentication_required');
+    const holder = SoftwareAuthenticator.holding(Buffer.from(user.userId).toString('base64url'));
+    if (!holder) throw new Error('the account needs aal2 to add a passkey, and no user-verifying passkey of it is known');
+    const options = (await t.http().post('/auth/reauthenticate/options').set(bearer(user.accessToken)).expect(200)).body as Json;
+    const stepped = await t
+      .http()
+      .post('/auth/reauthenticate')
+      .set(bearer(user.accessToken))
+      .send({ response: holder.assert(options) });
+    expect(stepped.status).toBe(200);
+    user.accessToken = stepped.body.accessToken as string;
+    return (await t.http().post('/auth/passkeys/registration/options').set(bearer(user.accessToken)).expect(200)).body as Json;
+  };
   const loginOptions = async (): Promise<Json> => (await t.http().post('/auth/passkeys/login/options').expect(200)).body as Json;
   const reauthOptions = async (user: { accessToken: string }): Promise<Json> =>
     (await t.http().post('/auth/reauthenticate/options').set(bearer(user.accessToken)).expect(200)).body as Json;

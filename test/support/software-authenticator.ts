@@ -40,6 +40,14 @@ export interface CeremonyOverrides {
 }
 
 export class SoftwareAuthenticator {
+  /** Every authenticator made in this test file, to find one that can step up an account (`holding`). */
+  private static readonly made: SoftwareAuthenticator[] = [];
+
+  /** A user-verifying authenticator that registered a passkey for this user handle (the account id, base64url), if any. */
+  static holding(userHandle: string): SoftwareAuthenticator | undefined {
+    return SoftwareAuthenticator.made.find((a) => a.userHandle === userHandle && a.flags.uv !== false);
+  }
+
   readonly credentialId = randomBytes(16).toString('base64url');
   private readonly privateKey: KeyObject;
   private readonly publicKey: KeyObject;
@@ -52,6 +60,7 @@ export class SoftwareAuthenticator {
     public flags: { up?: boolean; uv?: boolean; be?: boolean; bs?: boolean; countless?: boolean } = {},
   ) {
     ({ privateKey: this.privateKey, publicKey: this.publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+    SoftwareAuthenticator.made.push(this);
   }
 
   private flagByte(attested: boolean): number {

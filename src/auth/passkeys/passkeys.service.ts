@@ -153,7 +153,14 @@ export class PasskeysService {
    */
   relyingParty(request: RequestOrigin): RelyingParty {
     const own = this.app.publicOrigin ?? `${request.protocol}://${request.host}`;
-    const rpId = this.app.webauthn.rpId ?? new URL(own).hostname;
+    let ownHost: string;
+    try {
+      ownHost = new URL(own).hostname;
+    } catch {
+      // Development without PUBLIC_ORIGIN: the Host header is the client's to write.
+      throw Problems.validation([{ field: 'Host', message: 'must be a valid host' }]);
+    }
+    const rpId = this.app.webauthn.rpId ?? ownHost;
     const extra = this.app.corsOrigins.filter((origin) => hostMatchesRpId(new URL(origin).hostname, rpId));
     return { rpId, origins: [own, ...extra.filter((origin) => origin !== own)] };
   }
@@ -202,6 +209,9 @@ export class PasskeysService {
     }
     if (!verified.verified) throw Problems.passkeyNotVerified();
     const info = verified.registrationInfo;
+    // The id the authenticator attested is the one stored: it must be the one the response names, and at most 1023 bytes (WebAuthn §7.1).
+    const idBytes = Buffer.from(info.credential.id, 'base64url').length;
+    if (info.credential.id !== credentialJson.id || idBytes < 1 || idBytes > 1023) throw Problems.passkeyNotVerified();
     const stored = await this.repository.insert({
       id: info.credential.id,
       userId,
@@ -286,6 +296,8 @@ export class PasskeysService {
       });
       if (!result.verified) throw new PasskeyRejected('bad_signature', credential.userId);
       info = result.authenticationInfo;
+      // BE never changes over a credential's life (WebAuthn §6.1.3): a synced key claiming to be device-bound is lying.
+      if (info.credentialDeviceType !== credential.deviceType) throw new PasskeyRejected('backup_eligibility_changed', credential.userId);
     } catch (error) {
       if (error instanceof PasskeyRejected) throw error;
       throw new PasskeyRejected('invalid_response', credential.userId);
