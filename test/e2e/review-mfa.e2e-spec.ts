@@ -190,7 +190,7 @@ describe('review: a factor added at aal1 is a way to aal2 (F1)', () => {
   });
 });
 
-describe('review: guessing codes (F2, F3, F4)', () => {
+describe('review: guessing codes and races on the mfaToken (F2, F3, F4, F6)', () => {
   const h = harness({});
 
   test('F2: the mfaToken does not die after 5 wrong codes when they arrive together', async () => {
@@ -203,6 +203,23 @@ describe('review: guessing codes (F2, F3, F4)', () => {
     const checked = answers.filter((a) => a.body.code === 'invalid_code').length;
     // At most 5 wrong codes are checked against one mfaToken; the others find it dead.
     expect(checked).toBeLessThanOrEqual(5);
+  });
+
+  test('F6: codes racing on one mfaToken use up recovery codes for logins that then fail', async () => {
+    const { t } = h.ctx;
+    const user = await h.enabledUser();
+    const mfaToken = await h.firstStep(user.email);
+    const code = h.next(user);
+    const answers = await Promise.all([
+      h.loginMfa({ mfaToken, code }),
+      h.loginMfa({ mfaToken, recoveryCode: user.recoveryCodes[0] }),
+      h.loginMfa({ mfaToken, recoveryCode: user.recoveryCodes[1] }),
+    ]);
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    const recoveryWins = answers.slice(1).filter((a) => a.status === 200).length;
+    const status = await t.http().get('/auth/mfa').set(bearer(user.aal1Token)).expect(200);
+    // Only a recovery code that logged someone in is spent. On eb4f0be: 8 left after one login by TOTP code.
+    expect(status.body.recoveryCodesLeft).toBe(10 - recoveryWins);
   });
 
   test('F3: with the password, code guesses never run out: 10 every 15 minutes, for ever (no cap on consecutive failures)', async () => {
