@@ -47,29 +47,10 @@ describe.each(fixtures)('TicketStore contract: %s', (_name, makeFixture) => {
     expect(taken.filter((value) => value === 'once')).toHaveLength(1);
   });
 
-  test('failures are counted and the ticket dies at the limit', async () => {
-    const k = key();
-    await store.put(k, 'v', 60);
-    expect(await store.fail(k, 3)).toBe(1);
-    expect(await store.fail(k, 3)).toBe(2);
-    expect(await store.peek(k)).toBe('v');
-    expect(await store.fail(k, 3)).toBe(3);
-    expect(await store.peek(k)).toBeUndefined();
-    expect(await store.take(k)).toBeUndefined();
-  });
-
-  test('a failure on an unknown ticket creates nothing', async () => {
-    const k = key();
-    expect(await store.fail(k, 3)).toBe(0);
-    expect(await store.peek(k)).toBeUndefined();
-  });
-
-  test('putting again replaces the value and resets the failures', async () => {
+  test('putting again replaces the value', async () => {
     const k = key();
     await store.put(k, 'a', 60);
-    await store.fail(k, 2);
     await store.put(k, 'b', 60);
-    expect(await store.fail(k, 2)).toBe(1);
     expect(await store.take(k)).toBe('b');
   });
 

@@ -3,7 +3,8 @@ import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } 
 import type { FastifyRequest } from 'fastify';
 import type { RequestContext } from '../audit/security-event.js';
 import { clientInfo } from '../auth/client-info.js';
-import { Auth, type AuthenticatedUser, CurrentUser } from '../auth/decorators/auth.decorators.js';
+import { Auth, type AuthenticatedUser, CurrentUser, RecentAuth } from '../auth/decorators/auth.decorators.js';
+import { ACR_AAL2 } from '../auth/tokens/authentication-context.js';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { uuidParam } from '../common/ids.js';
 import { AdminUserDto, UpdateUserDto } from '../users/dto/user.dto.js';
@@ -59,14 +60,17 @@ export class AdminUsersController {
     await this.admin.endAllSessions(id, adminContext(request, admin));
   }
 
+  // As strong as what it removes: a recent proof with two factors (RFC 9470 step-up otherwise).
+  @RecentAuth(undefined, { acr: ACR_AAL2 })
   @Delete(':id/mfa')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
     summary: 'Remove a user’s second factors (lost phone)',
     description:
-      'Removes the user’s authenticator app and recovery codes, ends every session of the user and their pending password resets ' +
-      'and email changes. Password logins stop asking for a code until the user sets up a new app. Recorded as `mfa.disabled` ' +
-      '(with the admin) and `sessions.revoked_all`.',
+      'Removes the user’s authenticator app, recovery codes and passkeys, ends every session of the user and their pending password ' +
+      'resets and email changes, and forgets their count of wrong codes. Password logins stop asking for a code until the user sets ' +
+      'up a new factor. Needs a recent admin proof with two factors (aal2). Recorded as `mfa.disabled` (with the admin) and ' +
+      '`sessions.revoked_all`.',
   })
   @ApiNoContentResponse({ description: 'Second factors removed, sessions ended' })
   async removeSecondFactors(

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
+import { SecondFactorCheck } from '../auth/second-factor-check.js';
 import { SecondFactors } from '../auth/second-factors.service.js';
 import { SessionService } from '../auth/sessions/session.service.js';
 import type { User } from '../users/user.js';
@@ -14,6 +15,7 @@ export class AdminUsersService {
     private readonly sessions: SessionService,
     private readonly events: SecurityEventsService,
     private readonly factors: SecondFactors,
+    private readonly codeCheck: SecondFactorCheck,
   ) {}
 
   get(id: string): Promise<User> {
@@ -52,6 +54,7 @@ export class AdminUsersService {
   async removeSecondFactors(id: string, context: RequestContext): Promise<void> {
     await this.users.getById(id);
     const removed = await this.factors.removeAll(id);
+    await this.codeCheck.forgive(id);
     // `webauthn`, not `passkeys`: event details drop keys that look like secrets (/pass/).
     const details = { by: context.actorId, removed: { totp: removed.totp, webauthn: removed.passkeys } };
     await this.events.record({ type: 'mfa.disabled', userId: id, details, context });

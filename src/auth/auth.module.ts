@@ -74,6 +74,6 @@ import { TokenService } from './tokens/token.service.js';
     { provide: APP_GUARD, useClass: MfaPolicyGuard },
     { provide: APP_GUARD, useClass: RecentAuthGuard },
   ],
-  exports: [TokenService, SessionsModule, PasskeysModule, SecondFactors],
+  exports: [TokenService, SessionsModule, PasskeysModule, SecondFactors, SecondFactorCheck],
 })
 export class AuthModule {}

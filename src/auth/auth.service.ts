@@ -122,34 +122,33 @@ export class AuthService {
    */
   async completeMfaLogin(mfaToken: string, proof: CodeProof, client: ClientInfo): Promise<{ issued: IssuedTokens; native: boolean }> {
     await this.throttle.admitClient(client.ip);
-    const ticket = await this.mfaTickets.peek(mfaToken);
+    // Taken before the code is checked: one code at a time per mfaToken (see MfaTickets).
+    const ticket = await this.mfaTickets.take(mfaToken);
     if (!ticket) throw await this.loginFailed(undefined, 'mfa_token_invalid', client, Problems.invalidMfaToken());
-    const user = await this.users.findFresh(ticket.userId);
-    if (!user || user.disabled) {
-      await this.mfaTickets.take(mfaToken);
-      throw await this.loginFailed(ticket.userId, 'disabled', client, Problems.invalidCredentials());
-    }
+    const user = await this.users.findFresh(ticket.userId).catch(async (error: unknown) => {
+      await this.mfaTickets.putBack(mfaToken, ticket, { wrongCode: false }).catch(() => undefined);
+      throw error;
+    });
+    if (!user || user.disabled) throw await this.loginFailed(ticket.userId, 'disabled', client, Problems.invalidCredentials());
     try {
-      await this.secondFactor.verify(user.id, proof, client, 'login');
+      await this.secondFactor.verify(user.id, proof, client, 'login', { knownDevice: ticket.deviceKnown });
     } catch (error) {
       const refusal = codeRefusal(error);
-      // A store or database failure (503) is no refusal: nothing is counted or recorded.
+      // A wrong code costs the ticket one of its tries; the allowance used up (429) or a store or
+      // database failure (503) costs it nothing, and only a refusal is recorded.
+      await this.mfaTickets.putBack(mfaToken, ticket, { wrongCode: refusal === 'wrong_code' }).catch(() => undefined);
       if (!refusal) throw error;
-      if (refusal === 'wrong_code') await this.mfaTickets.fail(mfaToken);
       throw await this.loginFailed(user.id, refusal, client, error as ProblemException);
     }
-    // Exactly one second step uses the ticket, even when two with good codes race.
-    const taken = await this.mfaTickets.take(mfaToken);
-    if (!taken) throw await this.loginFailed(user.id, 'mfa_token_invalid', client, Problems.invalidMfaToken());
     const method = proof.code !== undefined ? 'totp' : 'recovery_code';
     const issued = await this.signIn(
       user,
       passwordAndCodeProof(Date.now()),
       client,
-      { device: taken.deviceKnown ? 'known' : 'new', method },
-      taken.passwordAt,
+      { device: ticket.deviceKnown ? 'known' : 'new', method },
+      ticket.passwordAt,
     );
-    return { issued, native: taken.native };
+    return { issued, native: ticket.native };
   }
 
   /**
@@ -247,7 +246,8 @@ export class AuthService {
           ? { recoveryCode: proofs.recoveryCode }
           : undefined;
     if (code && !(await this.totp.isEnabled(user.id))) throw Problems.mfaNotEnabled();
-    const admitted = await this.throttle.takeSlot(user.email, this.devices.verify(presentedDevice, user.id));
+    const device = this.devices.verify(presentedDevice, user.id);
+    const admitted = await this.throttle.takeSlot(user.email, device);
     if ('retryAfter' in admitted) {
       await this.recordReauthentication(principal, 'failure', { reason: 'locked' }, context);
       throw Problems.rateLimited(admitted.retryAfter);
@@ -267,7 +267,10 @@ export class AuthService {
     }
     if (code) {
       try {
-        await this.secondFactor.verify(user.id, code, context, 'reauthentication', principal.sessionId);
+        await this.secondFactor.verify(user.id, code, context, 'reauthentication', {
+          sessionId: principal.sessionId,
+          knownDevice: Boolean(device),
+        });
       } catch (error) {
         const refusal = codeRefusal(error);
         await (refusal === 'wrong_code' ? this.throttle.failed(user.email, admitted.slot) : this.throttle.passed(admitted.slot));

@@ -19,12 +19,20 @@ export interface MfaTicket {
   passwordAt: number;
 }
 
+/** A ticket as stored: what the first step proved, its wrong codes so far, when it dies. */
+export interface StoredMfaTicket extends MfaTicket {
+  failures: number;
+  expiresAt: number;
+}
+
 /**
  * The `mfaToken` between a login's password step and its second factor: 256 random bits handed
  * to the client, stored only as an HMAC (SERVER_SECRETS purpose `mfa-token`) in the TicketStore,
- * so a copy of Redis holds nothing a client could present. Lives MFA_TOKEN_TTL_SECONDS, is taken
- * (atomically, on every instance) by the one step that succeeds, and dies after
- * MFA_TOKEN_MAX_FAILURES wrong codes.
+ * so a copy of Redis holds nothing a client could present. Lives MFA_TOKEN_TTL_SECONDS and dies
+ * after MFA_TOKEN_MAX_FAILURES wrong codes. A second step *takes* the ticket (atomically, on every
+ * instance) before its code is checked, so one code at a time is checked per ticket: parallel
+ * wrong codes cannot outrun the limit, and codes racing on one ticket are not used up for logins
+ * that then fail. A wrong code puts it back with one more failure (`putBack`).
  */
 @Injectable()
 export class MfaTickets {
@@ -41,26 +49,26 @@ export class MfaTickets {
 
   async issue(ticket: MfaTicket): Promise<string> {
     const token = randomBytes(32).toString('base64url');
-    await this.store.put(this.key(token), JSON.stringify(ticket), this.ttlSeconds);
+    const stored: StoredMfaTicket = { ...ticket, failures: 0, expiresAt: Date.now() + this.ttlSeconds * 1000 };
+    await this.store.put(this.key(token), JSON.stringify(stored), this.ttlSeconds);
     return token;
   }
 
-  /** The ticket without using it up; undefined when unknown, expired, used or dead. */
-  async peek(token: unknown): Promise<MfaTicket | undefined> {
-    const key = this.keyOf(token);
-    return key === undefined ? undefined : parse(await this.store.peek(key));
-  }
-
-  /** Uses the ticket up: of two steps presenting it, exactly one gets it. */
-  async take(token: unknown): Promise<MfaTicket | undefined> {
+  /** Takes the ticket (of two steps presenting it, exactly one gets it); undefined when unknown, expired, taken or dead. */
+  async take(token: unknown): Promise<StoredMfaTicket | undefined> {
     const key = this.keyOf(token);
     return key === undefined ? undefined : parse(await this.store.take(key));
   }
 
-  /** Counts a wrong code; the ticket dies at MFA_TOKEN_MAX_FAILURES. Returns the failures so far. */
-  async fail(token: unknown): Promise<number> {
-    const key = this.keyOf(token);
-    return key === undefined ? 0 : this.store.fail(key, MFA_TOKEN_MAX_FAILURES);
+  /**
+   * Hands a taken ticket back for another try, with one more failure when its code was wrong; at
+   * MFA_TOKEN_MAX_FAILURES, or past its expiry, it stays gone.
+   */
+  async putBack(token: string, ticket: StoredMfaTicket, { wrongCode }: { wrongCode: boolean }): Promise<void> {
+    const failures = ticket.failures + (wrongCode ? 1 : 0);
+    const ttlSeconds = Math.ceil((ticket.expiresAt - Date.now()) / 1000);
+    if (failures >= MFA_TOKEN_MAX_FAILURES || ttlSeconds <= 0) return;
+    await this.store.put(this.key(token), JSON.stringify({ ...ticket, failures }), ttlSeconds);
   }
 
   /** Only what `issue` can have made (43 base64url characters) is looked up. */
@@ -73,8 +81,10 @@ export class MfaTickets {
   }
 }
 
-function parse(value: string | undefined): MfaTicket | undefined {
+function parse(value: string | undefined): StoredMfaTicket | undefined {
   if (value === undefined) return undefined;
-  const ticket = JSON.parse(value) as MfaTicket;
-  return typeof ticket.userId === 'string' ? ticket : undefined;
+  const ticket = JSON.parse(value) as StoredMfaTicket;
+  return typeof ticket.userId === 'string' && Number.isSafeInteger(ticket.failures) && Number.isSafeInteger(ticket.expiresAt)
+    ? ticket
+    : undefined;
 }

@@ -44,6 +44,9 @@ export class MfaService {
   }
 
   async confirmTotp(user: Caller, code: string, context: RequestContext): Promise<{ recoveryCodes: string[] }> {
+    if (await this.totp.isEnabled(user.id)) throw Problems.mfaAlreadyEnabled();
+    // Checked again at confirmation: the account may have gained a passkey since the enrolment began.
+    await this.factors.requireTwoFactorProofToAdd(user, this.auth.reauthMaxAgeSeconds);
     const confirmed = await this.totp.confirm(user.id, code);
     await this.events.record({ type: 'mfa.enabled', userId: user.id, sessionId: user.sessionId, details: { method: 'totp' }, context });
     return confirmed;

@@ -47,6 +47,8 @@ export class PasskeyAuthService {
     rp: RelyingParty,
     context: RequestContext,
   ): Promise<PasskeyView> {
+    // Checked again at the end of the ceremony: the account may have gained a factor since the options.
+    await this.factors.requireTwoFactorProofToAdd(principal, this.authSettings.reauthMaxAgeSeconds);
     const passkey = await this.passkeys.register(principal.id, response, name, rp);
     await this.events.record({
       type: 'passkey.added',

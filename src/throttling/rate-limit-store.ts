@@ -14,6 +14,8 @@ export interface RateLimitStore {
   peek(key: string): Promise<RateLimitHit>;
   /** Takes back one hit of the current window (never below zero). */
   release(key: string): Promise<void>;
+  /** Forgets the window (a count that a success ends, such as consecutive failures). */
+  reset(key: string): Promise<void>;
 }
 
 export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
@@ -52,6 +54,10 @@ export class RedisRateLimitStore implements RateLimitStore {
   async release(key: string): Promise<void> {
     await this.redis.eval(RELEASE, [`rl:{${key}}`], []);
   }
+
+  async reset(key: string): Promise<void> {
+    await this.redis.run((client) => client.del(`rl:{${key}}`));
+  }
 }
 
 /** Per-process counters for a single instance without Redis. */
@@ -65,6 +71,10 @@ export class MemoryRateLimitStore implements RateLimitStore {
       for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
     }, 60_000);
     this.sweeper.unref();
+  }
+
+  async reset(key: string): Promise<void> {
+    this.windows.delete(key);
   }
 
   async hit(key: string, windowMs: number): Promise<RateLimitHit> {

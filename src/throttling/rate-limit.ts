@@ -131,6 +131,11 @@ export class RateLimiter {
     await this.store.release(`${name}:${who}`);
   }
 
+  /** Forgets `who`'s window under `name` (a count that a success ends). */
+  async reset(name: string, who: string): Promise<void> {
+    await this.store.reset(`${name}:${who}`);
+  }
+
   /**
    * Counts one event of `who` in a window of its own (`windowMs`, not THROTTLE_TTL) and says
    * whether it is within `limit`. Refuses nothing itself: for caps whose excess is dropped

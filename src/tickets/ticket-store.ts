@@ -15,20 +15,15 @@ export interface TicketStore {
   peek(key: string): Promise<string | undefined>;
   /** Uses the ticket up: its value, or undefined when it was unknown, expired or already taken (by anyone, atomically). */
   take(key: string): Promise<string | undefined>;
-  /**
-   * Counts one failed use of the ticket and deletes it at `limit` failures. Returns how many
-   * failures it has had, or 0 when there was no ticket (never creates one).
-   */
-  fail(key: string, limit: number): Promise<number>;
 }
 
 /** Keys of the form `tk:{<key>}`: the whole ticket lives in one hash, so it sits on one slot of a cluster. */
 const redisKey = (key: string): string => `tk:{${key}}`;
 
-/** KEYS: ticket. ARGV: value, ttl seconds. A fresh ticket with no failures. */
+/** KEYS: ticket. ARGV: value, ttl seconds. A fresh ticket. */
 const PUT = luaScript(`
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'f', 0)
+redis.call('HSET', KEYS[1], 'v', ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 1
 `);
@@ -38,14 +33,6 @@ const TAKE = luaScript(`
 local value = redis.call('HGET', KEYS[1], 'v')
 if value then redis.call('DEL', KEYS[1]) end
 return value
-`);
-
-/** KEYS: ticket. ARGV: limit. One more failure; the ticket dies at the limit. */
-const FAIL = luaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local failures = redis.call('HINCRBY', KEYS[1], 'f', 1)
-if failures >= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
-return failures
 `);
 
 export class RedisTicketStore implements TicketStore {
@@ -64,15 +51,11 @@ export class RedisTicketStore implements TicketStore {
     const value = (await this.redis.eval(TAKE, [redisKey(key)], [])) as string | null;
     return value ?? undefined;
   }
-
-  async fail(key: string, limit: number): Promise<number> {
-    return Number(await this.redis.eval(FAIL, [redisKey(key)], [String(limit)]));
-  }
 }
 
 /** Per-process tickets for a single instance without Redis. */
 export class MemoryTicketStore implements TicketStore {
-  private readonly tickets = new Map<string, { value: string; failures: number; expiresAt: number }>();
+  private readonly tickets = new Map<string, { value: string; expiresAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: () => number = Date.now) {
@@ -91,7 +74,7 @@ export class MemoryTicketStore implements TicketStore {
   }
 
   async put(key: string, value: string, ttlSeconds: number): Promise<void> {
-    this.tickets.set(key, { value, failures: 0, expiresAt: this.clock() + ttlSeconds * 1000 });
+    this.tickets.set(key, { value, expiresAt: this.clock() + ttlSeconds * 1000 });
   }
 
   async peek(key: string): Promise<string | undefined> {
@@ -102,13 +85,5 @@ export class MemoryTicketStore implements TicketStore {
     const ticket = this.live(key);
     this.tickets.delete(key);
     return ticket?.value;
-  }
-
-  async fail(key: string, limit: number): Promise<number> {
-    const ticket = this.live(key);
-    if (!ticket) return 0;
-    ticket.failures++;
-    if (ticket.failures >= limit) this.tickets.delete(key);
-    return ticket.failures;
   }
 }

@@ -5,6 +5,7 @@ import { SecondFactors } from '../../src/auth/second-factors.service.js';
 import { UsersService } from '../../src/users/users.service.js';
 import { bearer, PASSWORD, registerAndLogin, startApp, type TestApp, uniqueEmail } from '../support/app.js';
 import { SoftwareAuthenticator } from '../support/software-authenticator.js';
+import { STEP_MS as TOTP_STEP_MS, stepUpToAal2 } from '../support/mfa.js';
 
 /*
  * MFA_REQUIRED_ROLES=admin,ops: holders of these roles must enrol a second factor before anything
@@ -178,8 +179,12 @@ describe('second factors: passkeys count as one, and an admin removes them with 
     expect((await passkeyLogin(authenticator)).status).toBe(200);
 
     // Lost device: an admin removes the user's second factors; the passkey is gone and the user's sessions ended.
-    const admin = (await t.http().post('/auth/login').send({ email: adminEmail, password: PASSWORD }).expect(200)).body
+    const password = (await t.http().post('/auth/login').send({ email: adminEmail, password: PASSWORD }).expect(200)).body
       .accessToken as string;
+    // A password alone is not enough to remove someone's factors: the admin steps up with two.
+    const refusedAdmin = await t.http().delete(`/admin/users/${user.userId}/mfa`).set(bearer(password)).expect(401);
+    expect(refusedAdmin.headers['www-authenticate']).toContain('acr_values="urn:tessera:aal2"');
+    const admin = await stepUpToAal2(t, t.app.get(MfaClock), password, Math.floor(Date.now() / TOTP_STEP_MS) - 10);
     await t.http().delete(`/admin/users/${user.userId}/mfa`).set(bearer(admin)).expect(204);
     expect((await t.http().get('/users/me').set(bearer(token)).expect(401)).body.code).toBe('session_revoked');
     const refused = await passkeyLogin(authenticator);

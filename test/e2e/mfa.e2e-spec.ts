@@ -6,6 +6,7 @@ import { MfaClock } from '../../src/auth/mfa/mfa-clock.js';
 import { MfaTickets } from '../../src/auth/mfa-tickets.js';
 import { UsersService } from '../../src/users/users.service.js';
 import { bearer, PASSWORD, refreshCookieOf, startApp, type TestApp, uniqueEmail } from '../support/app.js';
+import { stepUpToAal2 } from '../support/mfa.js';
 
 /*
  * Second factors over HTTP: the /auth/mfa routes, the two-step login (POST /auth/login answers
@@ -18,6 +19,7 @@ import { bearer, PASSWORD, refreshCookieOf, startApp, type TestApp, uniqueEmail 
 const STEP_MS = 30_000;
 const S = Math.floor(Date.now() / STEP_MS);
 const codeAt = (secret: string, step: number) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: step * STEP_MS });
+
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const AAL2 = 'urn:tessera:aal2';
@@ -58,7 +60,9 @@ describe('second factors over HTTP', () => {
     clock = t.app.get(MfaClock);
     events = t.app.get(SecurityEventsRepository);
     const admin = await t.http().post('/auth/login').send({ email: adminEmail, password: PASSWORD }).expect(200);
-    adminToken = admin.body.accessToken as string;
+    // Removing someone's second factors wants an admin session proved recently with two factors:
+    // the admin sets up the app and steps up with password and code (steps well before the users').
+    adminToken = await stepUpToAal2(t, clock, admin.body.accessToken as string, S - 10);
     adminId = claimsOf(adminToken).sub as string;
   });
   afterAll(async () => {

@@ -141,6 +141,8 @@ describe('passkeys', () => {
       const user = await registerAndLogin(t);
       const options = await registrationOptions(user);
       await addPasskey(user, new SoftwareAuthenticator(ORIGIN).register(options)).expect(201);
+      // Now with a passkey, the account adds another only at aal2: step up (with new options), then replay the old ones.
+      await registrationOptions(user);
       const replayed = await addPasskey(user, new SoftwareAuthenticator(ORIGIN).register(options)).expect(400);
       expect(replayed.body.code).toBe('passkey_not_verified');
       const other = await registerAndLogin(t);
