@@ -236,6 +236,7 @@ describeTopologies.each(topologies)('Tessera on a real Redis %s', (name, start) 
     await b.http().get('/users/me').set(bearer(user.accessToken)).expect(200);
 
     const statuses: number[] = [];
+    const readiness: number[] = [];
     const killedAt = Date.now();
     topology.kill(victim);
     let recoveredAfter = 0;
@@ -248,6 +249,7 @@ describeTopologies.each(topologies)('Tessera on a real Redis %s', (name, start) 
           a.http().get('/health/ready'),
         ]);
         statuses.push(onA.status, onB.status, ready.status);
+        readiness.push(ready.status);
         if (onA.status === 200 && onB.status === 200 && ready.status === 200 && statuses.includes(503)) {
           recoveredAfter = Date.now() - killedAt;
           return true;
@@ -257,6 +259,8 @@ describeTopologies.each(topologies)('Tessera on a real Redis %s', (name, start) 
       30_000,
     );
     expect(statuses).toContain(503);
+    // /health/ready said so too while the primary was gone, and says ok again after.
+    expect(readiness).toContain(503);
     expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
     expect(recoveredAfter).toBeLessThan(20_000);
     // The session reached the replica before the login was answered (REDIS_WAIT_REPLICAS=1): it is
