@@ -118,6 +118,7 @@ export class RedisService {
   /** Cluster and Sentinel: heartbeat state per primary, by address. */
   private readonly primaries = new Map<string, PrimaryBeat>();
   private rediscovering = false;
+  private clusterConnecting = false;
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly options: RedisOptions) {
@@ -279,6 +280,15 @@ export class RedisService {
   /** TIME on every master's own connection (node-redis has no per-node heartbeat); re-reads the slot map while one is silent. */
   private beatCluster(cluster: RedisClusterType): void {
     if (!this.connected) return;
+    if (!cluster.isOpen) {
+      // The first discovery failed (no node reachable at start-up): node-redis does not retry it.
+      this.markDown('no cluster node reachable');
+      if (!this.clusterConnecting) {
+        this.clusterConnecting = true;
+        (cluster.connect() as Promise<unknown>).catch(() => undefined).finally(() => (this.clusterConnecting = false));
+      }
+      return;
+    }
     const now = Date.now();
     const masters = cluster.masters;
     const addresses = new Set(masters.map((m) => m.address));
