@@ -10,6 +10,7 @@ import { RedisService } from '../../src/redis/redis.service.js';
 import { RedisTicketStore } from '../../src/tickets/ticket-store.js';
 import { bearer, PASSWORD, refreshCookieOf, registerAndLogin, startApp, type TestApp } from '../support/app.js';
 import {
+  cli,
   haveRedisServer,
   type LocalCluster,
   type LocalSentinelGroup,
@@ -173,6 +174,24 @@ describeTopologies.each(topologies)('Tessera on a real Redis %s', (name, start) 
     await b.http().post('/auth/logout-all-devices').set(bearer(second.body.accessToken)).expect(204);
     await a.http().get('/users/me').set(bearer(other.accessToken)).expect(401);
     await b.http().get('/users/me').set(bearer(other.accessToken)).expect(401);
+  });
+
+  test('the per-request session check is answered from memory (client-side cache), and a revocation still lands at once', async () => {
+    const user = await registerAndLogin(a);
+    const hgetCalls = async () => {
+      let total = 0;
+      for (const port of await topology.primaries()) {
+        const match = /cmdstat_hget:calls=(\d+)/.exec(await cli(port, 'info', 'commandstats'));
+        total += match ? Number(match[1]) : 0;
+      }
+      return total;
+    };
+    await b.http().get('/users/me').set(bearer(user.accessToken)).expect(200);
+    const before = await hgetCalls();
+    for (let i = 0; i < 20; i++) await b.http().get('/users/me').set(bearer(user.accessToken)).expect(200);
+    expect((await hgetCalls()) - before).toBe(0);
+    await a.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+    await b.http().get('/users/me').set(bearer(user.accessToken)).expect(401);
   });
 
   test('refresh races over both instances: one successor; a replayed grandparent ends the session everywhere', async () => {
