@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { MemorySessionStore } from '../src/auth/sessions/memory-session.store.js';
 import { RedisSessionStore, sessionKey } from '../src/auth/sessions/redis-session.store.js';
 import type { NewSession, SessionStore } from '../src/auth/sessions/session-store.js';
-import { RedisService } from '../src/redis/redis.service.js';
+import { RedisService, type RedisOptions } from '../src/redis/redis.service.js';
+import { haveRedisServer, startCluster, startSentinelGroup } from './support/redis-topologies.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -44,6 +45,50 @@ if (process.env.REDIS_URL) {
       return { store: new RedisSessionStore(redis), forgetAuthentication, close: () => redis.close() };
     },
   ]);
+}
+
+// On real local topologies too (started here from redis-server): every script on a 3-master
+// cluster with replicas (one slot per user), and through Sentinel.
+if (haveRedisServer()) {
+  const onTopology = (start: () => Promise<{ options: Omit<RedisOptions, 'commandTimeoutMs'>; stop(): Promise<void> }>) => async () => {
+    const topology = await start();
+    const redis = new RedisService({ ...topology.options, commandTimeoutMs: 2000 });
+    await redis.connect();
+    if (!redis.isReady) throw new Error('the local Redis topology is not ready');
+    const forgetAuthentication = async (userId: string, sessionId: string) => {
+      await redis.run((client) => client.hDel(sessionKey(userId, sessionId), 'p'));
+    };
+    return {
+      store: new RedisSessionStore(redis),
+      forgetAuthentication,
+      close: async () => {
+        await redis.close();
+        await topology.stop();
+      },
+    };
+  };
+  fixtures.push(
+    [
+      'redis cluster',
+      onTopology(async () => {
+        const cluster = await startCluster();
+        return { options: { cluster: { nodes: cluster.nodes.split(',') }, waitReplicas: 1 }, stop: cluster.stop };
+      }),
+    ],
+    [
+      'redis sentinel',
+      onTopology(async () => {
+        const group = await startSentinelGroup();
+        return {
+          options: {
+            sentinel: { sentinels: group.sentinels.map((port) => ({ host: '127.0.0.1', port })), master: group.name },
+            waitReplicas: 1,
+          },
+          stop: group.stop,
+        };
+      }),
+    ],
+  );
 }
 
 describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {

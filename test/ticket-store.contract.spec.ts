@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { RedisService } from '../src/redis/redis.service.js';
+import { RedisService, type RedisOptions } from '../src/redis/redis.service.js';
+import { haveRedisServer, startCluster, startSentinelGroup } from './support/redis-topologies.js';
 import { MemoryTicketStore, RedisTicketStore, type TicketStore } from '../src/tickets/ticket-store.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -19,6 +20,42 @@ if (process.env.REDIS_URL) {
       return { store: new RedisTicketStore(redis), close: () => redis.close() };
     },
   ]);
+}
+
+// On real local topologies too (started here from redis-server).
+if (haveRedisServer()) {
+  const onTopology = (start: () => Promise<{ options: Omit<RedisOptions, 'commandTimeoutMs'>; stop(): Promise<void> }>) => async () => {
+    const topology = await start();
+    const redis = new RedisService({ ...topology.options, commandTimeoutMs: 2000 });
+    await redis.connect();
+    if (!redis.isReady) throw new Error('the local Redis topology is not ready');
+    return {
+      store: new RedisTicketStore(redis),
+      close: async () => {
+        await redis.close();
+        await topology.stop();
+      },
+    };
+  };
+  fixtures.push(
+    [
+      'redis cluster',
+      onTopology(async () => {
+        const cluster = await startCluster();
+        return { options: { cluster: { nodes: cluster.nodes.split(',') } }, stop: cluster.stop };
+      }),
+    ],
+    [
+      'redis sentinel',
+      onTopology(async () => {
+        const group = await startSentinelGroup();
+        return {
+          options: { sentinel: { sentinels: group.sentinels.map((port) => ({ host: '127.0.0.1', port })), master: group.name } },
+          stop: group.stop,
+        };
+      }),
+    ],
+  );
 }
 
 describe.each(fixtures)('TicketStore contract: %s', (_name, makeFixture) => {

@@ -55,6 +55,7 @@ describe('configuration', () => {
     expect(parseAppConfig({})).toMatchObject({ port: 3000, corsOrigins: [], trustProxy: false, demoPage: true });
     expect(parseAppConfig({ NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://auth.example.com' }).demoPage).toBe(false);
     expect(parseStorageConfig({})).toMatchObject({ databaseUrl: undefined, redisUrl: undefined });
+    expect(parseStorageConfig({})).toMatchObject({ redisCluster: undefined, redisSentinel: undefined, redisWaitReplicas: 0 });
     expect(parseAuditConfig({})).toEqual({ retentionSeconds: 90 * 86400 });
     expect(parseAuditConfig({ AUDIT_RETENTION: '30d' })).toEqual({ retentionSeconds: 30 * 86400 });
   });
@@ -289,5 +290,58 @@ describe('settings refused in every environment, with one line naming the variab
     expect(refusal({ ...PROD, TRUST_PROXY: 'loopback, 10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32, ::1, 203.0.113.7' })).toBe('accepted');
     // Outside production a wide range is the operator's business (but never an invalid one).
     expect(refusal({ TRUST_PROXY: '0.0.0.0/1,128.0.0.0/1' })).toBe('accepted');
+  });
+});
+
+describe('Redis topology', () => {
+  test('a cluster: nodes, credentials and TLS', () => {
+    expect(
+      parseStorageConfig({
+        REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000, redis://10.0.0.2:7000',
+        REDIS_USERNAME: 'app',
+        REDIS_PASSWORD: 'pw',
+        REDIS_TLS: 'true',
+        REDIS_WAIT_REPLICAS: '1',
+      }),
+    ).toMatchObject({
+      redisUrl: undefined,
+      redisCluster: { nodes: ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000'], tls: true, username: 'app', password: 'pw' },
+      redisWaitReplicas: 1,
+    });
+    expect(parseStorageConfig({ REDIS_CLUSTER_NODES: 'rediss://a:1' }).redisCluster?.tls).toBe(true);
+  });
+
+  test('a sentinel group', () => {
+    expect(
+      parseStorageConfig({ REDIS_SENTINELS: 's1:26379,[::1]:26380', REDIS_SENTINEL_MASTER: 'mymaster', REDIS_SENTINEL_PASSWORD: 'sp' }),
+    ).toMatchObject({
+      redisSentinel: {
+        sentinels: [
+          { host: 's1', port: 26379 },
+          { host: '::1', port: 26380 },
+        ],
+        master: 'mymaster',
+        tls: false,
+        sentinelPassword: 'sp',
+      },
+    });
+  });
+
+  test.each([
+    [{ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'redis://b:1' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_URL: 'redis://a:1', REDIS_SENTINELS: 'b:1', REDIS_SENTINEL_MASTER: 'm' }, 'REDIS_SENTINELS'],
+    [{ REDIS_CLUSTER_NODES: 'redis://a:1', REDIS_SENTINELS: 'b:1', REDIS_SENTINEL_MASTER: 'm' }, 'REDIS_SENTINELS'],
+    [{ REDIS_CLUSTER_NODES: 'http://a:1' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: 'redis://a:1,rediss://b:1' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: ' , ' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_SENTINELS: 'b:1' }, 'REDIS_SENTINEL_MASTER'],
+    [{ REDIS_SENTINELS: 'b', REDIS_SENTINEL_MASTER: 'm' }, 'REDIS_SENTINELS'],
+    [{ REDIS_SENTINELS: 'b:99999', REDIS_SENTINEL_MASTER: 'm' }, 'REDIS_SENTINELS'],
+    [{ REDIS_SENTINEL_MASTER: 'm' }, 'REDIS_SENTINEL_MASTER'],
+    [{ REDIS_WAIT_REPLICAS: '-1' }, 'REDIS_WAIT_REPLICAS'],
+    [{ REDIS_TLS: 'maybe' }, 'REDIS_TLS'],
+  ])('%j is refused, naming %s', (env, name) => {
+    expect(() => parseStorageConfig(env)).toThrow(ConfigError);
+    expect(() => parseStorageConfig(env)).toThrow(name);
   });
 });

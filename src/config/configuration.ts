@@ -250,10 +250,83 @@ export function parseStorageConfig(env: Env) {
   return {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
     dataDir: resolve(string(env, 'DATA_DIR', './data')),
-    redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss']),
+    ...redisTopology(env),
     /** Upper bound on any single Redis command, so a frozen Redis fails requests closed, quickly. */
     redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 1000, 50, 60_000),
+    /** Session writes (login, rotation) are answered only once this many replicas acknowledged them (WAIT). */
+    redisWaitReplicas: integer(env, 'REDIS_WAIT_REPLICAS', 0, 0, 100),
   };
+}
+
+/** `host:port`, IPv6 hosts in brackets. */
+function hostPort(name: string, raw: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+  const port = match ? Number(match[2]) : 0;
+  if (!match || port < 1 || port > 65535) throw new ConfigError(name, `must be comma-separated host:port entries (got "${raw}")`);
+  return { host: match[1].replace(/^\[|\]$/g, ''), port };
+}
+
+function list(env: Env, name: string): string[] | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  if (entries.length === 0) throw new ConfigError(name, 'must list at least one node');
+  return entries;
+}
+
+/**
+ * Which Redis Tessera talks to: one node (REDIS_URL), a Cluster (REDIS_CLUSTER_NODES) or a primary
+ * found through Sentinel (REDIS_SENTINELS + REDIS_SENTINEL_MASTER); at most one of them; none means
+ * the in-process stores.
+ */
+function redisTopology(env: Env) {
+  const redisUrl = url(env, 'REDIS_URL', ['redis', 'rediss']);
+  const clusterNodes = list(env, 'REDIS_CLUSTER_NODES');
+  const sentinels = list(env, 'REDIS_SENTINELS');
+  const set = [redisUrl && 'REDIS_URL', clusterNodes && 'REDIS_CLUSTER_NODES', sentinels && 'REDIS_SENTINELS'].filter(
+    (name): name is string => Boolean(name),
+  );
+  if (set.length > 1) throw new ConfigError(set[1], `must not be set together with ${set[0]} (choose one Redis topology)`);
+  const tls = boolean(env, 'REDIS_TLS', false);
+  const username = optional(env, 'REDIS_USERNAME');
+  const password = optional(env, 'REDIS_PASSWORD');
+  const sentinelPassword = optional(env, 'REDIS_SENTINEL_PASSWORD');
+  const sentinelMaster = optional(env, 'REDIS_SENTINEL_MASTER');
+  let redisCluster: { nodes: string[]; tls: boolean; username?: string; password?: string } | undefined;
+  let redisSentinel:
+    | {
+        sentinels: { host: string; port: number }[];
+        master: string;
+        tls: boolean;
+        username?: string;
+        password?: string;
+        sentinelPassword?: string;
+      }
+    | undefined;
+  if (clusterNodes) {
+    for (const node of clusterNodes) url({ REDIS_CLUSTER_NODES: node }, 'REDIS_CLUSTER_NODES', ['redis', 'rediss']);
+    const schemes = new Set(clusterNodes.map((node) => node.startsWith('rediss:')));
+    if (schemes.size > 1)
+      throw new ConfigError('REDIS_CLUSTER_NODES', 'must use one scheme for every node (all redis:// or all rediss://)');
+    redisCluster = { nodes: clusterNodes, tls: tls || schemes.has(true), username, password };
+  }
+  if (sentinels) {
+    if (!sentinelMaster) throw new ConfigError('REDIS_SENTINEL_MASTER', 'must be set with REDIS_SENTINELS (the monitored master name)');
+    redisSentinel = {
+      sentinels: sentinels.map((entry) => hostPort('REDIS_SENTINELS', entry)),
+      master: sentinelMaster,
+      tls,
+      username,
+      password,
+      sentinelPassword,
+    };
+  } else if (sentinelMaster) {
+    throw new ConfigError('REDIS_SENTINEL_MASTER', 'is set but REDIS_SENTINELS is not');
+  }
+  return { redisUrl, redisCluster, redisSentinel };
 }
 
 export function parseThrottleConfig(env: Env) {

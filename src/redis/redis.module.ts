@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { storageConfig } from '../config/configuration.js';
 import { RedisService } from './redis.service.js';
 
-/** `RedisService` when REDIS_URL is set, `null` otherwise (the in-memory stores are used then). */
+/** `RedisService` when REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is set, `null` otherwise (the in-memory stores are used then). */
 export const REDIS = Symbol('REDIS');
 
 @Global()
@@ -14,13 +14,19 @@ export const REDIS = Symbol('REDIS');
       inject: [storageConfig.KEY],
       useFactory: async (storage: ConfigType<typeof storageConfig>): Promise<RedisService | null> => {
         const logger = new Logger('Redis');
-        if (!storage.redisUrl) {
+        if (!storage.redisUrl && !storage.redisCluster && !storage.redisSentinel) {
           logger.warn('REDIS_URL is not set: sessions and rate limits live in this process only (single instance only)');
           return null;
         }
-        const redis = new RedisService({ url: storage.redisUrl, commandTimeoutMs: storage.redisCommandTimeoutMs });
+        const redis = new RedisService({
+          url: storage.redisUrl,
+          cluster: storage.redisCluster,
+          sentinel: storage.redisSentinel,
+          commandTimeoutMs: storage.redisCommandTimeoutMs,
+          waitReplicas: storage.redisWaitReplicas,
+        });
         await redis.connect();
-        if (redis.isReady) logger.log('Connected to Redis');
+        if (redis.isReady) logger.log(`Connected to Redis (${redis.topology})`);
         return redis;
       },
     },

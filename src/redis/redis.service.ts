@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { createClient, ErrorReply, type RedisClientType } from 'redis';
+import {
+  createClient,
+  MultiErrorReply,
+  createCluster,
+  createSentinel,
+  ErrorReply,
+  type RedisClientType,
+  type RedisClusterType,
+  type RedisSentinelType,
+} from 'redis';
 import { within } from '../common/deadline.js';
 import { DependencyUnavailableError } from '../common/problems/dependency-error.js';
 
@@ -13,9 +22,23 @@ export function luaScript(source: string): LuaScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
+/** Exactly one of `url`, `cluster` and `sentinel`. */
 export interface RedisOptions {
-  url: string;
+  url?: string;
+  /** Redis Cluster: some nodes (`redis://` or `rediss://` URLs); the rest are discovered. */
+  cluster?: { nodes: string[]; tls?: boolean; username?: string; password?: string };
+  /** A primary found through Redis Sentinel. */
+  sentinel?: {
+    sentinels: { host: string; port: number }[];
+    master: string;
+    tls?: boolean;
+    username?: string;
+    password?: string;
+    sentinelPassword?: string;
+  };
   commandTimeoutMs: number;
+  /** Session writes wait (WAIT) for this many replicas before they are answered; 0: no wait. */
+  waitReplicas?: number;
   /** Entries of the client-side cache (RESP3 tracking); 0 turns it off. */
   clientCacheEntries?: number;
 }
@@ -26,62 +49,175 @@ const HEARTBEAT_STALE_MS = 2000;
 /** Time kept for a reply to travel back and be noticed before the caller's deadline (the sweeper ticks every 25 ms). */
 const DEADLINE_REPLY_MARGIN_MS = 75;
 
+type ClockSample = { offsetMs: number; uncertaintyMs: number };
+
+/** Heartbeat state of one primary (cluster: one per master address; Sentinel: the current primary). */
+interface PrimaryBeat {
+  sentAt: number | undefined;
+  /** Answered since it was last found silent or failing. */
+  fresh: boolean;
+  samples: ClockSample[];
+}
+
+function pushSample(samples: ClockSample[], sentAt: number, receivedAt: number, [seconds, micros]: [string, string]): void {
+  const serverMs = Number(seconds) * 1000 + Number(micros) / 1000;
+  samples.push({ offsetMs: serverMs - (sentAt + receivedAt) / 2, uncertaintyMs: (receivedAt - sentAt) / 2 });
+  if (samples.length > 20) samples.shift();
+}
+
+function bestSample(samples: ClockSample[]): ClockSample {
+  return (
+    samples.reduce<ClockSample | undefined>((a, b) => (a === undefined || b.uncertaintyMs < a.uncertaintyMs ? b : a), undefined) ?? {
+      offsetMs: 0,
+      uncertaintyMs: 0,
+    }
+  );
+}
+
+/** A reply that means "this node cannot serve now" (503), not a bug in a script or command (500). */
+const OUTAGE_REPLY = /^(NOSCRIPT|LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOPERM|NOREPLICAS)/;
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof ErrorReply && error.message.startsWith('NOSCRIPT');
+}
+
 /**
  * Tessera's one Redis connection (node-redis), shared by the session store, the rate limits, the
- * cache and health checks.
+ * cache and health checks: one node (REDIS_URL), a Redis Cluster or a primary found through
+ * Sentinel. Everything else calls `run` and `eval` and works on all three unchanged; only keyed
+ * commands may be used through `run` (a cluster routes them by key).
  *
- * - Client-side caching (RESP3 tracking): reads such as the per-request `EXISTS` on a session are
+ * - Client-side caching (RESP3 tracking): reads such as the per-request `HGET` on a session are
  *   answered from memory, and Redis pushes an invalidation the moment any instance changes the
  *   key; so a live session costs no round trip, and a revocation still lands at once everywhere.
- *   node-redis drops the whole cache when the connection errors or closes.
+ *   On a cluster every node connection tracks its own keys (one shared cache). node-redis drops
+ *   the whole cache when a connection errors or closes, and so does the heartbeat below.
  * - Fail closed: every call is bounded by `commandTimeoutMs` (node-redis only times out commands
- *   not yet written, and a frozen server never answers written ones), and a heartbeat marks Redis
- *   down when it stops answering, so nothing is served from memory while Redis cannot be heard.
- *   Failures surface as DependencyUnavailableError (503).
+ *   not yet written, and a frozen server never answers written ones), and a heartbeat on every
+ *   primary the instance talks to marks Redis down when one stops answering, so nothing is served
+ *   from memory while a primary cannot be heard. Failures surface as DependencyUnavailableError (503).
+ * - Failover: node-redis's cluster client never re-reads the slot map after a master dies (a dead
+ *   node sends no MOVED), so while any master is silent the heartbeat asks a live one for the map
+ *   again until every master answers. Through Sentinel node-redis holds commands while there is no
+ *   primary and sends them to the next one; scripts are therefore sent with an AbortSignal that
+ *   fires at the deadline, so a write answered 503 cannot land later.
  */
 export class RedisService {
+  /** The node-redis object (a client, a cluster or a sentinel); use keyed commands only. */
   readonly client: RedisClientType;
+  readonly topology: 'node' | 'cluster' | 'sentinel';
+  private readonly cluster: RedisClusterType | undefined;
+  private readonly sentinel: RedisSentinelType | undefined;
   private readonly logger = new Logger('Redis');
   private connected = false;
   private warnedDown = false;
-  /** When the unanswered heartbeat ping was sent (undefined: none outstanding). */
+  /** When the unanswered heartbeat ping was sent (undefined: none outstanding). Single node only. */
   private heartbeatSentAt: number | undefined;
   /** Recent estimates of Redis's clock minus ours (from TIME), with their uncertainty (half the round trip). */
-  private readonly clockSamples: { offsetMs: number; uncertaintyMs: number }[] = [];
+  private readonly clockSamples: ClockSample[] = [];
+  /** Cluster and Sentinel: heartbeat state per primary, by address. */
+  private readonly primaries = new Map<string, PrimaryBeat>();
+  private rediscovering = false;
+  private clusterConnecting = false;
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly options: RedisOptions) {
     const cacheEntries = options.clientCacheEntries ?? 100_000;
-    this.client = createClient({
-      url: options.url,
-      RESP: 3,
-      ...(cacheEntries > 0 ? { clientSideCache: { maxEntries: cacheEntries, evictPolicy: 'LRU' as const, recordStats: false } } : {}),
-      // Commands fail at once while disconnected instead of queueing: fail closed, fast.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: 2000,
-        // No byte for this long (the heartbeat keeps the socket busy): the connection is replaced.
-        socketTimeout: Math.max(5000, options.commandTimeoutMs * 3),
-        // Capped exponential backoff with jitter: recovers within seconds, no reconnect storm.
-        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) + Math.floor(Math.random() * 100),
-      },
-    }) as unknown as RedisClientType;
-    this.client.on('error', (error: Error) => this.markDown(error.message));
-    this.client.on('ready', () => {
-      if (this.warnedDown) this.logger.log('Redis connection restored');
-      this.connected = true;
-      this.warnedDown = false;
-      this.heartbeatSentAt = undefined;
-    });
+    const clientSideCache = cacheEntries > 0 ? { maxEntries: cacheEntries, evictPolicy: 'LRU' as const, recordStats: false } : undefined;
+    const socket = {
+      connectTimeout: 2000,
+      // No byte for this long (the heartbeat keeps the socket busy): the connection is replaced.
+      socketTimeout: Math.max(5000, options.commandTimeoutMs * 3),
+      // Capped exponential backoff with jitter: recovers within seconds, no reconnect storm.
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) + Math.floor(Math.random() * 100),
+    };
+    if (options.cluster) {
+      const { nodes, tls, username, password } = options.cluster;
+      this.topology = 'cluster';
+      this.cluster = createCluster({
+        rootNodes: nodes.map((url) => ({ url })),
+        // Node clients are built from `defaults` only (a root node's URL serves discovery alone), so
+        // credentials and TLS go here.
+        defaults: {
+          ...(username ? { username } : {}),
+          ...(password ? { password } : {}),
+          // Commands for a dead node fail at once instead of queueing: fail closed, fast.
+          disableOfflineQueue: true,
+          socket: tls ? { ...socket, tls: true as const } : socket,
+        },
+        RESP: 3,
+        ...(clientSideCache ? { clientSideCache } : {}),
+        // Replicas lag behind: a revoked session could still look alive there.
+        useReplicas: false,
+        minimizeConnections: false,
+      }) as unknown as RedisClusterType;
+      this.cluster.on('error', () => undefined);
+      this.cluster.on('node-error', () => undefined);
+      this.client = this.cluster as unknown as RedisClientType;
+    } else if (options.sentinel) {
+      const { sentinels, master, tls, username, password, sentinelPassword } = options.sentinel;
+      this.topology = 'sentinel';
+      this.sentinel = createSentinel({
+        name: master,
+        sentinelRootNodes: sentinels,
+        RESP: 3,
+        ...(clientSideCache ? { clientSideCache } : {}),
+        masterPoolSize: 1,
+        replicaPoolSize: 0,
+        nodeClientOptions: {
+          ...(username ? { username } : {}),
+          ...(password ? { password } : {}),
+          disableOfflineQueue: true,
+          socket: tls ? { ...socket, tls: true as const } : socket,
+        },
+        sentinelClientOptions: {
+          ...(sentinelPassword ? { password: sentinelPassword } : {}),
+          socket: tls ? { connectTimeout: 2000, tls: true as const } : { connectTimeout: 2000 },
+        },
+      }) as unknown as RedisSentinelType;
+      // 'error' may carry a string here; the heartbeat is what decides.
+      this.sentinel.on('error', () => undefined);
+      this.sentinel.on('topology-change', (event: { type: string }) => {
+        // Another primary: another clock, and nothing cached from the old one is trusted.
+        if (event.type === 'MASTER_CHANGE') {
+          this.primaries.clear();
+          this.sentinel?.clientSideCache?.clear();
+        }
+      });
+      this.client = this.sentinel as unknown as RedisClientType;
+    } else {
+      this.topology = 'node';
+      this.client = createClient({
+        url: options.url,
+        RESP: 3,
+        ...(clientSideCache ? { clientSideCache } : {}),
+        // Commands fail at once while disconnected instead of queueing: fail closed, fast.
+        disableOfflineQueue: true,
+        socket,
+      }) as unknown as RedisClientType;
+      this.client.on('error', (error: Error) => this.markDown(error.message));
+      this.client.on('ready', () => {
+        if (this.warnedDown) this.logger.log('Redis connection restored');
+        this.connected = true;
+        this.warnedDown = false;
+        this.heartbeatSentAt = undefined;
+      });
+    }
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref();
+  }
+
+  private beat(): void {
+    if (this.cluster) this.beatCluster(this.cluster);
+    else if (this.sentinel) this.beatSentinel(this.sentinel);
+    else this.beatNode();
   }
 
   /**
    * One ping at a time; staleness is measured from when it was *sent*, so a busy event loop here
    * (which delays sending) is not mistaken for a silent Redis.
    */
-  private beat(): void {
+  private beatNode(): void {
     if (!this.client.isReady) return;
     if (this.heartbeatSentAt !== undefined) {
       if (this.connected && Date.now() - this.heartbeatSentAt > HEARTBEAT_STALE_MS) this.markDown('no answer to the heartbeat');
@@ -91,7 +227,7 @@ export class RedisService {
     // TIME rather than PING: the same liveness signal, plus a sample of Redis's clock (see serverDeadline).
     this.client.time().then(
       (reply) => {
-        this.sampleClock(sentAt, Date.now(), reply as unknown as [string, string]);
+        pushSample(this.clockSamples, sentAt, Date.now(), reply as unknown as [string, string]);
         this.heartbeatSentAt = undefined;
         if (!this.connected && this.client.isReady) {
           this.connected = true;
@@ -105,10 +241,118 @@ export class RedisService {
     );
   }
 
-  private sampleClock(sentAt: number, receivedAt: number, [seconds, micros]: [string, string]): void {
-    const serverMs = Number(seconds) * 1000 + Number(micros) / 1000;
-    this.clockSamples.push({ offsetMs: serverMs - (sentAt + receivedAt) / 2, uncertaintyMs: (receivedAt - sentAt) / 2 });
-    if (this.clockSamples.length > 20) this.clockSamples.shift();
+  private primary(address: string): PrimaryBeat {
+    let state = this.primaries.get(address);
+    if (!state) this.primaries.set(address, (state = { sentAt: undefined, fresh: false, samples: [] }));
+    return state;
+  }
+
+  /** A primary went silent or failed: nothing cached is trusted, and requests fail closed until it (or its successor) answers. */
+  private primaryDown(state: PrimaryBeat, reason: string): void {
+    if (state.fresh || !this.warnedDown) this.markDown(reason);
+    state.fresh = false;
+  }
+
+  private primaryAnswered(state: PrimaryBeat, sentAt: number, reply: unknown): void {
+    pushSample(state.samples, sentAt, Date.now(), reply as [string, string]);
+    state.sentAt = undefined;
+    state.fresh = true;
+  }
+
+  /** Every primary answers within the staleness bound (cluster, Sentinel). */
+  private get primariesFresh(): boolean {
+    const now = Date.now();
+    const expected = this.cluster ? this.cluster.masters.map((m) => m.address) : [...this.primaries.keys()];
+    if (expected.length === 0) return false;
+    return expected.every((address) => {
+      const state = this.primaries.get(address);
+      return state !== undefined && state.fresh && (state.sentAt === undefined || now - state.sentAt <= HEARTBEAT_STALE_MS);
+    });
+  }
+
+  private noteRecovery(): void {
+    if (this.warnedDown && this.isReady) {
+      this.logger.log('Redis answers again');
+      this.warnedDown = false;
+    }
+  }
+
+  /** TIME on every master's own connection (node-redis has no per-node heartbeat); re-reads the slot map while one is silent. */
+  private beatCluster(cluster: RedisClusterType): void {
+    if (!this.connected) return;
+    if (!cluster.isOpen) {
+      // The first discovery failed (no node reachable at start-up): node-redis does not retry it.
+      this.markDown('no cluster node reachable');
+      if (!this.clusterConnecting) {
+        this.clusterConnecting = true;
+        (cluster.connect() as Promise<unknown>).catch(() => undefined).finally(() => (this.clusterConnecting = false));
+      }
+      return;
+    }
+    const now = Date.now();
+    const masters = cluster.masters;
+    const addresses = new Set(masters.map((m) => m.address));
+    for (const address of this.primaries.keys()) if (!addresses.has(address)) this.primaries.delete(address);
+    for (const master of masters) {
+      const state = this.primary(master.address);
+      if (state.sentAt !== undefined) {
+        if (now - state.sentAt > HEARTBEAT_STALE_MS) this.primaryDown(state, `no answer to the heartbeat from ${master.address}`);
+        continue;
+      }
+      const sentAt = (state.sentAt = now);
+      Promise.resolve(cluster.nodeClient(master))
+        .then((node) => node.time())
+        .then(
+          (reply) => {
+            this.primaryAnswered(state, sentAt, reply);
+            this.noteRecovery();
+          },
+          (error: Error) => {
+            state.sentAt = undefined;
+            this.primaryDown(state, `${master.address}: ${error.message}`);
+          },
+        );
+    }
+    if (!this.primariesFresh && !this.rediscovering) {
+      const healthy = masters.find((m) => this.primaries.get(m.address)?.fresh && m.client?.isReady);
+      if (healthy?.client) {
+        this.rediscovering = true;
+        (cluster as unknown as { _slots: { rediscover(client: unknown): Promise<void> } })._slots
+          .rediscover(healthy.client)
+          .catch(() => undefined)
+          .finally(() => (this.rediscovering = false));
+      }
+    }
+  }
+
+  /** TIME to the current primary through Sentinel; a failover empties the state (another node, another clock). */
+  private beatSentinel(sentinel: RedisSentinelType): void {
+    if (!this.connected) return;
+    const node = sentinel.getMasterNode();
+    if (!node) {
+      for (const state of this.primaries.values()) this.primaryDown(state, 'no primary through Sentinel');
+      if (!this.warnedDown) this.markDown('no primary through Sentinel');
+      return;
+    }
+    const address = `${node.host}:${node.port}`;
+    for (const key of this.primaries.keys()) if (key !== address) this.primaries.delete(key);
+    const state = this.primary(address);
+    const now = Date.now();
+    if (state.sentAt !== undefined) {
+      if (now - state.sentAt > HEARTBEAT_STALE_MS) this.primaryDown(state, `no answer to the heartbeat from ${address}`);
+      return;
+    }
+    const sentAt = (state.sentAt = now);
+    sentinel.sendCommand(false, ['TIME'], { abortSignal: AbortSignal.timeout(HEARTBEAT_STALE_MS) }).then(
+      (reply) => {
+        this.primaryAnswered(state, sentAt, reply);
+        this.noteRecovery();
+      },
+      (error: Error) => {
+        state.sentAt = undefined;
+        this.primaryDown(state, `${address}: ${error.message}`);
+      },
+    );
   }
 
   /**
@@ -116,14 +360,14 @@ export class RedisService {
    * before this call's deadline runs out here. A script that finds itself past it refuses to commit,
    * so a call answered 503 for slowness never lands afterwards (ROTATE_SESSION). The estimate of the
    * two clocks' offset with the smallest round trip is used, minus its uncertainty and a margin for
-   * the reply's way back.
+   * the reply's way back. On a cluster the earliest over the masters' clocks (safe for every node:
+   * a node whose clock is ahead only refuses sooner).
    */
   serverDeadline(now = Date.now()): number {
-    const best = this.clockSamples.reduce<{ offsetMs: number; uncertaintyMs: number } | undefined>(
-      (a, b) => (a === undefined || b.uncertaintyMs < a.uncertaintyMs ? b : a),
-      undefined,
-    ) ?? { offsetMs: 0, uncertaintyMs: 0 };
-    return Math.floor(now + this.options.commandTimeoutMs + best.offsetMs - best.uncertaintyMs - DEADLINE_REPLY_MARGIN_MS);
+    const offsets =
+      this.topology === 'node' ? [bestSample(this.clockSamples)] : [...this.primaries.values()].map((state) => bestSample(state.samples));
+    const margin = Math.min(...(offsets.length ? offsets : [bestSample([])]).map((s) => s.offsetMs - s.uncertaintyMs));
+    return Math.floor(now + this.options.commandTimeoutMs + margin - DEADLINE_REPLY_MARGIN_MS);
   }
 
   /** Logged once per outage, however many errors the outage produces. Nothing cached is trusted after it. */
@@ -131,24 +375,54 @@ export class RedisService {
     this.client.clientSideCache?.clear();
     if (!this.warnedDown) this.logger.warn(`Redis unavailable (${reason}); failing closed until it returns`);
     this.warnedDown = true;
-    this.connected = false;
+    if (this.topology === 'node') this.connected = false;
   }
 
   /** Connects, waiting at most a few seconds: a Redis down at start-up means 503s, not a crash. */
   async connect(): Promise<void> {
-    const connecting = this.client.connect().catch(() => undefined);
+    const connecting = (this.client.connect() as Promise<unknown>).catch(() => undefined);
     await Promise.race([connecting, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+    if (this.cluster) {
+      this.connected = true;
+      const cluster = this.cluster;
+      await Promise.all(
+        cluster.masters.map(async (master) => {
+          const state = this.primary(master.address);
+          const sentAt = Date.now();
+          await within(
+            Promise.resolve(cluster.nodeClient(master)).then((node) => node.time()),
+            HEARTBEAT_STALE_MS,
+            () => undefined,
+          ).then(
+            (reply) => reply && this.primaryAnswered(state, sentAt, reply),
+            () => undefined,
+          );
+        }),
+      );
+      return;
+    }
+    if (this.sentinel) {
+      this.connected = true;
+      this.beatSentinel(this.sentinel);
+      const deadline = Date.now() + HEARTBEAT_STALE_MS;
+      while (!this.primariesFresh && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      return;
+    }
     if (this.client.isReady) {
       const sentAt = Date.now();
       await this.client.time().then(
-        (reply) => this.sampleClock(sentAt, Date.now(), reply as unknown as [string, string]),
+        (reply) => pushSample(this.clockSamples, sentAt, Date.now(), reply as unknown as [string, string]),
         () => undefined,
       );
     }
   }
 
-  /** Connected and answering the heartbeat. */
+  /** Connected and every primary answering the heartbeat. */
   get isReady(): boolean {
+    if (this.topology !== 'node') {
+      if (!this.connected || !this.primariesFresh) return false;
+      return this.sentinel ? this.sentinel.getMasterNode() !== undefined : true;
+    }
     const waiting = this.heartbeatSentAt === undefined ? 0 : Date.now() - this.heartbeatSentAt;
     return this.connected && this.client.isReady && waiting <= HEARTBEAT_STALE_MS;
   }
@@ -162,40 +436,107 @@ export class RedisService {
       });
     } catch (error) {
       // A reply error is a bug in a script or command, not an outage: let it surface as such.
-      if (
-        error instanceof ErrorReply &&
-        !error.message.startsWith('NOSCRIPT') &&
-        !/^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOPERM)/.test(error.message)
-      ) {
-        throw error;
-      }
+      if (error instanceof ErrorReply && !OUTAGE_REPLY.test(error.message)) throw error;
       if (error instanceof DependencyUnavailableError) throw error;
       throw new DependencyUnavailableError('redis', error);
     }
   }
 
-  /** EVALSHA, loading the script on first use (or after a Redis restart flushed the cache). */
-  async eval(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
-    return this.run(async (client) => {
+  /**
+   * EVALSHA, loading the script on first use (or after a Redis restart flushed the cache). All keys
+   * must share the first key's hash tag (one slot). `durable`: a session write that, with
+   * REDIS_WAIT_REPLICAS, is answered only once that many replicas have it.
+   */
+  async eval(script: LuaScript, keys: string[], args: string[], options: { durable?: boolean } = {}): Promise<unknown> {
+    const replicas = options.durable ? (this.options.waitReplicas ?? 0) : 0;
+    return this.run(async () => {
       try {
-        return await client.evalSha(script.sha, { keys, arguments: args });
+        return await this.send(script.sha, false, keys, args, replicas);
       } catch (error) {
-        if (error instanceof ErrorReply && error.message.startsWith('NOSCRIPT')) {
-          return client.eval(script.source, { keys, arguments: args });
-        }
+        if (isNoScript(error)) return this.send(script.source, true, keys, args, replicas);
         throw error;
       }
     });
   }
 
+  private send(body: string, source: boolean, keys: string[], args: string[], replicas: number): Promise<unknown> {
+    if (replicas > 0) return this.sendAndWait(body, source, keys, args, replicas);
+    if (this.sentinel) {
+      // Typed commands on a sentinel ignore command options; only sendCommand takes the signal
+      // that stops a write node-redis still holds (no primary yet) once its caller has had a 503.
+      return this.sentinel.sendCommand(false, [source ? 'EVAL' : 'EVALSHA', body, String(keys.length), ...keys, ...args], {
+        abortSignal: AbortSignal.timeout(this.options.commandTimeoutMs),
+      });
+    }
+    const target = this.cluster ?? this.client;
+    return source ? target.eval(body, { keys, arguments: args }) : target.evalSha(body, { keys, arguments: args });
+  }
+
+  /**
+   * The script and WAIT in one pipeline, so WAIT runs on the connection that did the write (WAIT
+   * counts the replicas that reached that connection's last write; inside MULTI it returns at once).
+   * Fewer replicas than asked within the timeout: 503. The write has happened on the primary then,
+   * and is kept: the client retries (a login logs in again, a rotation is answered as a reuse
+   * within the grace period), and the replicas usually catch up moments later.
+   */
+  private async sendAndWait(body: string, source: boolean, keys: string[], args: string[], replicas: number): Promise<unknown> {
+    // Below the command deadline, leaving time for the script and the reply.
+    const waitArgs = ['WAIT', String(replicas), String(Math.max(1, Math.floor(this.options.commandTimeoutMs * 0.6)))];
+    const options = { keys, arguments: args };
+    let replies: unknown[];
+    try {
+      if (this.cluster) {
+        const multi = this.cluster.multi(keys[0]);
+        (source ? multi.eval(body, options) : multi.evalSha(body, options)).addCommand(keys[0], false, waitArgs);
+        replies = await multi.execAsPipeline();
+      } else if (this.sentinel) {
+        const multi = this.sentinel.multi();
+        (source ? multi.eval(body, options) : multi.evalSha(body, options)).addCommand(false, waitArgs);
+        replies = await multi.execAsPipeline();
+      } else {
+        const multi = this.client.multi();
+        (source ? multi.eval(body, options) : multi.evalSha(body, options)).addCommand(waitArgs);
+        replies = await multi.execAsPipeline();
+      }
+    } catch (error) {
+      // The first failing reply says what happened (NOSCRIPT, MOVED, a script bug).
+      if (error instanceof MultiErrorReply && error.replies.length) throw error.replies[error.errorIndexes[0] ?? 0] ?? error;
+      throw error;
+    }
+    const [result, acknowledged] = replies;
+    if (result instanceof ErrorReply) throw result;
+    if (Number(acknowledged) < replicas) {
+      throw new DependencyUnavailableError('redis', new Error(`WAIT: ${String(acknowledged)} of ${replicas} replicas acknowledged`));
+    }
+    return result;
+  }
+
+  /** Readiness: every primary answers, and a cluster says it can serve (its own cluster_state). */
   async ping(): Promise<void> {
+    if (this.cluster) {
+      const cluster = this.cluster;
+      await this.run(async () => {
+        for (const master of cluster.masters) {
+          const node = await cluster.nodeClient(master);
+          const info = String(await node.clusterInfo());
+          if (!/cluster_state:ok/.test(info))
+            throw new DependencyUnavailableError('redis', new Error(`cluster_state not ok on ${master.address}`));
+        }
+      });
+      return;
+    }
+    if (this.sentinel) {
+      const sentinel = this.sentinel;
+      await this.run(() => sentinel.sendCommand(false, ['PING'], { abortSignal: AbortSignal.timeout(this.options.commandTimeoutMs) }));
+      return;
+    }
     await this.run((client) => client.ping());
   }
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     if (this.client.isOpen) {
-      await this.client.close().catch(() => this.client.destroy());
+      await (this.client.close() as Promise<unknown>).catch(() => this.client.destroy());
     }
   }
 }

@@ -60,6 +60,7 @@ export class RedisSessionStore implements SessionStore {
         String(authenticatedAt),
         encodeAuthentication(session),
       ],
+      { durable: true },
     )) as string[];
     return { stale: status === 'stale', evicted };
   }
@@ -92,6 +93,7 @@ export class RedisSessionStore implements SessionStore {
         String(request.graceMs),
         String(this.redis.serverDeadline()),
       ],
+      { durable: true },
     )) as string[];
     const [status, ...fields] = reply;
     const session = () => toInfo(request.userId, [request.sessionId, ...fields.slice(0, 9)]);
