@@ -6,6 +6,8 @@
 //   npm run bench -- --quick      # CI smoke: one short run per scenario, no targets
 //   npm run bench -- --only=public,me
 //   npm run bench -- --only=refresh --profile   # CPU profile of the server in bench/profiles/
+//   npm run bench -- --cluster    # also me, refresh and revocation on a local 3-master Redis Cluster
+//                                 # (one replica each, from redis-server) with two app instances
 //
 // Needs REDIS_URL; uses DATABASE_URL when set, the embedded database otherwise.
 import { spawn } from 'node:child_process';
@@ -27,6 +29,7 @@ const args = Object.fromEntries(
 );
 const quick = Boolean(args.quick);
 const large = Boolean(args.large);
+const cluster = Boolean(args.cluster);
 const only = typeof args.only === 'string' ? new Set(args.only.split(',')) : undefined;
 const RUNS = quick ? 1 : Number(args.runs ?? 5);
 const DURATION = quick ? 2 : Number(args.duration ?? 4);
@@ -60,6 +63,7 @@ const publicKeyFile = join(work, 'jwt-public.pem');
 writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
 writeFileSync(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }));
 const children = [];
+let localCluster;
 
 // Production requires SMTP_URL: registrations queue verification mails, so a sink SMTP server in
 // this process accepts them (and throws them away) rather than letting them pile up in retries.
@@ -81,7 +85,8 @@ async function startProcess(name, script, env, readyPath) {
   const profile = args.profile && name === 'tessera' ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles')}`] : [];
   const child = spawn(process.execPath, [...profile, script], {
     cwd: root,
-    env: { ...process.env, ...env, PORT: String(port) },
+    // An env value of undefined removes the variable (the cluster instances must not see REDIS_URL).
+    env: Object.fromEntries(Object.entries({ ...process.env, ...env, PORT: String(port) }).filter(([, v]) => v !== undefined)),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -124,6 +129,7 @@ async function shutdown() {
   const exits = children.filter((child) => child.exitCode === null).map((child) => new Promise((resolve) => child.once('exit', resolve)));
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   await Promise.race([Promise.all(exits), sleep(5000)]);
+  if (localCluster) await localCluster.stop();
   await Promise.race([new Promise((resolve) => smtpSink.close(resolve)), sleep(2000)]);
   rmSync(work, { recursive: true, force: true });
 }
@@ -249,43 +255,7 @@ try {
 
   if (want('cpu')) results.cpu = await cpuPerRequest(tessera, { public: compared.public, me: compared.me });
 
-  if (want('refresh')) {
-    // 16 connections rotating refresh chains (native clients: the token travels in the body). A chain
-    // is held by one request at a time, as one client holds its own token: autocannon clears a
-    // connection's context after every request, so the chain is taken from a free list rather than
-    // pinned to a connection, and handed back with its successor. Chains whose answer was cut off at
-    // the end of a run are freed before the next run and present their last token again, which the
-    // grace window answers with the same successor.
-    const chains = [];
-    for (let i = 0; i < 32; i++) chains.push((await nativeLogin(tessera.base, await newUser(tessera.base))).refreshToken);
-    const busy = new Set();
-    const refreshFailures = new Map();
-    process.on('exit', () => refreshFailures.size && console.error('refresh failures:', Object.fromEntries(refreshFailures)));
-    results.scenarios.refresh = await measure('refresh', {
-      url: `${tessera.base}/auth/refresh`,
-      connections: 16,
-      beforeRun: () => busy.clear(),
-      requests: [
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          setupRequest: (request, context) => {
-            context.chain = chains.findIndex((_, i) => !busy.has(i));
-            busy.add(context.chain);
-            return { ...request, body: JSON.stringify({ refreshToken: chains[context.chain] }) };
-          },
-          onResponse: (status, body, context) => {
-            busy.delete(context.chain);
-            if (status === 200) chains[context.chain] = JSON.parse(body).refreshToken;
-            else {
-              const key = `${status} ${JSON.parse(body).code}`;
-              refreshFailures.set(key, (refreshFailures.get(key) ?? 0) + 1);
-            }
-          },
-        },
-      ],
-    });
-  }
+  if (want('refresh')) results.scenarios.refresh = await refreshScenario(tessera, 'refresh');
 
   if (want('login')) {
     // Bounded by argon2id by design (about 13 ms of CPU each): reported, not tuned down.
@@ -315,9 +285,90 @@ try {
       measure('sessions-1m', { url: `${tessera.base}/users/me`, headers: bearer }),
     );
 
+  if (cluster) results.cluster = await clusterScenarios(compared.me);
+
   report();
 } finally {
   await shutdown();
+}
+
+/**
+ * --cluster: two Tessera instances on a local 3-master Redis Cluster (one replica each). `me` on
+ * each instance, in turn, round by round with `me` on the single-node server (so the ratios are
+ * per round); `refresh` on instance A; revocation on A seen by B. Rows are labelled `cluster: …`.
+ */
+async function clusterScenarios(singleNodeMe) {
+  const { startCluster } = await import('./redis-cluster.mjs');
+  console.error('cluster: starting 3 masters + 3 replicas from redis-server…');
+  localCluster = await startCluster();
+  const clusterEnv = (dir) => ({
+    ...serverEnv(join(work, dir)),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    REDIS_URL: undefined,
+    REDIS_CLUSTER_NODES: localCluster.nodes,
+  });
+  const a = await startProcess('tessera-cluster-a', 'dist/main.js', clusterEnv('ca'), '/health/ready');
+  const b = await startProcess('tessera-cluster-b', 'dist/main.js', clusterEnv('cb'), '/health/ready');
+  const email = await newUser(a.base);
+  const { accessToken } = await nativeLogin(a.base, email);
+  const bearer = { authorization: `Bearer ${accessToken}` };
+  const out = { redisNodes: localCluster.ports.length, instances: 2, scenarios: {} };
+  if (want('me')) {
+    const rows = await measureInterleaved({
+      'me (one node, paired)': singleNodeMe,
+      'cluster: me (instance A)': { url: `${a.base}/users/me`, headers: bearer },
+      'cluster: me (instance B)': { url: `${b.base}/users/me`, headers: bearer },
+    });
+    Object.assign(out.scenarios, rows);
+    const one = rows['me (one node, paired)'].runs;
+    const perRound = (name) => +median(rows[name].runs.map((x, i) => x / one[i])).toFixed(2);
+    out.ratios = {
+      'cluster me (A) / me (one node)': perRound('cluster: me (instance A)'),
+      'cluster me (B) / me (one node)': perRound('cluster: me (instance B)'),
+    };
+  }
+  if (want('refresh')) out.scenarios['cluster: refresh (instance A)'] = await refreshScenario(a, 'cluster: refresh (instance A)');
+  if (want('revocation')) out.revocation = await revocationLatency(a, email, b, 'cluster: revocation A→B');
+  return out;
+}
+
+/** 16 connections rotating refresh chains on one server (its own 32 users). */
+async function refreshScenario(server, name) {
+  // 16 connections rotating refresh chains (native clients: the token travels in the body). A chain
+  // is held by one request at a time, as one client holds its own token: autocannon clears a
+  // connection's context after every request, so the chain is taken from a free list rather than
+  // pinned to a connection, and handed back with its successor. Chains whose answer was cut off at
+  // the end of a run are freed before the next run and present their last token again, which the
+  // grace window answers with the same successor.
+  const chains = [];
+  for (let i = 0; i < 32; i++) chains.push((await nativeLogin(server.base, await newUser(server.base))).refreshToken);
+  const busy = new Set();
+  const refreshFailures = new Map();
+  process.on('exit', () => refreshFailures.size && console.error(`${name} failures:`, Object.fromEntries(refreshFailures)));
+  return measure(name, {
+    url: `${server.base}/auth/refresh`,
+    connections: 16,
+    beforeRun: () => busy.clear(),
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request, context) => {
+          context.chain = chains.findIndex((_, i) => !busy.has(i));
+          busy.add(context.chain);
+          return { ...request, body: JSON.stringify({ refreshToken: chains[context.chain] }) };
+        },
+        onResponse: (status, body, context) => {
+          busy.delete(context.chain);
+          if (status === 200) chains[context.chain] = JSON.parse(body).refreshToken;
+          else {
+            const key = `${status} ${JSON.parse(body).code}`;
+            refreshFailures.set(key, (refreshFailures.get(key) ?? 0) + 1);
+          }
+        },
+      },
+    ],
+  });
 }
 
 /**
@@ -354,13 +405,16 @@ async function cpuPerRequest(server, scenarios) {
 }
 
 // A revocation on one instance, seen by another: logout on A, then poll B until it refuses.
-async function revocationLatency(a, email) {
-  const b = await startProcess(
-    'tessera-b',
-    'dist/main.js',
-    { ...serverEnv(join(work, 'b')), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
-    '/health/ready',
-  );
+// Starts its own B unless one is given (the cluster's second instance), and stops only its own.
+async function revocationLatency(a, email, given, label = 'revocation A→B') {
+  const b =
+    given ??
+    (await startProcess(
+      'tessera-b',
+      'dist/main.js',
+      { ...serverEnv(join(work, 'b')), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
+      '/health/ready',
+    ));
   const samples = [];
   for (let i = 0; i < (quick ? 3 : 20); i++) {
     const { accessToken: token } = await nativeLogin(a.base, email);
@@ -375,9 +429,9 @@ async function revocationLatency(a, email) {
     }
     samples.push(performance.now() - ended);
   }
-  b.child.kill('SIGTERM');
+  if (!given) b.child.kill('SIGTERM');
   const row = { medianMs: +median(samples).toFixed(2), maxMs: +Math.max(...samples).toFixed(2), samples: samples.length };
-  console.error(`  revocation A→B: median ${row.medianMs} ms, max ${row.maxMs} ms`);
+  console.error(`  ${label}: median ${row.medianMs} ms, max ${row.maxMs} ms`);
   return row;
 }
 
@@ -509,6 +563,12 @@ function report() {
     'sessions-1m within 5 % of me': check(results.ratios['sessions-1m / me'], (v) => v >= 0.95),
     'revocation seen by another instance ≤ 50 ms': check(results.revocation?.maxMs, (v) => v <= 50),
   };
+  const c = results.cluster;
+  if (c) {
+    const perInstance = c.ratios && Math.min(...Object.values(c.ratios));
+    results.targets['cluster: me per instance ≥ 0.90 × me on one node'] = check(perInstance, (v) => v >= 0.9);
+    results.targets['cluster: revocation A→B ≤ 50 ms'] = check(c.revocation?.maxMs, (v) => v <= 50);
+  }
   results.machine = {
     cpu: cpus()[0]?.model,
     cores: cpus().length,
@@ -519,12 +579,17 @@ function report() {
   results.date = new Date().toISOString();
   results.settings = { runs: RUNS, durationSeconds: DURATION, connections: CONNECTIONS, quick };
 
-  const table = Object.entries(s).map(([name, r]) => ({ scenario: name, 'req/s (median)': r.rps, 'p50 ms': r.p50, 'p99 ms': r.p99 }));
+  const table = Object.entries({ ...s, ...c?.scenarios }).map(([name, r]) => ({
+    scenario: name,
+    'req/s (median)': r.rps,
+    'p50 ms': r.p50,
+    'p99 ms': r.p99,
+  }));
   console.log('\n' + formatTable(table));
   console.log(
     '\n' +
       formatTable(
-        Object.entries(results.ratios)
+        Object.entries({ ...results.ratios, ...c?.ratios })
           .filter(([, v]) => v !== undefined)
           .map(([k, v]) => ({ ratio: k, value: v })),
       ),
@@ -543,12 +608,28 @@ function report() {
     console.log(
       `Revocation on A seen by B: median ${results.revocation.medianMs} ms, max ${results.revocation.maxMs} ms (${results.revocation.samples} samples)`,
     );
+  if (c?.revocation)
+    console.log(
+      `Cluster (3 masters + 3 replicas, 2 instances): revocation on A seen by B: median ${c.revocation.medianMs} ms, max ${c.revocation.maxMs} ms (${c.revocation.samples} samples)`,
+    );
+  if (
+    c &&
+    (results.targets['cluster: me per instance ≥ 0.90 × me on one node'] === 'MISSED' ||
+      results.targets['cluster: revocation A→B ≤ 50 ms'] === 'MISSED')
+  )
+    console.log(
+      `Cluster target missed on ${cores()} core(s) with six redis-server processes, two cluster instances, the single-node server and the load generator on the same box: figures above, plainly (noisy here).`,
+    );
   console.log(
     '\n' +
       formatTable(Object.entries(results.targets).map(([k, v]) => ({ target: k, result: quick ? `${v} (not asserted in --quick)` : v }))),
   );
   writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
   console.log('\nwritten: bench/results.json');
+}
+
+function cores() {
+  return cpus().length;
 }
 
 function formatTable(rows) {
