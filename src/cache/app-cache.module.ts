@@ -15,9 +15,12 @@ import type { RedisService } from '../redis/redis.service.js';
       isGlobal: true,
       inject: [REDIS],
       useFactory: (redis: RedisService | null) => {
-        const keyv = redis
+        const store = redis ? new KeyvRedis(redis.client, { throwOnErrors: true }) : undefined;
+        // Sentinel unreachable at start-up: the service builds a new client later; follow it.
+        if (redis && store) redis.onClientReplaced((client) => (store.client = client));
+        const keyv = store
           ? new Keyv({
-              store: new KeyvRedis(redis.client, { throwOnErrors: true }),
+              store,
               namespace: 'cache',
               useKeyPrefix: false,
               // Plain JSON: Keyv's default deserializer revives Buffers with a per-key reviver,

@@ -104,10 +104,21 @@ function isNoScript(error: unknown): boolean {
  */
 export class RedisService {
   /** The node-redis object (a client, a cluster or a sentinel); use keyed commands only. */
-  readonly client: RedisClientType;
+  get client(): RedisClientType {
+    return this.current;
+  }
   readonly topology: 'node' | 'cluster' | 'sentinel';
+  private current: RedisClientType;
   private readonly cluster: RedisClusterType | undefined;
-  private readonly sentinel: RedisSentinelType | undefined;
+  /** Replaced by a fresh one when its first connect failed (node-redis cannot retry a failed sentinel connect). */
+  private sentinel: RedisSentinelType | undefined;
+  private buildSentinel: (() => RedisSentinelType) | undefined;
+  /** Sentinel: the current object's connect() is under way / failed, and when a rebuild may next be tried. */
+  private sentinelConnecting = false;
+  private sentinelFailed = false;
+  private sentinelRebuilds = 0;
+  private sentinelRetryAt = 0;
+  private readonly replacedListeners: ((client: RedisClientType) => void)[] = [];
   private readonly logger = new Logger('Redis');
   private connected = false;
   private warnedDown = false;
@@ -153,41 +164,45 @@ export class RedisService {
       }) as unknown as RedisClusterType;
       this.cluster.on('error', () => undefined);
       this.cluster.on('node-error', () => undefined);
-      this.client = this.cluster as unknown as RedisClientType;
+      this.current = this.cluster as unknown as RedisClientType;
     } else if (options.sentinel) {
       const { sentinels, master, tls, username, password, sentinelPassword } = options.sentinel;
       this.topology = 'sentinel';
-      this.sentinel = createSentinel({
-        name: master,
-        sentinelRootNodes: sentinels,
-        RESP: 3,
-        ...(clientSideCache ? { clientSideCache } : {}),
-        masterPoolSize: 1,
-        replicaPoolSize: 0,
-        nodeClientOptions: {
-          ...(username ? { username } : {}),
-          ...(password ? { password } : {}),
-          disableOfflineQueue: true,
-          socket: tls ? { ...socket, tls: true as const } : socket,
-        },
-        sentinelClientOptions: {
-          ...(sentinelPassword ? { password: sentinelPassword } : {}),
-          socket: tls ? { connectTimeout: 2000, tls: true as const } : { connectTimeout: 2000 },
-        },
-      }) as unknown as RedisSentinelType;
-      // 'error' may carry a string here; the heartbeat is what decides.
-      this.sentinel.on('error', () => undefined);
-      this.sentinel.on('topology-change', (event: { type: string }) => {
-        // Another primary: another clock, and nothing cached from the old one is trusted.
-        if (event.type === 'MASTER_CHANGE') {
-          this.primaries.clear();
-          this.sentinel?.clientSideCache?.clear();
-        }
-      });
-      this.client = this.sentinel as unknown as RedisClientType;
+      this.buildSentinel = () => {
+        const built = createSentinel({
+          name: master,
+          sentinelRootNodes: sentinels,
+          RESP: 3,
+          ...(clientSideCache ? { clientSideCache } : {}),
+          masterPoolSize: 1,
+          replicaPoolSize: 0,
+          nodeClientOptions: {
+            ...(username ? { username } : {}),
+            ...(password ? { password } : {}),
+            disableOfflineQueue: true,
+            socket: tls ? { ...socket, tls: true as const } : socket,
+          },
+          sentinelClientOptions: {
+            ...(sentinelPassword ? { password: sentinelPassword } : {}),
+            socket: tls ? { connectTimeout: 2000, tls: true as const } : { connectTimeout: 2000 },
+          },
+        }) as unknown as RedisSentinelType;
+        // 'error' may carry a string here; the heartbeat is what decides.
+        built.on('error', () => undefined);
+        built.on('topology-change', (event: { type: string }) => {
+          // Another primary: another clock, and nothing cached from the old one is trusted.
+          if (event.type === 'MASTER_CHANGE') {
+            this.primaries.clear();
+            built.clientSideCache?.clear();
+          }
+        });
+        return built;
+      };
+      this.sentinel = this.buildSentinel();
+      this.current = this.sentinel as unknown as RedisClientType;
     } else {
       this.topology = 'node';
-      this.client = createClient({
+      this.current = createClient({
         url: options.url,
         RESP: 3,
         ...(clientSideCache ? { clientSideCache } : {}),
@@ -328,6 +343,11 @@ export class RedisService {
   /** TIME to the current primary through Sentinel; a failover empties the state (another node, another clock). */
   private beatSentinel(sentinel: RedisSentinelType): void {
     if (!this.connected) return;
+    if (this.sentinelFailed || (!sentinel.isOpen && !this.sentinelConnecting)) {
+      this.markDown('no sentinel reachable');
+      this.rebuildSentinel(sentinel);
+      return;
+    }
     const node = sentinel.getMasterNode();
     if (!node) {
       for (const state of this.primaries.values()) this.primaryDown(state, 'no primary through Sentinel');
@@ -351,6 +371,46 @@ export class RedisService {
       (error: Error) => {
         state.sentAt = undefined;
         this.primaryDown(state, `${address}: ${error.message}`);
+      },
+    );
+  }
+
+  /** Called with the new object when `client` is replaced (Sentinel, after a failed first connect). */
+  onClientReplaced(listener: (client: RedisClientType) => void): void {
+    this.replacedListeners.push(listener);
+  }
+
+  /**
+   * No sentinel answered the first connect: node-redis cannot retry it (a failed connect needs
+   * destroy() and a new object), so a fresh one with the same options is built and connected, with
+   * capped backoff, until one connects.
+   */
+  private rebuildSentinel(old: RedisSentinelType): void {
+    if (this.sentinelConnecting || Date.now() < this.sentinelRetryAt || !this.buildSentinel) return;
+    this.sentinelRetryAt = Date.now() + Math.min(500 * 2 ** this.sentinelRebuilds++, 5000);
+    // It may already be closed (then destroy throws): nothing left to free.
+    void Promise.resolve()
+      .then(() => old.destroy())
+      .catch(() => undefined);
+    this.sentinel = this.buildSentinel();
+    this.current = this.sentinel as unknown as RedisClientType;
+    for (const listener of this.replacedListeners) listener(this.current);
+    void this.connectSentinel(this.sentinel);
+  }
+
+  private connectSentinel(sentinel: RedisSentinelType): Promise<unknown> {
+    this.sentinelConnecting = true;
+    this.sentinelFailed = false;
+    return (sentinel.connect() as Promise<unknown>).then(
+      () => {
+        if (sentinel !== this.sentinel) return;
+        this.sentinelConnecting = false;
+        this.sentinelRebuilds = 0;
+      },
+      () => {
+        if (sentinel !== this.sentinel) return;
+        this.sentinelConnecting = false;
+        this.sentinelFailed = true;
       },
     );
   }
@@ -380,7 +440,9 @@ export class RedisService {
 
   /** Connects, waiting at most a few seconds: a Redis down at start-up means 503s, not a crash. */
   async connect(): Promise<void> {
-    const connecting = (this.client.connect() as Promise<unknown>).catch(() => undefined);
+    const connecting = this.sentinel
+      ? this.connectSentinel(this.sentinel)
+      : (this.client.connect() as Promise<unknown>).catch(() => undefined);
     await Promise.race([connecting, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
     if (this.cluster) {
       this.connected = true;

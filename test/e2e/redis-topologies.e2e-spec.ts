@@ -11,6 +11,7 @@ import { RedisTicketStore } from '../../src/tickets/ticket-store.js';
 import { bearer, PASSWORD, refreshCookieOf, registerAndLogin, startApp, type TestApp } from '../support/app.js';
 import {
   cli,
+  freePorts,
   haveRedisServer,
   type LocalCluster,
   type LocalSentinelGroup,
@@ -329,4 +330,43 @@ describeTopologies('Sentinel failover and writes already answered 503', () => {
       await group.stop();
     }
   });
+});
+
+describeTopologies('Sentinel unreachable at start-up', () => {
+  test('503 (never 500) while no sentinel answers, then ready and working once the group starts, without a restart', async () => {
+    const ports = await freePorts(5);
+    const name = 'latemaster';
+    const keyDir = mkdtempSync(join(tmpdir(), 'tessera-keys-'));
+    const keyFile = join(keyDir, 'jwt-private.pem');
+    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    let group: LocalSentinelGroup | undefined;
+    const app = await startApp({
+      REDIS_URL: undefined,
+      REDIS_SENTINELS: ports
+        .slice(2)
+        .map((port) => `127.0.0.1:${port}`)
+        .join(','),
+      REDIS_SENTINEL_MASTER: name,
+      JWT_PRIVATE_KEY_FILE: keyFile,
+      SERVER_SECRETS: randomBytes(32).toString('hex'),
+    });
+    try {
+      await app.http().get('/health/ready').expect(503);
+      const login = await app.http().post('/auth/login').send({ email: 'nobody@example.com', password: PASSWORD });
+      expect(login.status).toBe(503);
+      // node-redis's own connect loop gives up after maxCommandRediscovers (16) rounds a second
+      // apart; start the group only after that, when only a new sentinel object can connect.
+      await new Promise((resolve) => setTimeout(resolve, 20_000));
+      await app.http().get('/health/ready').expect(503);
+      group = await startSentinelGroup({ name, ports });
+      await until('ready once the sentinels answer', async () => (await app.http().get('/health/ready')).status === 200, 30_000);
+      const user = await registerAndLogin(app);
+      await app.http().get('/users/me').set(bearer(user.accessToken)).expect(200);
+      await app.http().post('/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    } finally {
+      await app.close();
+      await group?.stop();
+      rmSync(keyDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -52,7 +52,7 @@ async function anyPort(): Promise<number> {
 }
 
 /** n distinct free ports, each with port+10000 free too (a cluster node's bus port); never 6379. */
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < n) {
     const port = await anyPort();
@@ -194,9 +194,11 @@ export async function startSentinelGroup({
   downAfterMs = 1000,
   failoverTimeoutMs = 5000,
   name = 'mymaster',
+  /** Primary, replica and three sentinels (default: free ports), e.g. to point an app at them before they start. */
+  ports = undefined as number[] | undefined,
 } = {}): Promise<LocalSentinelGroup> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-sentinel-'));
-  const [primary, replica, ...sentinels] = await freePorts(5);
+  const [primary, replica, ...sentinels] = ports ?? (await freePorts(5));
   const procs = new Map<number, ChildProcess>();
   try {
     for (const port of [primary, replica]) {
