@@ -35,21 +35,27 @@ export class MfaService {
 
   /** A pending factor labelled with the account's email (what the authenticator app lists). */
   async enrolTotp(user: Caller): Promise<TotpEnrolment> {
-    // Already set up: 409 first (the same answer TotpService gives, before any step-up question).
-    if (await this.totp.isEnabled(user.id)) throw Problems.mfaAlreadyEnabled();
-    // An account with a passkey already has a factor: adding the app needs two factors' proof.
-    await this.factors.requireTwoFactorProofToAdd(user, this.auth.reauthMaxAgeSeconds);
+    await this.mayAddTotp(user);
     const { email } = await this.users.getById(user.id);
     return this.totp.enrol(user.id, email);
   }
 
   async confirmTotp(user: Caller, code: string, context: RequestContext): Promise<{ recoveryCodes: string[] }> {
-    if (await this.totp.isEnabled(user.id)) throw Problems.mfaAlreadyEnabled();
     // Checked again at confirmation: the account may have gained a passkey since the enrolment began.
-    await this.factors.requireTwoFactorProofToAdd(user, this.auth.reauthMaxAgeSeconds);
+    await this.mayAddTotp(user);
     const confirmed = await this.totp.confirm(user.id, code);
     await this.events.record({ type: 'mfa.enabled', userId: user.id, sessionId: user.sessionId, details: { method: 'totp' }, context });
     return confirmed;
+  }
+
+  /**
+   * Before enrolling or confirming the app: already set up is 409 first (the answer TotpService
+   * gives, before any step-up question); an account with a passkey already has a factor, and
+   * adding the app then needs two factors' proof.
+   */
+  private async mayAddTotp(user: Caller): Promise<void> {
+    if (await this.totp.isEnabled(user.id)) throw Problems.mfaAlreadyEnabled();
+    await this.factors.requireTwoFactorProofToAdd(user, this.auth.reauthMaxAgeSeconds);
   }
 
   /** Removes the factor and its recovery codes; 409 `mfa_not_enabled` when there was none. */
