@@ -132,7 +132,7 @@ export class SecurityEventsService implements OnApplicationBootstrap, OnModuleDe
     }
     const redis = this.redis;
     if (!redis?.isReady) return;
-    const raw = await redis.run((client) => client.lRange(PENDING_KEY, 0, FLUSH_BATCH - 1)).catch(() => [] as string[]);
+    const raw = await redis.run((client) => client.lRange(PENDING_KEY, 0, FLUSH_BATCH - 1), PENDING_KEY).catch(() => [] as string[]);
     if (raw.length === 0) return;
     const events = raw.map(parseEvent);
     const unreadable = events.filter((e) => !e).length;
@@ -149,7 +149,7 @@ export class SecurityEventsService implements OnApplicationBootstrap, OnModuleDe
         const multi = client.multi();
         for (const value of raw) multi.lRem(PENDING_KEY, 1, value);
         return multi.exec();
-      })
+      }, PENDING_KEY)
       // Not removed: the next flush inserts them again, which changes nothing.
       .catch(() => undefined);
   }
@@ -229,7 +229,7 @@ export class SecurityEventsService implements OnApplicationBootstrap, OnModuleDe
   private async pushToRedis(events: SecurityEvent[]): Promise<boolean> {
     if (!this.redis) return false;
     return this.redis
-      .run((client) => client.rPush(PENDING_KEY, events.map(serializeEvent)))
+      .run((client) => client.rPush(PENDING_KEY, events.map(serializeEvent)), PENDING_KEY)
       .then(
         () => true,
         () => false,

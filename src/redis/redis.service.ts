@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
+// The slot function node-redis itself routes by, so "which master owns this key" agrees with it.
+import keySlot from 'cluster-key-slot';
 import {
   createClient,
   MultiErrorReply,
@@ -130,6 +132,14 @@ export class RedisService {
   private readonly primaries = new Map<string, PrimaryBeat>();
   private rediscovering = false;
   private clusterConnecting = false;
+  /**
+   * Cluster: the nodes' `cluster-require-full-coverage` is `no`, so the cluster serves the slots it
+   * still covers while a shard is down, and so do we (only keys of a silent master fail). Unknown
+   * (CONFIG refused, e.g. on managed services) counts as `yes`: the whole instance fails closed.
+   */
+  private partialCoverage = false;
+  private coverageKnown = false;
+  private readingCoverage = false;
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly options: RedisOptions) {
@@ -274,19 +284,63 @@ export class RedisService {
     state.fresh = true;
   }
 
+  /** This primary answered its last heartbeat and the one outstanding is not overdue. */
+  private isFresh(address: string, now = Date.now()): boolean {
+    const state = this.primaries.get(address);
+    return state !== undefined && state.fresh && (state.sentAt === undefined || now - state.sentAt <= HEARTBEAT_STALE_MS);
+  }
+
   /** Every primary answers within the staleness bound (cluster, Sentinel). */
   private get primariesFresh(): boolean {
     const now = Date.now();
     const expected = this.cluster ? this.cluster.masters.map((m) => m.address) : [...this.primaries.keys()];
-    if (expected.length === 0) return false;
-    return expected.every((address) => {
-      const state = this.primaries.get(address);
-      return state !== undefined && state.fresh && (state.sentAt === undefined || now - state.sentAt <= HEARTBEAT_STALE_MS);
-    });
+    return expected.length > 0 && expected.every((address) => this.isFresh(address, now));
+  }
+
+  /** The master that owns `key`'s slot now (cluster), if the slot is covered. */
+  private masterOf(key: string): string | undefined {
+    return this.cluster?.slots[keySlot(key)]?.master.address;
+  }
+
+  /**
+   * Whether a command on `key` may be sent (and a cached reply trusted). A cluster that serves
+   * partial coverage is judged per slot: its master must be fresh. Everywhere else: `isReady`.
+   */
+  private canServe(key: string | undefined): boolean {
+    if (!this.partialCoverage || key === undefined) return this.isReady;
+    const master = this.masterOf(key);
+    return this.connected && master !== undefined && this.isFresh(master);
+  }
+
+  /** Reads the cluster's own `cluster-require-full-coverage` from a live master (once it answers). */
+  private readCoverage(cluster: RedisClusterType): void {
+    if (this.coverageKnown || this.readingCoverage) return;
+    const master = cluster.masters.find((m) => this.isFresh(m.address));
+    if (!master) return;
+    this.readingCoverage = true;
+    void within(
+      Promise.resolve(cluster.nodeClient(master)).then((node) => node.configGet('cluster-require-full-coverage')),
+      HEARTBEAT_STALE_MS,
+      () => undefined,
+    )
+      .then(
+        (reply) => {
+          if (!reply) return;
+          this.partialCoverage = String((reply as Record<string, string>)['cluster-require-full-coverage']).toLowerCase() === 'no';
+          this.coverageKnown = true;
+          if (this.partialCoverage) this.logger.log('Redis Cluster serves partial coverage: a shard down fails only its own keys');
+        },
+        // CONFIG refused (a managed service, an ACL): stay strict.
+        (error: Error) => {
+          this.coverageKnown = true;
+          this.logger.log(`cluster-require-full-coverage unreadable (${error.message}); treated as yes`);
+        },
+      )
+      .finally(() => (this.readingCoverage = false));
   }
 
   private noteRecovery(): void {
-    if (this.warnedDown && this.isReady) {
+    if (this.warnedDown && (this.cluster ? this.primariesFresh : this.isReady)) {
       this.logger.log('Redis answers again');
       this.warnedDown = false;
     }
@@ -316,9 +370,16 @@ export class RedisService {
       }
       const sentAt = (state.sentAt = now);
       Promise.resolve(cluster.nodeClient(master))
-        .then((node) => node.time())
+        // ROLE beside TIME: a master that was frozen and thawed after its replica took over answers
+        // TIME as a replica; only ROLE says our slot map is out of date (re-read below).
+        .then((node) => Promise.all([node.time(), node.sendCommand<unknown[]>(['ROLE'])]))
         .then(
-          (reply) => {
+          ([reply, role]) => {
+            if (String(role?.[0]) !== 'master') {
+              state.sentAt = undefined;
+              this.primaryDown(state, `${master.address} is no longer a master`);
+              return;
+            }
             this.primaryAnswered(state, sentAt, reply);
             this.noteRecovery();
           },
@@ -328,6 +389,7 @@ export class RedisService {
           },
         );
     }
+    this.readCoverage(cluster);
     if (!this.primariesFresh && !this.rediscovering) {
       const healthy = masters.find((m) => this.primaries.get(m.address)?.fresh && m.client?.isReady);
       if (healthy?.client) {
@@ -420,12 +482,18 @@ export class RedisService {
    * before this call's deadline runs out here. A script that finds itself past it refuses to commit,
    * so a call answered 503 for slowness never lands afterwards (ROTATE_SESSION). The estimate of the
    * two clocks' offset with the smallest round trip is used, minus its uncertainty and a margin for
-   * the reply's way back. On a cluster the earliest over the masters' clocks (safe for every node:
-   * a node whose clock is ahead only refuses sooner).
+   * the reply's way back. On a cluster, the clock of the master that owns `key`; without a key (or
+   * before that master was heard) the earliest over the masters' clocks (safe for every node: a
+   * node whose clock is ahead only refuses sooner).
    */
-  serverDeadline(now = Date.now()): number {
+  serverDeadline(key?: string, now = Date.now()): number {
+    const owner = key === undefined ? undefined : this.primaries.get(this.masterOf(key) ?? '');
     const offsets =
-      this.topology === 'node' ? [bestSample(this.clockSamples)] : [...this.primaries.values()].map((state) => bestSample(state.samples));
+      this.topology === 'node'
+        ? [bestSample(this.clockSamples)]
+        : owner?.samples.length
+          ? [bestSample(owner.samples)]
+          : [...this.primaries.values()].map((state) => bestSample(state.samples));
     const margin = Math.min(...(offsets.length ? offsets : [bestSample([])]).map((s) => s.offsetMs - s.uncertaintyMs));
     return Math.floor(now + this.options.commandTimeoutMs + margin - DEADLINE_REPLY_MARGIN_MS);
   }
@@ -461,6 +529,9 @@ export class RedisService {
           );
         }),
       );
+      this.readCoverage(cluster);
+      const deadline = Date.now() + HEARTBEAT_STALE_MS;
+      while (this.readingCoverage && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       return;
     }
     if (this.sentinel) {
@@ -479,19 +550,27 @@ export class RedisService {
     }
   }
 
-  /** Connected and every primary answering the heartbeat. */
+  /**
+   * Connected and every primary answering the heartbeat; a cluster serving partial coverage: at
+   * least one (which keys it can serve is then decided per slot, see canServe).
+   */
   get isReady(): boolean {
     if (this.topology !== 'node') {
-      if (!this.connected || !this.primariesFresh) return false;
+      if (!this.connected) return false;
+      if (this.partialCoverage && this.cluster) return this.cluster.masters.some((m) => this.isFresh(m.address));
+      if (!this.primariesFresh) return false;
       return this.sentinel ? this.sentinel.getMasterNode() !== undefined : true;
     }
     const waiting = this.heartbeatSentAt === undefined ? 0 : Date.now() - this.heartbeatSentAt;
     return this.connected && this.client.isReady && waiting <= HEARTBEAT_STALE_MS;
   }
 
-  /** Runs one Redis operation under the deadline, mapping connection failures to 503. */
-  async run<T>(operation: (client: RedisClientType) => Promise<T>): Promise<T> {
-    if (!this.isReady) throw new DependencyUnavailableError('redis');
+  /**
+   * Runs one Redis operation under the deadline, mapping connection failures to 503. `key`: the
+   * key it touches (on a cluster serving partial coverage, only that slot's master must answer).
+   */
+  async run<T>(operation: (client: RedisClientType) => Promise<T>, key?: string): Promise<T> {
+    if (!this.canServe(key)) throw new DependencyUnavailableError('redis');
     try {
       return await within(operation(this.client), this.options.commandTimeoutMs, () => {
         throw new DependencyUnavailableError('redis');
@@ -518,7 +597,7 @@ export class RedisService {
         if (isNoScript(error)) return this.send(script.source, true, keys, args, replicas);
         throw error;
       }
-    });
+    }, keys[0]);
   }
 
   private send(body: string, source: boolean, keys: string[], args: string[], replicas: number): Promise<unknown> {
@@ -573,12 +652,17 @@ export class RedisService {
     return result;
   }
 
-  /** Readiness: every primary answers, and a cluster says it can serve (its own cluster_state). */
+  /**
+   * Readiness: every primary answers, and a cluster says it can serve (its own cluster_state). A
+   * cluster serving partial coverage: the masters that answer say cluster_state:ok (a shard down
+   * then fails only its own keys, as the cluster itself does).
+   */
   async ping(): Promise<void> {
     if (this.cluster) {
       const cluster = this.cluster;
       await this.run(async () => {
-        for (const master of cluster.masters) {
+        const masters = this.partialCoverage ? cluster.masters.filter((m) => this.isFresh(m.address)) : cluster.masters;
+        for (const master of masters) {
           const node = await cluster.nodeClient(master);
           const info = String(await node.clusterInfo());
           if (!/cluster_state:ok/.test(info))

@@ -56,7 +56,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   async reset(key: string): Promise<void> {
-    await this.redis.run((client) => client.del(`rl:{${key}}`));
+    await this.redis.run((client) => client.del(`rl:{${key}}`), `rl:{${key}}`);
   }
 }
 

@@ -43,7 +43,7 @@ export class RedisTicketStore implements TicketStore {
   }
 
   async peek(key: string): Promise<string | undefined> {
-    const value = await this.redis.run((client) => client.hGet(redisKey(key), 'v'));
+    const value = await this.redis.run((client) => client.hGet(redisKey(key), 'v'), redisKey(key));
     return value ?? undefined;
   }
 

@@ -296,6 +296,120 @@ describeTopologies.each(topologies)('Tessera on a real Redis %s', (name, start) 
   });
 });
 
+describeTopologies('Redis Cluster with cluster-require-full-coverage no', () => {
+  let cluster: LocalCluster;
+  let app: TestApp;
+  let keyDir: string;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ requireFullCoverage: false });
+    keyDir = mkdtempSync(join(tmpdir(), 'tessera-keys-'));
+    const keyFile = join(keyDir, 'jwt-private.pem');
+    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    app = await startApp({
+      REDIS_URL: undefined,
+      REDIS_CLUSTER_NODES: cluster.nodes,
+      JWT_PRIVATE_KEY_FILE: keyFile,
+      SERVER_SECRETS: randomBytes(32).toString('hex'),
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await cluster?.stop();
+    rmSync(keyDir, { recursive: true, force: true });
+  });
+
+  test('a frozen master (SIGSTOP) is noticed: its users get 503, not answers from memory; the others keep working; SIGCONT recovers', async () => {
+    const frozen = await registerAndLogin(app);
+    const master = await cluster.masterOf(indexKey(frozen.userId));
+    let other = await registerAndLogin(app);
+    while ((await cluster.masterOf(indexKey(other.userId))) === master) other = await registerAndLogin(app);
+    // Cached now: from here on the session check makes no round trip, so only the heartbeat can notice the freeze.
+    await app.http().get('/users/me').set(bearer(frozen.accessToken)).expect(200);
+    await app.http().get('/users/me').set(bearer(frozen.accessToken)).expect(200);
+
+    cluster.kill(master, 'SIGSTOP');
+    try {
+      await until(
+        'the frozen master is noticed',
+        async () => (await app.http().get('/users/me').set(bearer(frozen.accessToken))).status === 503,
+        10_000,
+      );
+      await app.http().get('/users/me').set(bearer(other.accessToken)).expect(200);
+    } finally {
+      cluster.kill(master, 'SIGCONT');
+    }
+    // Thawed (or replaced by its promoted replica): the same session works again without a new login.
+    await until(
+      'the session is served again',
+      async () => (await app.http().get('/users/me').set(bearer(frozen.accessToken))).status === 200,
+      20_000,
+    );
+    await app.http().get('/health/ready').expect(200);
+    // The thawed node rejoins (as a replica once its own was promoted): wait until every node agrees
+    // and a few logins in a row, which may touch any shard (their rate limits), all work.
+    await until(
+      'the cluster settles',
+      async () => {
+        const views = await Promise.all(cluster.ports.map((p) => cli(p, 'cluster', 'nodes')));
+        return views.every((v) => !/fail/.test(v) && (v.match(/master/g) ?? []).length === 3);
+      },
+      20_000,
+    );
+    let inARow = 0;
+    await until(
+      'logins work again',
+      async () => {
+        const status = (await app.http().post('/auth/login').send({ email: other.email, password: PASSWORD })).status;
+        inARow = status === 200 ? inARow + 1 : 0;
+        return inARow >= 5;
+      },
+      20_000,
+    );
+  });
+
+  test('a shard down (master and replica) fails only its own users; the others keep working and readiness follows the cluster', async () => {
+    // Whatever an earlier test left settling, registrations work before the shard is taken away.
+    await until(
+      'registrations work',
+      async () =>
+        (
+          await app
+            .http()
+            .post('/auth/register')
+            .send({ email: `probe-${Date.now()}@example.com`, password: PASSWORD })
+        ).status === 201,
+    );
+    const lost = await registerAndLogin(app);
+    const deadMaster = await cluster.masterOf(indexKey(lost.userId));
+    let kept = await registerAndLogin(app);
+    while ((await cluster.masterOf(indexKey(kept.userId))) === deadMaster) kept = await registerAndLogin(app);
+    const deadReplica = await cluster.replicaOf(deadMaster);
+    await app.http().get('/users/me').set(bearer(lost.accessToken)).expect(200);
+
+    cluster.kill(deadReplica);
+    cluster.kill(deadMaster);
+    const alive = cluster.ports.find((p) => p !== deadMaster && p !== deadReplica)!;
+    await until('the cluster marks the shard as failed', async () => /master,fail /.test(await cli(alive, 'cluster', 'nodes')));
+    // The cluster itself still serves what it covers (that is what `no` means)…
+    expect(await cli(alive, 'cluster', 'info')).toContain('cluster_state:ok');
+    await until('the lost shard is noticed', async () => (await app.http().get('/users/me').set(bearer(lost.accessToken))).status === 503);
+
+    // …and so does Tessera: the other user's session check (a cached read) and session scripts work.
+    for (let i = 0; i < 5; i++) await app.http().get('/users/me').set(bearer(kept.accessToken)).expect(200);
+    await app.http().get('/health/ready').expect(200);
+    // The lost shard's user is refused with 503 (never 500, never served from a stale cache).
+    const refused = await app.http().get('/users/me').set(bearer(lost.accessToken));
+    expect(refused.status).toBe(503);
+    expect(refused.body.type).toBeDefined();
+    // Listing and ending a session are scripts on the user's own slot (no rate limit, whose key may sit on the lost shard).
+    const sessions = await app.http().get('/auth/sessions').set(bearer(kept.accessToken)).expect(200);
+    const current = (sessions.body as { id: string; current: boolean }[]).find((s) => s.current)!;
+    await app.http().delete(`/auth/sessions/${current.id}`).set(bearer(kept.accessToken)).expect(204);
+    await app.http().get('/users/me').set(bearer(kept.accessToken)).expect(401);
+  });
+});
+
 describeTopologies('Sentinel failover and writes already answered 503', () => {
   test('a write sent just after the primary died is answered 503 and never lands on the promoted replica', async () => {
     const group = await startSentinelGroup();

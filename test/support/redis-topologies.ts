@@ -124,15 +124,30 @@ export interface LocalCluster {
   /** The port of the master that serves `key` now (as the cluster itself says). */
   masterOf: (key: string) => Promise<number>;
   masters: () => Promise<number[]>;
+  /** The port of the replica of the master on `port`. */
+  replicaOf: (port: number) => Promise<number>;
   kill: (port: number, signal?: NodeJS.Signals) => void;
   stop: () => Promise<void>;
 }
 
-export async function startCluster({ nodeTimeoutMs = 1000 } = {}): Promise<LocalCluster> {
+export async function startCluster({
+  nodeTimeoutMs = 1000,
+  /** Redis's `cluster-require-full-coverage`: with `false` the cluster keeps serving the slots it covers while a shard is down. */
+  requireFullCoverage = true,
+} = {}): Promise<LocalCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-cluster-'));
   const ports = await freePorts(6);
   const procs = new Map<number, ChildProcess>();
-  const args = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeoutMs)];
+  const args = [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    String(nodeTimeoutMs),
+    '--cluster-require-full-coverage',
+    requireFullCoverage ? 'yes' : 'no',
+  ];
   try {
     for (const port of ports) {
       mkdirSync(join(dir, String(port)));
@@ -173,6 +188,13 @@ export async function startCluster({ nodeTimeoutMs = 1000 } = {}): Promise<Local
       return 0;
     },
     masters: async () => (await masterLines()).filter((f) => f.length > 8).map((f) => portOf(f[1])),
+    replicaOf: async (port: number) => {
+      const lines = (await cli(alive(), 'cluster', 'nodes')).split('\n').map((line) => line.split(' '));
+      const id = lines.find((f) => f[1] && portOf(f[1]) === port)?.[0];
+      const replica = lines.find((f) => f[2]?.includes('slave') && f[3] === id);
+      if (!replica) throw new Error(`no replica of ${port}`);
+      return portOf(replica[1]);
+    },
     kill: (port, signal = 'SIGKILL') => procs.get(port)?.kill(signal),
     stop: () => stopAll(procs, dir),
   };

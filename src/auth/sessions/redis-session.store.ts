@@ -67,10 +67,11 @@ export class RedisSessionStore implements SessionStore {
 
   /** One HGET, served from the client-side cache while the session is unchanged (see RedisService). */
   isAlive(userId: string, sessionId: string): Promise<boolean> {
+    const key = sessionKey(userId, sessionId);
     return this.redis.run(async (client) => {
-      const expiresAt = await client.hGet(sessionKey(userId, sessionId), 'e');
+      const expiresAt = await client.hGet(key, 'e');
       return expiresAt !== null && Number(expiresAt) > Date.now();
-    });
+    }, key);
   }
 
   async list(userId: string): Promise<SessionInfo[]> {
@@ -91,7 +92,7 @@ export class RedisSessionStore implements SessionStore {
         String(request.now),
         String(request.idleTtlMs),
         String(request.graceMs),
-        String(this.redis.serverDeadline()),
+        String(this.redis.serverDeadline(indexKey(request.userId))),
       ],
       { durable: true },
     )) as string[];
