@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { BEARER_SCHEME } from './auth/decorators/auth.decorators.js';
+import { BEARER_SCHEME, SERVICE_CLIENT_SCHEME } from './auth/decorators/auth.decorators.js';
 import { ProblemDto } from './common/problems/problem.schema.js';
 
 /** package.json's version (beside src/ and dist/, and in the image's /app). */
@@ -38,6 +38,14 @@ export function buildOpenApiDocument(app: INestApplication, cookieName: string):
     .addBearerAuth(
       { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The `accessToken` from login or refresh' },
       BEARER_SCHEME,
+    )
+    .addBasicAuth(
+      {
+        type: 'http',
+        scheme: 'basic',
+        description: 'A service credential from SERVICE_CLIENTS (other services: the revocation feed, introspection)',
+      },
+      SERVICE_CLIENT_SCHEME,
     );
   for (const [name, description] of TAGS) config.addTag(name, description);
   return SwaggerModule.createDocument(app, config.build(), { extraModels: [ProblemDto] });

@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from './config-error.js';
 import {
+  DEVELOPMENT_SERVICE_CLIENT,
   parseAppConfig,
   parseAuditConfig,
   parseAuthConfig,
@@ -226,6 +227,8 @@ describe('production refuses insecure settings', () => {
     [{ TRUST_PROXY: '::ffff:0.0.0.0/96' }, 'TRUST_PROXY'],
     [{ SESSION_MAX_LIFETIME: '1000d' }, 'SESSION_MAX_LIFETIME'],
     [{ REFRESH_REUSE_GRACE_SECONDS: '120' }, 'REFRESH_REUSE_GRACE_SECONDS'],
+    [{ SERVICE_CLIENTS: 'billing:short' }, 'SERVICE_CLIENTS'],
+    [{ SERVICE_CLIENTS: 'example-downstream:development-only-downstream-secret' }, 'SERVICE_CLIENTS'],
   ])('%j stops a production start-up naming %s', (change, variable) => {
     const env: Record<string, string | undefined> = { ...SECURE, ...change };
     let error: unknown;
@@ -278,6 +281,9 @@ describe('settings refused in every environment, with one line naming the variab
     [{ SERVER_SECRETS: 'a'.repeat(64) }, 'SERVER_SECRETS'],
     [{ SERVER_SECRETS: 'a'.repeat(43) }, 'SERVER_SECRETS'],
     [{ SERVER_SECRETS: `${randomBytes(32).toString('hex')},${'01'.repeat(40)}` }, 'SERVER_SECRETS'],
+    [{ SERVICE_CLIENTS: 'no-secret' }, 'SERVICE_CLIENTS'],
+    [{ SERVICE_CLIENTS: 'bad id:secret' }, 'SERVICE_CLIENTS'],
+    [{ SERVICE_CLIENTS: `a:${'x'.repeat(40)},a:${'y'.repeat(40)}` }, 'SERVICE_CLIENTS'],
   ])('%j is refused naming %s, in development and in production', (change, variable) => {
     expect(refusal(change)).toBe(variable);
     expect(refusal({ ...PROD, ...change, NODE_ENV: (change as { NODE_ENV?: string }).NODE_ENV ?? 'production' })).toBe(variable);
@@ -290,6 +296,17 @@ describe('settings refused in every environment, with one line naming the variab
     expect(refusal({ ...PROD, TRUST_PROXY: 'loopback, 10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32, ::1, 203.0.113.7' })).toBe('accepted');
     // Outside production a wide range is the operator's business (but never an invalid one).
     expect(refusal({ TRUST_PROXY: '0.0.0.0/1,128.0.0.0/1' })).toBe('accepted');
+  });
+});
+
+describe('SERVICE_CLIENTS', () => {
+  test('id:secret pairs (a secret may hold colons); development falls back to the example service, production to none', () => {
+    expect(parseAuthConfig({ SERVICE_CLIENTS: ` billing:${'s'.repeat(32)}:x , reports:r ` }).serviceClients).toEqual([
+      { id: 'billing', secret: `${'s'.repeat(32)}:x` },
+      { id: 'reports', secret: 'r' },
+    ]);
+    expect(parseAuthConfig({}).serviceClients).toEqual([DEVELOPMENT_SERVICE_CLIENT]);
+    expect(parseAuthConfig({ NODE_ENV: 'production', SERVER_SECRETS: randomBytes(32).toString('hex') }).serviceClients).toEqual([]);
   });
 });
 

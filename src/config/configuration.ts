@@ -181,6 +181,7 @@ export function parseAuthConfig(env: Env) {
     throw new ConfigError('REAUTH_MAX_AGE', `must be at most ${REAUTH_MAX_AGE_LIMIT / 3600} hours (got ${reauthMaxAgeSeconds} seconds)`);
   }
   const mfaRequiredRoles = roleList(env, 'MFA_REQUIRED_ROLES');
+  const serviceClients = parseServiceClients(env, nodeEnvironment(env) === 'production');
   const serverSecrets = secrets(env, 'SERVER_SECRETS');
   if (nodeEnvironment(env) === 'production') {
     if (!cookieSecure)
@@ -214,6 +215,8 @@ export function parseAuthConfig(env: Env) {
     reauthMaxAgeSeconds,
     /** Users holding one of these roles must have a second factor before anything but enrolment works (MfaPolicyGuard). */
     mfaRequiredRoles,
+    /** Other services allowed to follow the revocation feed and to introspect (HTTP Basic), by id. */
+    serviceClients,
     /** SERVER_SECRETS, newest first; undefined in development means "generate one into DATA_DIR". */
     serverSecrets,
     maxSessionsPerUser: integer(env, 'MAX_SESSIONS_PER_USER', 10, 1, 1000),
@@ -232,6 +235,41 @@ export function parseAuthConfig(env: Env) {
     bootstrapAdmin:
       bootstrapAdminEmail && bootstrapAdminPassword ? { email: bootstrapAdminEmail, password: bootstrapAdminPassword } : undefined,
   };
+}
+
+/** The service credential development falls back to (the example downstream service's default); refused in production. */
+export const DEVELOPMENT_SERVICE_CLIENT = { id: 'example-downstream', secret: 'development-only-downstream-secret' };
+const SERVICE_CLIENT_ID = /^[A-Za-z0-9._~-]{1,64}$/;
+
+/**
+ * SERVICE_CLIENTS: `id:secret` pairs, comma-separated (the secret may contain ':', not ','). In
+ * development, unset means the example downstream service's credential; production wants them set,
+ * with secrets of at least 32 characters and never the development one.
+ */
+function parseServiceClients(env: Env, production: boolean): { id: string; secret: string }[] {
+  const raw = optional(env, 'SERVICE_CLIENTS');
+  if (raw === undefined) return production ? [] : [DEVELOPMENT_SERVICE_CLIENT];
+  const clients = raw
+    .split(',')
+    .map((pair) => pair.trim())
+    .filter(Boolean)
+    .map((pair) => {
+      const colon = pair.indexOf(':');
+      const id = colon > 0 ? pair.slice(0, colon) : '';
+      const secret = colon > 0 ? pair.slice(colon + 1) : '';
+      if (!SERVICE_CLIENT_ID.test(id) || secret.length === 0) {
+        throw new ConfigError('SERVICE_CLIENTS', 'must be id:secret pairs separated by commas (ids: letters, digits, . _ ~ -)');
+      }
+      if (production && (secret.length < 32 || secret === DEVELOPMENT_SERVICE_CLIENT.secret)) {
+        throw new ConfigError(
+          'SERVICE_CLIENTS',
+          `the secret of "${id}" must be at least 32 characters (and not the development one) in production`,
+        );
+      }
+      return { id, secret };
+    });
+  if (new Set(clients.map((c) => c.id)).size !== clients.length) throw new ConfigError('SERVICE_CLIENTS', 'names a client id twice');
+  return clients;
 }
 
 /** Role names as PATCH /admin/users/:id accepts them, comma-separated; empty by default. */

@@ -1,8 +1,9 @@
 import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiSecurity } from '@nestjs/swagger';
+import { ApiBasicAuth, ApiBearerAuth, ApiBody, ApiSecurity } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/problems/api-problems.decorator.js';
 import { RefreshTokenBodyDto } from '../dto/credentials.dto.js';
 import { OriginGuard } from '../guards/origin.guard.js';
+import { ServiceClientGuard, type ServiceClientPrincipal } from '../guards/service-client.guard.js';
 import type { AuthenticatedUser } from '../tokens/access-token.js';
 import { parseDurationSeconds } from '../../config/duration.js';
 import type { Acr } from '../tokens/authentication-context.js';
@@ -15,6 +16,7 @@ export const OPTIONAL_AUTH = 'tessera:optionalAuth';
 export const REQUIRED_ROLES = 'tessera:roles';
 export const RECENT_AUTH = 'tessera:recentAuth';
 export const BEARER_SCHEME = 'bearer';
+export const SERVICE_CLIENT_SCHEME = 'service-client';
 export const WITHOUT_SECOND_FACTOR = 'tessera:allowWithoutSecondFactor';
 
 /** Opts a route out of the global access-token guard. */
@@ -143,3 +145,23 @@ export const CurrentUser = createParamDecorator((_data: unknown, context: Execut
 export const OptionalUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedUser | undefined => {
   return context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
 });
+
+/**
+ * A route for other services, not users: authenticated with a credential from SERVICE_CLIENTS as
+ * HTTP Basic (401 `invalid_client` otherwise) instead of an access token. Read the caller with
+ * @CurrentServiceClient().
+ */
+export function ServiceClientAuth() {
+  return applyDecorators(
+    Public(),
+    UseGuards(ServiceClientGuard),
+    ApiBasicAuth(SERVICE_CLIENT_SCHEME),
+    ApiProblems([401], { 401: 'No valid service credential (`invalid_client`)' }),
+  );
+}
+
+/** The service client a @ServiceClientAuth() route was called by. */
+export const CurrentServiceClient = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): ServiceClientPrincipal | undefined =>
+    context.switchToHttp().getRequest<{ serviceClient?: ServiceClientPrincipal }>().serviceClient,
+);

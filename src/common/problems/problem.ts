@@ -100,6 +100,11 @@ export const Problems = {
     new ProblemException(HttpStatus.UNAUTHORIZED, 'refresh_reused', 'Refresh token reused', {
       detail: 'This refresh token was already used; the session has been ended to protect the account',
     }),
+  invalidClient: () =>
+    new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_client', 'Invalid client', {
+      detail: 'Send a service credential from SERVICE_CLIENTS as HTTP Basic (client id and secret)',
+      headers: { 'WWW-Authenticate': 'Basic realm="tessera", charset="UTF-8"' },
+    }),
   forbidden: (detail = 'You do not have permission to do this') =>
     new ProblemException(HttpStatus.FORBIDDEN, 'forbidden', 'Forbidden', { detail }),
   forbiddenOrigin: () =>
