@@ -315,7 +315,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     });
 
     const proof = { authTime: Date.now(), amr: ['pwd' as const], acr: 'urn:tessera:aal1' as const };
-    expect(await store.updateAuthentication(userId, s.id, proof, Date.now())).toBe(true);
+    expect(await store.updateAuthentication(userId, s.id, proof, Date.now())).toBeDefined();
     const [listed] = await store.list(userId);
     expect(listed).toMatchObject({ id: s.id, ...proof, createdAt: s.createdAt, absoluteExpiresAt: s.absoluteExpiresAt, userAgent: 'jest' });
     expect(await store.isAlive(userId, s.id)).toBe(true);
@@ -330,18 +330,22 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     const short = newSession(userId, { expiresAt: Date.now() + 200 });
     for (const s of [a, b, short]) await store.create(s, 10, Date.now());
     const proof = { authTime: Date.now(), amr: ['pwd' as const], acr: 'urn:tessera:aal1' as const };
-    expect(await store.updateAuthentication(userId, a.id, proof, Date.now())).toBe(true);
+    // It says when the session ends, so the new access token can be made not to outlive it.
+    expect(await store.updateAuthentication(userId, a.id, proof, Date.now())).toEqual({
+      expiresAt: a.expiresAt,
+      absoluteExpiresAt: a.absoluteExpiresAt,
+    });
     const byId = new Map((await store.list(userId)).map((s) => [s.id, s]));
     expect(byId.get(a.id)).toMatchObject(proof);
     expect(byId.get(b.id)).toMatchObject({ authTime: b.authTime, amr: b.amr, acr: b.acr });
 
     await store.revoke(userId, b.id);
-    expect(await store.updateAuthentication(userId, b.id, proof, Date.now())).toBe(false);
+    expect(await store.updateAuthentication(userId, b.id, proof, Date.now())).toBeUndefined();
     expect(await store.isAlive(userId, b.id)).toBe(false);
     await sleep(300);
-    expect(await store.updateAuthentication(userId, short.id, proof, Date.now())).toBe(false);
-    expect(await store.updateAuthentication(randomUUID(), a.id, proof, Date.now())).toBe(false);
-    expect(await store.updateAuthentication(userId, 'nosuchsessionxxxxxxxxx', proof, Date.now())).toBe(false);
+    expect(await store.updateAuthentication(userId, short.id, proof, Date.now())).toBeUndefined();
+    expect(await store.updateAuthentication(randomUUID(), a.id, proof, Date.now())).toBeUndefined();
+    expect(await store.updateAuthentication(userId, 'nosuchsessionxxxxxxxxx', proof, Date.now())).toBeUndefined();
     expect((await store.list(userId)).map((s) => s.id)).toEqual([a.id]);
   });
 
@@ -354,7 +358,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     expect(await store.list(userId)).toEqual([expect.objectContaining({ id: s.id, ...legacy })]);
     expect(await store.rotate(rotation(s, 0, s.refreshHash, 'l1'))).toMatchObject({ status: 'rotated', session: legacy });
     const proof = { authTime: Date.now(), amr: ['pwd' as const], acr: 'urn:tessera:aal1' as const };
-    expect(await store.updateAuthentication(userId, s.id, proof, Date.now())).toBe(true);
+    expect(await store.updateAuthentication(userId, s.id, proof, Date.now())).toBeDefined();
     expect(await store.list(userId)).toEqual([expect.objectContaining(proof)]);
   });
 });

@@ -299,8 +299,9 @@ export class AuthService {
     proof: AuthenticationContext,
     context: RequestContext,
   ): Promise<IssuedAccessToken> {
-    if (!(await this.sessions.updateAuthentication(user.id, principal.sessionId, proof))) throw Problems.sessionRevoked();
-    const issued = this.tokens.issueAccessToken(user, { id: principal.sessionId, ...proof });
+    const ends = await this.sessions.updateAuthentication(user.id, principal.sessionId, proof);
+    if (!ends) throw Problems.sessionRevoked();
+    const issued = this.tokens.issueAccessToken(user, { id: principal.sessionId, ...proof, ...ends });
     await this.recordReauthentication(principal, 'success', { amr: proof.amr, acr: proof.acr }, context);
     return issued;
   }

@@ -160,6 +160,28 @@ describe('lifetimes: idle expiry slides, the absolute one never moves', () => {
   });
   const refresh = (cookie: string) => t.http().post('/auth/refresh').set('Cookie', cookie);
 
+  test('access tokens never outlive their session: login, refresh and reauthentication all cap exp at its end', async () => {
+    const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { iat: number; exp: number };
+    const user = await registerAndLogin(t);
+    const started = Math.floor(Date.now() / 1000);
+    // ACCESS_TOKEN_TTL is 15 minutes, the session lives IDLE_SECONDS unless refreshed.
+    const login = claims(user.accessToken);
+    expect(login.exp - login.iat).toBeLessThanOrEqual(IDLE_SECONDS);
+    const refreshed = await refresh(user.cookie).expect(200);
+    expect(refreshed.body.expiresIn).toBeLessThanOrEqual(IDLE_SECONDS);
+    const afterRefresh = claims(refreshed.body.accessToken);
+    expect(afterRefresh.exp - afterRefresh.iat).toBe(refreshed.body.expiresIn);
+    expect(afterRefresh.exp).toBeLessThanOrEqual(started + ABSOLUTE_SECONDS + 1);
+    const reauth = await t
+      .http()
+      .post('/auth/reauthenticate')
+      .set(bearer(refreshed.body.accessToken))
+      .send({ password: PASSWORD })
+      .expect(200);
+    expect(reauth.body.expiresIn).toBeLessThanOrEqual(IDLE_SECONDS);
+    expect(claims(reauth.body.accessToken).exp).toBeLessThanOrEqual(afterRefresh.iat + IDLE_SECONDS + 1);
+  });
+
   test('a session idle longer than REFRESH_TOKEN_TTL is gone', async () => {
     const user = await registerAndLogin(t);
     await sleep(IDLE_SECONDS * 1000 + 300);

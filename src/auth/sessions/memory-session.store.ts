@@ -3,6 +3,7 @@ import {
   REVOKED_LOGINS_WINDOW_MS,
   type RotationRequest,
   type RotationResult,
+  type SessionEnd,
   type SessionInfo,
   type SessionStore,
 } from './session-store.js';
@@ -85,13 +86,18 @@ export class MemorySessionStore implements SessionStore {
     return this.users.get(userId)!.delete(sessionId);
   }
 
-  async updateAuthentication(userId: string, sessionId: string, context: AuthenticationContext, now: number): Promise<boolean> {
+  async updateAuthentication(
+    userId: string,
+    sessionId: string,
+    context: AuthenticationContext,
+    now: number,
+  ): Promise<SessionEnd | undefined> {
     const session = this.find(userId, sessionId);
-    if (!session || session.expiresAt <= now) return false;
+    if (!session || session.expiresAt <= now) return undefined;
     session.authTime = context.authTime;
     session.amr = [...context.amr];
     session.acr = context.acr;
-    return true;
+    return { expiresAt: session.expiresAt, absoluteExpiresAt: session.absoluteExpiresAt };
   }
 
   async revoke(userId: string, sessionId: string): Promise<boolean> {

@@ -128,14 +128,14 @@ return 0
 
 /**
  * KEYS: idx. ARGV: sid, now, proof (as in CREATE_SESSION). Replaces how the user last proved who
- * they are on one live session; nothing else changes. Returns 1 when it was alive and updated.
+ * they are on one live session; nothing else changes. Returns {e, a} (when it ends) when it was alive and updated, else 0.
  */
 export const UPDATE_AUTHENTICATION = luaScript(`
 local key = KEYS[1] .. ':' .. ARGV[1]
-local e = redis.call('HGET', key, 'e')
-if not e or tonumber(ARGV[2]) >= tonumber(e) then return 0 end
+local s = redis.call('HMGET', key, 'e', 'a')
+if not s[1] or tonumber(ARGV[2]) >= tonumber(s[1]) then return 0 end
 redis.call('HSET', key, 'p', ARGV[3])
-return 1
+return s
 `);
 
 /** KEYS: idx. ARGV: sid. Returns 1 when the session existed. */

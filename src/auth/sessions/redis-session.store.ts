@@ -15,6 +15,7 @@ import {
   REVOKED_LOGINS_WINDOW_MS,
   type RotationRequest,
   type RotationResult,
+  type SessionEnd,
   type SessionInfo,
   type SessionStore,
 } from './session-store.js';
@@ -115,9 +116,15 @@ export class RedisSessionStore implements SessionStore {
     return (await this.redis.eval(REVOKE_WITH_REFRESH, [indexKey(userId)], [sessionId, String(generation), presentedHash])) === 1;
   }
 
-  async updateAuthentication(userId: string, sessionId: string, context: AuthenticationContext, now: number): Promise<boolean> {
+  async updateAuthentication(
+    userId: string,
+    sessionId: string,
+    context: AuthenticationContext,
+    now: number,
+  ): Promise<SessionEnd | undefined> {
     const args = [sessionId, String(now), encodeAuthentication(context)];
-    return (await this.redis.eval(UPDATE_AUTHENTICATION, [indexKey(userId)], args)) === 1;
+    const reply = (await this.redis.eval(UPDATE_AUTHENTICATION, [indexKey(userId)], args)) as [string, string] | number;
+    return Array.isArray(reply) ? { expiresAt: Number(reply[0]), absoluteExpiresAt: Number(reply[1]) } : undefined;
   }
 
   async revoke(userId: string, sessionId: string): Promise<boolean> {

@@ -19,6 +19,9 @@ export interface SessionInfo extends AuthenticationContext {
   ip: string;
 }
 
+/** When a session ends (epoch ms): an access token for it must not outlive the earlier of the two. */
+export type SessionEnd = Pick<SessionInfo, 'expiresAt' | 'absoluteExpiresAt'>;
+
 export interface NewSession extends SessionInfo {
   /** Hash of the first refresh token of the chain (generation 0); the token itself is never stored. */
   refreshHash: string;
@@ -75,9 +78,10 @@ export interface SessionStore {
   revokeWithRefresh(userId: string, sessionId: string, generation: number, presentedHash: string): Promise<boolean>;
   /**
    * Records a new proof of identity (reauthentication) on one live session: replaces its
-   * authTime, amr and acr, nothing else. False when the session is not alive (nothing changed).
+   * authTime, amr and acr, nothing else. Returns when the session ends (for the access token's
+   * `exp`), or undefined when it is not alive (nothing changed).
    */
-  updateAuthentication(userId: string, sessionId: string, context: AuthenticationContext, now: number): Promise<boolean>;
+  updateAuthentication(userId: string, sessionId: string, context: AuthenticationContext, now: number): Promise<SessionEnd | undefined>;
   /** Ends one session; false when it did not exist. */
   revoke(userId: string, sessionId: string): Promise<boolean>;
   /**

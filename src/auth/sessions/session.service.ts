@@ -3,7 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { authConfig } from '../../config/configuration.js';
 import type { AuthenticationContext } from '../tokens/authentication-context.js';
 import { hashSecret, isSessionId, newSessionId, type RefreshToken, RefreshTokenCodec, SuccessorSealer } from '../tokens/refresh-token.js';
-import { SESSION_STORE, type SessionInfo, type SessionStore } from './session-store.js';
+import { SESSION_STORE, type SessionEnd, type SessionInfo, type SessionStore } from './session-store.js';
 
 export interface ClientInfo {
   userAgent: string;
@@ -111,8 +111,10 @@ export class SessionService {
   }
 
   /** Records a reauthentication on one live session; false when it has ended. */
-  updateAuthentication(userId: string, sessionId: string, authentication: AuthenticationContext): Promise<boolean> {
-    return isSessionId(sessionId) ? this.store.updateAuthentication(userId, sessionId, authentication, Date.now()) : Promise.resolve(false);
+  updateAuthentication(userId: string, sessionId: string, authentication: AuthenticationContext): Promise<SessionEnd | undefined> {
+    return isSessionId(sessionId)
+      ? this.store.updateAuthentication(userId, sessionId, authentication, Date.now())
+      : Promise.resolve(undefined);
   }
 
   list(userId: string): Promise<SessionInfo[]> {

@@ -37,11 +37,24 @@ export class TokenService {
     this.verified = new VerifiedTokenCache(10_000, auth.clockToleranceSeconds);
   }
 
-  /** An access token for the session, carrying how its user last proved who they are (never refreshed here). */
-  issueAccessToken(user: { id: string; roles: string[] }, session: { id: string } & AuthenticationContext): IssuedAccessToken {
+  /**
+   * An access token for the session, carrying how its user last proved who they are (never
+   * refreshed here). It never outlives its session: `exp` is ACCESS_TOKEN_TTL from now or the
+   * session's end (idle or absolute), whichever is first, so a session that simply expires needs no
+   * revocation event for the verifiers elsewhere.
+   */
+  issueAccessToken(
+    user: { id: string; roles: string[] },
+    session: { id: string; expiresAt: number; absoluteExpiresAt: number } & AuthenticationContext,
+  ): IssuedAccessToken {
     const key = this.keys.signing;
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const sessionEnd = Math.floor(Math.min(session.expiresAt, session.absoluteExpiresAt) / 1000);
+    const expiresIn = Math.max(0, Math.min(this.auth.accessTokenTtl, sessionEnd - issuedAt));
     const accessToken = this.jwt.sign(
       {
+        // Set here rather than by the library, so `exp - iat` is exactly `expiresIn` below.
+        iat: issuedAt,
         sid: session.id,
         roles: user.roles,
         auth_time: Math.floor(session.authTime / 1000),
@@ -52,14 +65,14 @@ export class TokenService {
         privateKey: key.privateKey,
         algorithm: key.alg,
         header: { alg: key.alg, typ: ACCESS_TOKEN_TYPE, kid: key.kid },
-        expiresIn: this.auth.accessTokenTtl,
+        expiresIn,
         issuer: this.auth.issuer,
         audience: this.auth.audience,
         subject: user.id,
         jwtid: randomUUID(),
       },
     );
-    return { accessToken, expiresIn: this.auth.accessTokenTtl };
+    return { accessToken, expiresIn };
   }
 
   /**
