@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomInt, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   let kid: string;
+  const adminEmail = uniqueEmail('oauth-admin');
+  let adminToken: string;
 
   beforeAll(async () => {
     keyDir = mkdtempSync(join(tmpdir(), 'tessera-oauth-keys-'));
@@ -24,8 +26,14 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     // No grace window: presenting a rotated refresh token to /auth/refresh is reuse at once, so the
     // tests can tell whether introspection set reuse detection off (it must not).
-    t = await startApp({ JWT_PRIVATE_KEY_FILE: keyFile, REFRESH_REUSE_GRACE_SECONDS: '0' });
+    t = await startApp({
+      JWT_PRIVATE_KEY_FILE: keyFile,
+      REFRESH_REUSE_GRACE_SECONDS: '0',
+      BOOTSTRAP_ADMIN_EMAIL: adminEmail,
+      BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
+    });
     kid = (await t.http().get('/.well-known/jwks.json').expect(200)).body.keys[0].kid;
+    adminToken = (await t.http().post('/auth/login').send({ email: adminEmail, password: PASSWORD }).expect(200)).body.accessToken;
   });
   afterAll(async () => {
     await t.close();
@@ -183,6 +191,18 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
       expect(repeated.body.code).toBe('invalid_request');
     });
 
+    test("roles are the user's current ones (as Tessera's role checks read them), for both kinds of token", async () => {
+      const user = await login();
+      await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ roles: ['user', 'auditor'] }).expect(200);
+      for (const token of [user.accessToken, user.refreshToken]) {
+        expect((await introspect({ token }).expect(200)).body).toMatchObject({ active: true, roles: ['user', 'auditor'] });
+      }
+      // Disabling ends the sessions: both inactive.
+      await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ disabled: true }).expect(200);
+      await expectInactive(user.accessToken);
+      await expectInactive(user.refreshToken);
+    });
+
     test('client authentication is required: none or a wrong one is 401 invalid_client with WWW-Authenticate: Basic', async () => {
       const user = await login();
       for (const authorization of [null, WRONG_CLIENT, bearer(user.accessToken).Authorization, 'Basic !!!']) {
@@ -282,5 +302,45 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
       const response = await introspect(`token=${'a'.repeat(9000)}`).expect(413);
       expect(response.body.code).toBe('payload_too_large');
     });
+  });
+});
+
+/** A fresh client address per test, so counters in a shared Redis never collide between runs. */
+const clientIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+
+describe('/oauth/*: failed client authentications are limited per address', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ THROTTLE_LOGIN_LIMIT: '3', THROTTLE_LIMIT: '3', TRUST_PROXY: 'loopback' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  test('after THROTTLE_LOGIN_LIMIT failures even the right credential waits (429); successes are never counted', async () => {
+    const ip = clientIp();
+    const introspect = (authorization: string, from = ip) =>
+      t
+        .http()
+        .post('/oauth/introspect')
+        .set('X-Forwarded-For', from)
+        .set('Content-Type', FORM)
+        .set('Authorization', authorization)
+        .send('token=garbage');
+    // An authenticated service introspecting on every request is not throttled (THROTTLE_LIMIT is 3 here).
+    for (let i = 0; i < 10; i++) await introspect(CLIENT).expect(200, { active: false });
+    for (let i = 0; i < 3; i++) await introspect(WRONG_CLIENT).expect(401);
+    const limited = await introspect(CLIENT).expect(429);
+    expect(limited.body.code).toBe('rate_limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    // Another address is unaffected.
+    await introspect(CLIENT, clientIp()).expect(200);
+  });
+
+  test('revocation without a credential is limited per address like other public writes (THROTTLE_LIMIT)', async () => {
+    const ip = clientIp();
+    const revoke = () => t.http().post('/oauth/revoke').set('X-Forwarded-For', ip).set('Content-Type', FORM).send('token=garbage');
+    for (let i = 0; i < 3; i++) await revoke().expect(200);
+    expect((await revoke().expect(429)).body.code).toBe('rate_limited');
   });
 });
