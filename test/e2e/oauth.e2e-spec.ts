@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import jwt from 'jsonwebtoken';
 import { bearer, PASSWORD, startApp, type TestApp, uniqueEmail } from '../support/app.js';
+import { until } from '../support/redis-topologies.js';
 
 const CLIENT = 'Basic ' + Buffer.from('example-downstream:development-only-downstream-secret').toString('base64');
 const WRONG_CLIENT = 'Basic ' + Buffer.from('example-downstream:not-the-secret').toString('base64');
@@ -243,6 +244,26 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
       await t.http().get('/users/me').set(bearer(user.accessToken)).expect(200);
       await revoke({ token: user.refreshToken }, CLIENT).expect(200);
       await expectSessionEnded(user);
+    });
+
+    test('an ended session is a security event session.revoked with reason oauth_revoke (and the client, if any)', async () => {
+      const anonymous = await login();
+      const byService = await login();
+      await revoke({ token: anonymous.accessToken }).expect(200);
+      await revoke({ token: byService.refreshToken }, CLIENT).expect(200);
+      const revokedOf = async (userId: string) =>
+        (
+          await t.http().get('/admin/audit-events').query({ userId, type: 'session.revoked' }).set(bearer(adminToken)).expect(200)
+        ).body.items.map((e: { sessionId: string; details: unknown }) => ({ sessionId: e.sessionId, details: e.details }));
+      let events: unknown[] = [];
+      await until('both events are recorded', async () => {
+        events = [...(await revokedOf(anonymous.userId)), ...(await revokedOf(byService.userId))];
+        return events.length === 2;
+      });
+      expect(events).toEqual([
+        { sessionId: anonymous.sessionId, details: { reason: 'oauth_revoke' } },
+        { sessionId: byService.sessionId, details: { reason: 'oauth_revoke', client: 'example-downstream' } },
+      ]);
     });
 
     test('unknown, forged, expired and garbage tokens are 200 and end nothing', async () => {
