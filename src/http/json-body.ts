@@ -32,18 +32,14 @@ export function acceptJsonBodiesOnly(fastify: FastifyInstance): void {
     else if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH)) done(Problems.tooDeep(MAX_JSON_DEPTH), undefined);
     else void parseJson(request, body as string, (error, value) => (error ? done(Problems.malformedJson(), undefined) : done(null, value)));
   });
-  fastify.addContentTypeParser(
-    'application/x-www-form-urlencoded',
-    { parseAs: 'string' },
-    (request, body, done) => {
-      if (!isOAuthRoute(request)) return done(Problems.unsupportedMediaType(), undefined);
-      // Checked here rather than with Fastify's bodyLimit, so the 413 names this limit (BODY_LIMIT still caps the read).
-      if ((body as string).length > FORM_BODY_LIMIT) return done(Problems.payloadTooLarge(FORM_BODY_LIMIT), undefined);
-      const form = parseForm(body as string);
-      if (form === undefined) return done(Problems.invalidRequest('A parameter is repeated; send each at most once'), undefined);
-      done(null, form);
-    },
-  );
+  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => {
+    if (!isOAuthRoute(request)) return done(Problems.unsupportedMediaType(), undefined);
+    // Checked here rather than with Fastify's bodyLimit, so the 413 names this limit (BODY_LIMIT still caps the read).
+    if ((body as string).length > FORM_BODY_LIMIT) return done(Problems.payloadTooLarge(FORM_BODY_LIMIT), undefined);
+    const form = parseForm(body as string);
+    if (form === undefined) return done(Problems.invalidRequest('A parameter is repeated; send each at most once'), undefined);
+    done(null, form);
+  });
 }
 
 /**

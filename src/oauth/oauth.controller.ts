@@ -39,7 +39,7 @@ export class OAuthController {
       'Client authentication: a SERVICE_CLIENTS credential as HTTP Basic (RFC 6749 §2.3.1); failed attempts are rate limited per IP. ' +
       '`{"active": false}` for anything expired, revoked, forged, unknown or malformed, and for an older refresh token of a ' +
       'session (introspection never ends a session or consumes a token). Otherwise the token facts, `token_use` saying which ' +
-      'kind it is; `roles` are the user\'s current roles.',
+      "kind it is; `roles` are the user's current roles.",
   })
   @ApiConsumes(FORM)
   @ApiBody({ type: TokenFormDto })
@@ -62,7 +62,7 @@ export class OAuthController {
   @ApiOperation({
     summary: 'Revoke a token (RFC 7009)',
     description:
-      "Ends the session of a refresh token or of a valid access token; holding the token is enough. A SERVICE_CLIENTS " +
+      'Ends the session of a refresh token or of a valid access token; holding the token is enough. A SERVICE_CLIENTS ' +
       'credential (HTTP Basic) is accepted too; when an `Authorization` header is sent it must be valid. ' +
       'Answers 200 with an empty body whatever the token was (unknown, forged, expired, already revoked): RFC 7009 §2.2. ' +
       'An expired access token ends nothing; revoke the refresh token instead. Rate limited per IP.',

@@ -41,7 +41,10 @@ export class IntrospectionDto {
   @ApiPropertyOptional({ description: 'Audience (JWT_AUDIENCE)' })
   aud?: string | string[];
 
-  @ApiPropertyOptional({ type: [String], description: "The user's current roles (from the user record, as Tessera's own role checks read them)" })
+  @ApiPropertyOptional({
+    type: [String],
+    description: "The user's current roles (from the user record, as Tessera's own role checks read them)",
+  })
   roles?: string[];
 
   @ApiPropertyOptional({ description: 'When the user last proved who they are in this session (NumericDate)' })
@@ -53,6 +56,6 @@ export class IntrospectionDto {
   @ApiPropertyOptional({ type: [String], description: 'How (RFC 8176), e.g. `["pwd", "otp"]`' })
   amr?: string[];
 
-  @ApiPropertyOptional({ description: 'The access token\'s id (access tokens only)' })
+  @ApiPropertyOptional({ description: "The access token's id (access tokens only)" })
   jti?: string;
 }

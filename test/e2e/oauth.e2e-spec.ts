@@ -46,7 +46,12 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
     const email = uniqueEmail('oauth');
     const userId = (await t.http().post('/auth/register').send({ email, password: PASSWORD }).expect(201)).body.id as string;
     const body = (await t.http().post('/auth/login').send({ email, password: PASSWORD, client: 'native' }).expect(200)).body;
-    return { userId, sessionId: body.sessionId as string, accessToken: body.accessToken as string, refreshToken: body.refreshToken as string };
+    return {
+      userId,
+      sessionId: body.sessionId as string,
+      accessToken: body.accessToken as string,
+      refreshToken: body.refreshToken as string,
+    };
   }
   type Login = Awaited<ReturnType<typeof login>>;
 
@@ -173,7 +178,9 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
       await expectInactive(sign(user, { sid: 'AAAAAAAAAAAAAAAA' }));
       await expectInactive(user.accessToken.slice(0, -4) + (user.accessToken.endsWith('AAAA') ? 'BBBB' : 'AAAA'));
       const [userId, sessionId, generation, secret, keyId, tag] = user.refreshToken.split('.');
-      await expectInactive([userId, sessionId, generation, secret, keyId, tag.endsWith('A') ? tag.slice(0, -1) + 'B' : tag.slice(0, -1) + 'A'].join('.'));
+      await expectInactive(
+        [userId, sessionId, generation, secret, keyId, tag.endsWith('A') ? tag.slice(0, -1) + 'B' : tag.slice(0, -1) + 'A'].join('.'),
+      );
       await expectInactive([randomUUID(), sessionId, generation, secret, keyId, tag].join('.'));
       for (const garbage of ['garbage', 'a.b.c', '...', '%00', 'x'.repeat(5000)]) await expectInactive(garbage);
       // None of that touched the session.
@@ -194,7 +201,12 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
 
     test("roles are the user's current ones (as Tessera's role checks read them), for both kinds of token", async () => {
       const user = await login();
-      await t.http().patch(`/admin/users/${user.userId}`).set(bearer(adminToken)).send({ roles: ['user', 'auditor'] }).expect(200);
+      await t
+        .http()
+        .patch(`/admin/users/${user.userId}`)
+        .set(bearer(adminToken))
+        .send({ roles: ['user', 'auditor'] })
+        .expect(200);
       for (const token of [user.accessToken, user.refreshToken]) {
         expect((await introspect({ token }).expect(200)).body).toMatchObject({ active: true, roles: ['user', 'auditor'] });
       }
@@ -270,7 +282,14 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
       const user = await login();
       const now = Math.floor(Date.now() / 1000);
       const [userId, sessionId, generation, secret, keyId, tag] = user.refreshToken.split('.');
-      const forgedRefresh = [userId, sessionId, generation, secret, keyId, tag.endsWith('A') ? tag.slice(0, -1) + 'B' : tag.slice(0, -1) + 'A'];
+      const forgedRefresh = [
+        userId,
+        sessionId,
+        generation,
+        secret,
+        keyId,
+        tag.endsWith('A') ? tag.slice(0, -1) + 'B' : tag.slice(0, -1) + 'A',
+      ];
       for (const token of [
         'garbage',
         'a.b.c',

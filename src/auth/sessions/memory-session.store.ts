@@ -118,7 +118,13 @@ export class MemorySessionStore implements SessionStore {
     clearInterval(this.sweeper);
   }
 
-  async inspectRefresh(userId: string, sessionId: string, generation: number, presentedHash: string, now: number): Promise<SessionInfo | undefined> {
+  async inspectRefresh(
+    userId: string,
+    sessionId: string,
+    generation: number,
+    presentedHash: string,
+    now: number,
+  ): Promise<SessionInfo | undefined> {
     const session = this.users.get(userId)?.get(sessionId);
     if (!session || session.expiresAt <= now) return undefined;
     return generation === session.generation && presentedHash === session.refreshHash ? toInfo(session) : undefined;

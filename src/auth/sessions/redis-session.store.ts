@@ -130,7 +130,13 @@ export class RedisSessionStore implements SessionStore {
     return (await this.redis.eval(REVOKE_ALL_SESSIONS, [indexKey(userId)], args)) as number;
   }
 
-  async inspectRefresh(userId: string, sessionId: string, generation: number, presentedHash: string, now: number): Promise<SessionInfo | undefined> {
+  async inspectRefresh(
+    userId: string,
+    sessionId: string,
+    generation: number,
+    presentedHash: string,
+    now: number,
+  ): Promise<SessionInfo | undefined> {
     const args = [sessionId, String(generation), presentedHash, String(now)];
     const row = (await this.redis.eval(INSPECT_REFRESH, [indexKey(userId)], args)) as string[];
     return row.length === 0 ? undefined : toInfo(userId, [sessionId, ...row]);

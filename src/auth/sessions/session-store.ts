@@ -89,7 +89,13 @@ export interface SessionStore {
    * Read-only (introspection): the session, when the presented genuine refresh token is its
    * current one and it is alive at `now`; else undefined. Never rotates, never ends a session.
    */
-  inspectRefresh(userId: string, sessionId: string, generation: number, presentedHash: string, now: number): Promise<SessionInfo | undefined>;
+  inspectRefresh(
+    userId: string,
+    sessionId: string,
+    generation: number,
+    presentedHash: string,
+    now: number,
+  ): Promise<SessionInfo | undefined>;
 }
 
 export const SESSION_STORE = Symbol('SESSION_STORE');
