@@ -338,6 +338,17 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
       await refresh(native.refreshToken).expect(200);
     });
 
+    test('the OpenAPI document shows form bodies and the service credential', async () => {
+      const doc = (await t.http().get('/docs-json').expect(200)).body;
+      for (const path of ['/oauth/introspect', '/oauth/revoke']) {
+        const operation = doc.paths[path].post;
+        expect(Object.keys(operation.requestBody.content)).toEqual([FORM]);
+        expect(operation.tags).toEqual(['oauth']);
+        expect(operation.security).toEqual(expect.arrayContaining([{ 'service-client': [] }]));
+      }
+      expect(doc.paths['/oauth/revoke'].post.security).toEqual(expect.arrayContaining([{}]));
+    });
+
     test('a form body over 8 KiB is 413', async () => {
       const response = await introspect(`token=${'a'.repeat(9000)}`).expect(413);
       expect(response.body.code).toBe('payload_too_large');
