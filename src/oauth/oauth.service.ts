@@ -67,8 +67,8 @@ export class OAuthService {
   /**
    * Ends the session of a refresh token (current or older: as a logout does) or of an access token
    * that verifies. Answers alike whatever happened (RFC 7009 §2.2): unknown, forged, expired or
-   * already revoked tokens are not errors. An expired access token ends nothing: it proves nothing
-   * Tessera could still check cheaply, and its session's refresh token can be revoked instead.
+   * already revoked tokens are not errors. An expired access token ends nothing: Tessera verifies
+   * access tokens only within their lifetime (TokenService), and its session's refresh token can be revoked instead.
    */
   async revoke(form: unknown, context: RequestContext & { client?: string }): Promise<void> {
     const token = tokenOf(form);
