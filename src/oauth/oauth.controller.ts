@@ -22,7 +22,7 @@ const FORM_PROBLEMS = {
  * routes that take form bodies (see http/json-body.ts). Public: no access token is involved;
  * clients authenticate with HTTP Basic (OAuthClientGuard).
  */
-@ApiTags('oauth')
+@ApiTags('other services')
 @Public()
 @UseGuards(OAuthClientGuard)
 @Controller('oauth')

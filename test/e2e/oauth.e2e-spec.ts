@@ -343,7 +343,7 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
       for (const path of ['/oauth/introspect', '/oauth/revoke']) {
         const operation = doc.paths[path].post;
         expect(Object.keys(operation.requestBody.content)).toEqual([FORM]);
-        expect(operation.tags).toEqual(['oauth']);
+        expect(operation.tags).toEqual(['other services']);
         expect(operation.security).toEqual(expect.arrayContaining([{ 'service-client': [] }]));
       }
       expect(doc.paths['/oauth/revoke'].post.security).toEqual(expect.arrayContaining([{}]));
