@@ -195,6 +195,15 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
       const user = await login();
       const extra = `token=${encodeURIComponent(user.accessToken)}&client_id=x&resource=y`;
       expect((await introspect(extra).expect(200)).body.active).toBe(true);
+      // With a charset parameter, as many HTTP clients send it.
+      const withCharset = await t
+        .http()
+        .post('/oauth/introspect')
+        .set('Authorization', CLIENT)
+        .set('Content-Type', `${FORM}; charset=UTF-8`)
+        .send(`token=${encodeURIComponent(user.accessToken)}`)
+        .expect(200);
+      expect(withCharset.body.active).toBe(true);
       const repeated = await introspect(`token=${encodeURIComponent(user.accessToken)}&token=garbage`).expect(400);
       expect(repeated.body.code).toBe('invalid_request');
     });
