@@ -13,6 +13,7 @@ import type { Preflight } from './preflight.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { OAuthModule } from './oauth/oauth.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { ThrottlingModule } from './throttling/throttling.module.js';
 import { TicketsModule } from './tickets/tickets.module.js';
@@ -43,6 +44,7 @@ export class AppModule {
         AccountsModule,
         AdminModule,
         HealthModule,
+        OAuthModule,
       ],
     };
   }

@@ -18,6 +18,7 @@ const TAGS: [name: string, description: string][] = [
   ['users', 'Your account'],
   ['admin', 'Users and security events, for the admin role'],
   ['keys', 'The public keys that verify access tokens (JWKS)'],
+  ['other services', 'For other services: the revocation feed, token introspection (RFC 7662) and revocation (RFC 7009)'],
   ['operations', 'Health checks and Prometheus metrics'],
 ];
 

@@ -362,3 +362,82 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     expect(await store.list(userId)).toEqual([expect.objectContaining(proof)]);
   });
 });
+
+// Introspection (RFC 7662) of refresh tokens: a read that must never rotate or end anything.
+describe.each(fixtures)('SessionStore contract, inspectRefresh: %s', (_name, makeFixture) => {
+  let fixture: StoreFixture;
+  let store: SessionStore;
+  beforeAll(async () => {
+    fixture = await makeFixture();
+    store = fixture.store;
+  });
+  afterAll(async () => {
+    await fixture.close();
+  });
+
+  const newSession = (userId: string, overrides: Partial<NewSession> = {}): NewSession => {
+    const now = Date.now();
+    return {
+      id: randomUUID().replace(/-/g, '').slice(0, 16),
+      userId,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: now + 60_000,
+      absoluteExpiresAt: now + 120_000,
+      userAgent: 'jest',
+      ip: '127.0.0.1',
+      refreshHash: 'hash-0',
+      authTime: now - 1_000,
+      amr: ['pwd'],
+      acr: 'urn:tessera:aal1',
+      ...overrides,
+    };
+  };
+  const rotation = (s: NewSession, generation: number, presentedHash: string, nextHash: string) => ({
+    userId: s.userId,
+    sessionId: s.id,
+    generation,
+    presentedHash,
+    nextHash,
+    sealedSuccessor: `sealed:${nextHash}`,
+    now: Date.now(),
+    idleTtlMs: 60_000,
+    graceMs: 0,
+  });
+
+  test('answers the session for its current token only, and changes nothing', async () => {
+    const userId = randomUUID();
+    const s = newSession(userId);
+    await store.create(s, 10, Date.now());
+    expect(await store.inspectRefresh(userId, s.id, 0, 'hash-0', Date.now())).toMatchObject({
+      id: s.id,
+      userId,
+      expiresAt: s.expiresAt,
+      absoluteExpiresAt: s.absoluteExpiresAt,
+      authTime: s.authTime,
+      amr: ['pwd'],
+      acr: 'urn:tessera:aal1',
+    });
+    expect(await store.inspectRefresh(userId, s.id, 0, 'wrong', Date.now())).toBeUndefined();
+    expect(await store.inspectRefresh(userId, s.id, 1, 'hash-0', Date.now())).toBeUndefined();
+    expect(await store.inspectRefresh(randomUUID(), s.id, 0, 'hash-0', Date.now())).toBeUndefined();
+    // Inspecting twice consumed nothing: the same token still rotates.
+    expect(await store.rotate(rotation(s, 0, 'hash-0', 'hash-1'))).toMatchObject({ status: 'rotated' });
+    // The old token is no longer current; inspecting it is not reuse: the session stays alive.
+    expect(await store.inspectRefresh(userId, s.id, 0, 'hash-0', Date.now())).toBeUndefined();
+    expect(await store.isAlive(userId, s.id)).toBe(true);
+    expect(await store.inspectRefresh(userId, s.id, 1, 'hash-1', Date.now())).toMatchObject({ id: s.id });
+    expect(await store.rotate(rotation(s, 1, 'hash-1', 'hash-2'))).toMatchObject({ status: 'rotated' });
+  });
+
+  test('an ended or expired session has no current token', async () => {
+    const userId = randomUUID();
+    const ended = newSession(userId);
+    const expired = newSession(userId, { expiresAt: Date.now() + 200 });
+    for (const s of [ended, expired]) await store.create(s, 10, Date.now());
+    await store.revoke(userId, ended.id);
+    expect(await store.inspectRefresh(userId, ended.id, 0, 'hash-0', Date.now())).toBeUndefined();
+    // Past the idle expiry (`now` is the caller's clock), even before the key itself is reclaimed.
+    expect(await store.inspectRefresh(userId, expired.id, 0, 'hash-0', Date.now() + 1_000)).toBeUndefined();
+  });
+});

@@ -24,6 +24,9 @@ const PUBLIC_ROUTES = new Set([
   'POST /auth/passkeys/login/options',
   'POST /auth/passkeys/login',
   'GET /.well-known/jwks.json',
+  // RFC 7662 / RFC 7009: service credentials (HTTP Basic), or for revocation the token itself; form bodies only.
+  'POST /oauth/introspect',
+  'POST /oauth/revoke',
   'GET /health/live',
   'GET /health/ready',
   'GET /metrics',

@@ -124,6 +124,18 @@ export class MemorySessionStore implements SessionStore {
     clearInterval(this.sweeper);
   }
 
+  async inspectRefresh(
+    userId: string,
+    sessionId: string,
+    generation: number,
+    presentedHash: string,
+    now: number,
+  ): Promise<SessionInfo | undefined> {
+    const session = this.users.get(userId)?.get(sessionId);
+    if (!session || session.expiresAt <= now) return undefined;
+    return generation === session.generation && presentedHash === session.refreshHash ? toInfo(session) : undefined;
+  }
+
   private find(userId: string, sessionId: string): MemorySession | undefined {
     const session = this.users.get(userId)?.get(sessionId);
     if (!session) return undefined;

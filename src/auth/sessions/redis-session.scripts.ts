@@ -179,3 +179,19 @@ for i = 1, #members, 2 do
 end
 return out
 `);
+
+/**
+ * Read-only (RFC 7662 introspection of a refresh token). KEYS: idx. ARGV: sid, generation, presentedHash, now.
+ * Returns {c, u, e, a, ip, ua, ua2, ua3, p} when the presented token is the session's *current* one
+ * and the session is alive, else {}. Changes nothing: an older token of the chain is not treated as
+ * reuse here (only a refresh or a logout may end a session), and nothing is rotated.
+ */
+export const INSPECT_REFRESH = luaScript(`
+local key = KEYS[1] .. ':' .. ARGV[1]
+local chain = redis.call('HMGET', key, 'h', 'n')
+if not chain[1] or tonumber(chain[2]) ~= tonumber(ARGV[2]) or chain[1] ~= ARGV[3] then return {} end
+local s = redis.call('HMGET', key, ${SESSION_FIELDS})
+if not s[7] or tonumber(ARGV[4]) >= tonumber(s[7]) then return {} end
+local used = redis.call('ZSCORE', KEYS[1], ARGV[1]) or s[1]
+return {s[1], used, s[7], s[2], s[3], s[4] or '', s[5] or '', s[6] or '', s[8] or ''}
+`);

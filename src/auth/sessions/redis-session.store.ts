@@ -8,6 +8,7 @@ import {
   REVOKE_WITH_REFRESH,
   ROTATE_SESSION,
   UPDATE_AUTHENTICATION,
+  INSPECT_REFRESH,
 } from './redis-session.scripts.js';
 import { type AuthenticationContext, decodeAuthentication, encodeAuthentication } from '../tokens/authentication-context.js';
 import {
@@ -134,6 +135,18 @@ export class RedisSessionStore implements SessionStore {
   async revokeAll(userId: string, now: number, exceptSessionId?: string): Promise<number> {
     const args = [exceptSessionId ?? '', String(now), String(REVOKED_LOGINS_WINDOW_MS)];
     return (await this.redis.eval(REVOKE_ALL_SESSIONS, [indexKey(userId)], args)) as number;
+  }
+
+  async inspectRefresh(
+    userId: string,
+    sessionId: string,
+    generation: number,
+    presentedHash: string,
+    now: number,
+  ): Promise<SessionInfo | undefined> {
+    const args = [sessionId, String(generation), presentedHash, String(now)];
+    const row = (await this.redis.eval(INSPECT_REFRESH, [indexKey(userId)], args)) as string[];
+    return row.length === 0 ? undefined : toInfo(userId, [sessionId, ...row]);
   }
 }
 

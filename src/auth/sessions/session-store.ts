@@ -89,6 +89,17 @@ export interface SessionStore {
    * any session whose login was authenticated before `now`. Returns how many ended.
    */
   revokeAll(userId: string, now: number, exceptSessionId?: string): Promise<number>;
+  /**
+   * Read-only (introspection): the session, when the presented genuine refresh token is its
+   * current one and it is alive at `now`; else undefined. Never rotates, never ends a session.
+   */
+  inspectRefresh(
+    userId: string,
+    sessionId: string,
+    generation: number,
+    presentedHash: string,
+    now: number,
+  ): Promise<SessionInfo | undefined>;
 }
 
 export const SESSION_STORE = Symbol('SESSION_STORE');

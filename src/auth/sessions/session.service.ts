@@ -141,4 +141,15 @@ export class SessionService {
     const ended = await this.store.revokeWithRefresh(token.userId, token.sessionId, token.generation, hashSecret(token.secret));
     return ended ? { userId: token.userId, sessionId: token.sessionId } : undefined;
   }
+
+  /**
+   * Read-only (introspection): the live session whose *current* refresh token this is, else
+   * undefined (forged, unknown, expired, ended, or an older token of the chain). Rotates nothing
+   * and ends nothing, whatever was presented.
+   */
+  async inspectRefreshToken(presented: unknown): Promise<SessionInfo | undefined> {
+    const token = this.refreshTokens.read(presented);
+    if (!token) return undefined;
+    return this.store.inspectRefresh(token.userId, token.sessionId, token.generation, hashSecret(token.secret), Date.now());
+  }
 }

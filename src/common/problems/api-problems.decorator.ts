@@ -50,6 +50,8 @@ const SAMPLES: Record<string, () => ProblemException> = {
   mfa_enrolment_required: () => Problems.mfaEnrolmentRequired(),
   request_timeout: () => Problems.requestTimeout(),
   service_unavailable: () => Problems.serviceUnavailable(),
+  invalid_client: () => Problems.invalidClient(),
+  invalid_request: () => Problems.invalidRequest('The form parameter `token` is required'),
 };
 
 /** The example shown when a status's description names no code of that status. */

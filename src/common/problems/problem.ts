@@ -46,14 +46,14 @@ export const Problems = {
     }),
   malformedJson: (detail = 'The request body is not valid JSON') =>
     new ProblemException(HttpStatus.BAD_REQUEST, 'malformed_json', 'Malformed JSON body', { detail }),
-  payloadTooLarge: () =>
+  payloadTooLarge: (limit = BODY_LIMIT) =>
     new ProblemException(HttpStatus.PAYLOAD_TOO_LARGE, 'payload_too_large', 'Payload too large', {
-      detail: `Request bodies are limited to ${BODY_LIMIT} bytes`,
+      detail: `Request bodies are limited to ${limit} bytes`,
     }),
-  unsupportedMediaType: () =>
-    new ProblemException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'unsupported_media_type', 'Unsupported media type', {
-      detail: 'Send request bodies as application/json',
-    }),
+  unsupportedMediaType: (detail = 'Send request bodies as application/json') =>
+    new ProblemException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'unsupported_media_type', 'Unsupported media type', { detail }),
+  /** The OAuth endpoints (RFC 6749 §5.2, RFC 7662 §2.3, RFC 7009 §2.2.1): code `invalid_request`, as those RFCs name it. */
+  invalidRequest: (detail: string) => new ProblemException(HttpStatus.BAD_REQUEST, 'invalid_request', 'Invalid request', { detail }),
   notFound: (detail = 'No such resource') => new ProblemException(HttpStatus.NOT_FOUND, 'not_found', 'Not found', { detail }),
   invalidCredentials: () =>
     new ProblemException(HttpStatus.UNAUTHORIZED, 'invalid_credentials', 'Invalid credentials', {
