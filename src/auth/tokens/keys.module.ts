@@ -43,8 +43,9 @@ export class KeysModule {
         {
           provide: RefreshTokenCodec,
           inject: [ServerSecrets, KeyService],
-          // The signing key only reads tokens minted before SERVER_SECRETS existed (see legacyKey).
-          useFactory: (secrets: ServerSecrets, keys: KeyService) => new RefreshTokenCodec(secrets, keys.signing.privateKey),
+          // The private signing keys only read tokens minted before SERVER_SECRETS existed: all of them,
+          // as the one that tagged those may no longer be first (see legacyKey).
+          useFactory: (secrets: ServerSecrets, keys: KeyService) => new RefreshTokenCodec(secrets, keys.legacyTagKeys),
         },
         { provide: SuccessorSealer, inject: [ServerSecrets], useFactory: (secrets: ServerSecrets) => new SuccessorSealer(secrets) },
         { provide: DeviceTokens, inject: [ServerSecrets], useFactory: (secrets: ServerSecrets) => new DeviceTokens(secrets) },
