@@ -101,7 +101,7 @@ export async function readPrivateKeyFile(path: string): Promise<KeyObject[]> {
     try {
       return createPrivateKey(block.pem);
     } catch (error) {
-      throw new Error(`block ${index + 1} of ${path}: ${(error as Error).message}`);
+      throw new Error(`block ${index + 1} of ${path}: ${(error as Error).message}`, { cause: error });
     }
   });
 }
@@ -121,7 +121,7 @@ export async function readPublicKeyFile(path: string): Promise<{ publicKey: KeyO
       if (block.label !== 'PUBLIC KEY' && block.label !== 'RSA PUBLIC KEY') throw new Error(`is a ${block.label}, not a key`);
       return { publicKey: createPublicKey(block.pem) };
     } catch (error) {
-      throw new Error(`block ${index + 1} of ${path}: ${(error as Error).message}`);
+      throw new Error(`block ${index + 1} of ${path}: ${(error as Error).message}`, { cause: error });
     }
   });
 }
