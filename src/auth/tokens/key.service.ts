@@ -55,10 +55,9 @@ export class KeyService {
 
   /** `announce`: log a development key at once (the preflight does not: KeysModule logs it, through Nest's logger). */
   static async load(auth: AuthConfig, storage: StorageConfig, app: AppConfig, announce = true): Promise<KeyService> {
-    const privateKeys = await loadPrivateKeys(auth, storage, app, announce);
-    const signing: SigningKey[] = [];
-    for (const key of privateKeys) signing.push(await signingKey(key));
-    refuseDuplicates('JWT_PRIVATE_KEY_FILE', signing, new Set());
+    const current: SigningKey[] = [];
+    for (const key of await loadPrivateKeys(auth, storage, app, announce)) current.push(await signingKey(key));
+    refuseDuplicates('JWT_PRIVATE_KEY_FILE', current, new Set());
     const previous: VerificationKey[] = [];
     const retired: KeyObject[] = [];
     for (const file of auth.previousPublicKeyFiles) {
@@ -68,8 +67,8 @@ export class KeyService {
         if (privateKey) retired.push(privateKey);
       }
     }
-    refuseDuplicates('JWT_PREVIOUS_PUBLIC_KEY_FILES', previous, new Set(signing.map((k) => k.kid)), ' (or also in JWT_PRIVATE_KEY_FILE)');
-    return new KeyService(signing, previous, retired);
+    refuseDuplicates('JWT_PREVIOUS_PUBLIC_KEY_FILES', previous, new Set(current.map((k) => k.kid)), ' (or also in JWT_PRIVATE_KEY_FILE)');
+    return new KeyService(current, previous, retired);
   }
 
   /** The key for a token's `kid`, or undefined: unknown kids are refused, never guessed. */
