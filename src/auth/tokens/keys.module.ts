@@ -29,6 +29,9 @@ export class KeysModule {
           useFactory: (auth: ConfigType<typeof authConfig>, storage: ConfigType<typeof storageConfig>) => {
             // Logged here rather than by the preflight: Nest's logger (pino, LOG_LEVEL) runs by now.
             if (!auth.privateKeyFile) announceDevelopmentKey(storage);
+            // Which key signs and which are accepted: what an operator checks at each step of a rotation.
+            const { signing, jwks } = loaded.keys;
+            new Logger('Keys').log(`Signing with kid ${signing.kid}; accepting kids ${jwks.keys.map((k) => k.kid).join(', ')}`);
             return loaded.keys;
           },
         },
