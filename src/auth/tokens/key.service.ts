@@ -18,27 +18,57 @@ import {
 /**
  * The signing key and every key still accepted for verification, parsed once into KeyObjects at
  * start-up (never per request). Built by `load` before any consumer is constructed.
+ *
+ * `JWT_PRIVATE_KEY_FILE` may hold several private keys, newest first: the first signs, all of them
+ * verify and are published. `JWT_PREVIOUS_PUBLIC_KEY_FILES` adds keys whose private half is gone.
+ * Only access tokens depend on these keys; refresh tokens and sessions rest on SERVER_SECRETS, so
+ * any change here logs nobody out (see the README, "Rotating the signing key").
  */
 export class KeyService {
   private readonly byKid = new Map<string, VerificationKey>();
   readonly algorithms: string[];
 
   private constructor(
-    readonly signing: SigningKey,
+    /** Newest first; `signing` is the first. */
+    private readonly privateKeys: SigningKey[],
     previous: VerificationKey[],
+    /** Private halves found among the previous keys: only for legacy refresh tokens. */
+    private readonly retiredPrivateKeys: KeyObject[],
   ) {
-    for (const key of [signing, ...previous]) this.byKid.set(key.kid, key);
+    for (const key of [...privateKeys, ...previous]) this.byKid.set(key.kid, key);
     this.algorithms = [...new Set([...this.byKid.values()].map((k) => k.alg))];
+  }
+
+  /** The key new access tokens are signed with: the first of JWT_PRIVATE_KEY_FILE. */
+  get signing(): SigningKey {
+    return this.privateKeys[0];
+  }
+
+  /**
+   * Every configured private key, signing key first. Refresh tokens minted before SERVER_SECRETS
+   * were tagged under the signing key *of that day*, which after a rotation is no longer the first
+   * one: RefreshTokenCodec tries each (see legacyKey in refresh-token.ts).
+   */
+  get legacyTagKeys(): KeyObject[] {
+    return [...this.privateKeys.map((k) => k.privateKey), ...this.retiredPrivateKeys];
   }
 
   /** `announce`: log a development key at once (the preflight does not: KeysModule logs it, through Nest's logger). */
   static async load(auth: AuthConfig, storage: StorageConfig, app: AppConfig, announce = true): Promise<KeyService> {
-    const signing = await signingKey(await loadPrivateKey(auth, storage, app, announce));
+    const current: SigningKey[] = [];
+    for (const key of await loadPrivateKeys(auth, storage, app, announce)) current.push(await signingKey(key));
+    refuseDuplicates('JWT_PRIVATE_KEY_FILE', current, new Set());
     const previous: VerificationKey[] = [];
+    const retired: KeyObject[] = [];
     for (const file of auth.previousPublicKeyFiles) {
-      previous.push(await verificationKey(await readKey('JWT_PREVIOUS_PUBLIC_KEY_FILES', () => readPublicKeyFile(file))));
+      const keys = await readKeys('JWT_PREVIOUS_PUBLIC_KEY_FILES', () => readPublicKeyFile(file));
+      for (const { publicKey, privateKey } of keys) {
+        previous.push(await verificationKey(publicKey));
+        if (privateKey) retired.push(privateKey);
+      }
     }
-    return new KeyService(signing, previous);
+    refuseDuplicates('JWT_PREVIOUS_PUBLIC_KEY_FILES', previous, new Set(current.map((k) => k.kid)), ' (or also in JWT_PRIVATE_KEY_FILE)');
+    return new KeyService(current, previous, retired);
   }
 
   /** The key for a token's `kid`, or undefined: unknown kids are refused, never guessed. */
@@ -51,17 +81,25 @@ export class KeyService {
   }
 }
 
-async function loadPrivateKey(auth: AuthConfig, storage: StorageConfig, app: AppConfig, announce: boolean): Promise<KeyObject> {
+async function loadPrivateKeys(auth: AuthConfig, storage: StorageConfig, app: AppConfig, announce: boolean): Promise<KeyObject[]> {
   if (auth.privateKeyFile) {
     const file = auth.privateKeyFile;
-    return readKey('JWT_PRIVATE_KEY_FILE', () => readPrivateKeyFile(file));
+    return readKeys('JWT_PRIVATE_KEY_FILE', () => readPrivateKeyFile(file));
   }
   if (app.production) {
     throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'must be set in production (generated development keys are refused)');
   }
   const key = await loadOrCreateDevelopmentKey(developmentKeyPath(storage));
   if (announce) announceDevelopmentKey(storage);
-  return key;
+  return [key];
+}
+
+/** The same key twice is a slip (a file listed twice, a key not moved but copied): refused rather than guessed at. */
+function refuseDuplicates(variable: string, keys: VerificationKey[], seen: Set<string>, note = ''): void {
+  for (const key of keys) {
+    if (seen.has(key.kid)) throw new ConfigError(variable, `lists the key ${key.kid} twice${note}`);
+    seen.add(key.kid);
+  }
 }
 
 const developmentKeyPath = (storage: StorageConfig) => join(storage.dataDir, 'keys', 'jwt-private.pem');
@@ -74,11 +112,12 @@ export function announceDevelopmentKey(storage: StorageConfig): void {
   );
 }
 
-async function readKey(variable: string, read: () => Promise<KeyObject>): Promise<KeyObject> {
+async function readKeys<T extends KeyObject | { publicKey: KeyObject }>(variable: string, read: () => Promise<T[]>): Promise<T[]> {
   try {
-    const key = await read();
-    algorithmFor(key); // an unsupported key stops start-up here, with a clear line
-    return key;
+    const keys = await read();
+    // An unsupported key stops start-up here, with a clear line.
+    for (const key of keys) algorithmFor('publicKey' in key ? key.publicKey : key);
+    return keys;
   } catch (error) {
     throw new ConfigError(variable, `could not be used: ${(error as Error).message}`);
   }

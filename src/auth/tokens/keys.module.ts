@@ -29,6 +29,9 @@ export class KeysModule {
           useFactory: (auth: ConfigType<typeof authConfig>, storage: ConfigType<typeof storageConfig>) => {
             // Logged here rather than by the preflight: Nest's logger (pino, LOG_LEVEL) runs by now.
             if (!auth.privateKeyFile) announceDevelopmentKey(storage);
+            // Which key signs and which are accepted: what an operator checks at each step of a rotation.
+            const { signing, jwks } = loaded.keys;
+            new Logger('Keys').log(`Signing with kid ${signing.kid}; accepting kids ${jwks.keys.map((k) => k.kid).join(', ')}`);
             return loaded.keys;
           },
         },
@@ -43,8 +46,9 @@ export class KeysModule {
         {
           provide: RefreshTokenCodec,
           inject: [ServerSecrets, KeyService],
-          // The signing key only reads tokens minted before SERVER_SECRETS existed (see legacyKey).
-          useFactory: (secrets: ServerSecrets, keys: KeyService) => new RefreshTokenCodec(secrets, keys.signing.privateKey),
+          // The private signing keys only read tokens minted before SERVER_SECRETS existed: all of them,
+          // as the one that tagged those may no longer be first (see legacyKey).
+          useFactory: (secrets: ServerSecrets, keys: KeyService) => new RefreshTokenCodec(secrets, keys.legacyTagKeys),
         },
         { provide: SuccessorSealer, inject: [ServerSecrets], useFactory: (secrets: ServerSecrets) => new SuccessorSealer(secrets) },
         { provide: DeviceTokens, inject: [ServerSecrets], useFactory: (secrets: ServerSecrets) => new DeviceTokens(secrets) },

@@ -32,8 +32,8 @@ describe('refresh tokens', () => {
 
   test('the tag rests on SERVER_SECRETS, not on the signing key: a new signing key reads old tokens', () => {
     const secrets = ring(secret());
-    const minted = new RefreshTokenCodec(secrets, signingKey()).mint(randomUUID(), newSessionId(), 0);
-    expect(new RefreshTokenCodec(secrets, signingKey()).read(minted.token)).toBeDefined();
+    const minted = new RefreshTokenCodec(secrets, [signingKey()]).mint(randomUUID(), newSessionId(), 0);
+    expect(new RefreshTokenCodec(secrets, [signingKey()]).read(minted.token)).toBeDefined();
   });
 
   test('prepending a new secret keeps tokens of the older one; dropping it ends them', () => {
@@ -53,9 +53,11 @@ describe('refresh tokens', () => {
     const tagKey = Buffer.from(hkdfSync('sha256', key.export({ format: 'der', type: 'pkcs8' }), 'tessera', 'refresh-token-tag-v1', 32));
     const body = `${randomUUID()}.${newSessionId()}.4.${newSecret()}`;
     const legacy = `${body}.${createHmac('sha256', tagKey).update(body).digest().subarray(0, 16).toString('base64url')}`;
-    expect(new RefreshTokenCodec(ring(secret()), key).read(legacy)).toMatchObject({ generation: 4 });
-    expect(new RefreshTokenCodec(ring(secret()), signingKey()).read(legacy)).toBeUndefined();
+    expect(new RefreshTokenCodec(ring(secret()), [key]).read(legacy)).toMatchObject({ generation: 4 });
+    expect(new RefreshTokenCodec(ring(secret()), [signingKey()]).read(legacy)).toBeUndefined();
     expect(new RefreshTokenCodec(ring(secret())).read(legacy)).toBeUndefined();
+    // After a rotation the key that tagged them is no longer first: it still counts while configured.
+    expect(new RefreshTokenCodec(ring(secret()), [signingKey(), key]).read(legacy)).toMatchObject({ generation: 4 });
   });
 
   test.each([undefined, 42, '', 'a.b.c', 'a.b.c.d.e', `${randomUUID()}.${'a'.repeat(16)}.01.${'a'.repeat(43)}.aaaaaa.${'a'.repeat(22)}`])(

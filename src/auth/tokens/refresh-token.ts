@@ -44,8 +44,13 @@ export function hashSecret(secret: string): string {
 /**
  * Before SERVER_SECRETS existed, tags and sealed successors used keys derived from the signing key,
  * and tokens had no key id (`<userId>.<sessionId>.<generation>.<secret>.<tag>`). Such tokens are
- * still read (with the signing key configured at upgrade time), so an upgrade logs nobody out: their
- * next rotation hands out a token of the current format. They are gone within SESSION_MAX_LIFETIME.
+ * still read, so an upgrade logs nobody out: their next rotation hands out a token of the current
+ * format. They are gone within SESSION_MAX_LIFETIME of the upgrade.
+ *
+ * The key they were tagged under is the signing key of the upgrade, which a later rotation moves
+ * down JWT_PRIVATE_KEY_FILE: so every configured private key is tried (a handful of HMACs, and only
+ * for this old format), not just the one signing today. Deriving it from the current signing key
+ * would log out, at the first rotation, everyone still holding a legacy token.
  */
 function legacyKey(signingKey: KeyObject, purpose: string): Buffer {
   const material = signingKey.export({ format: 'der', type: 'pkcs8' });
@@ -57,11 +62,12 @@ const hmac = (key: Buffer, body: string) => createHmac('sha256', key).update(bod
 /** Mints and reads refresh tokens; `read` accepts only tokens this server minted. */
 export class RefreshTokenCodec {
   private readonly tags: PurposeKeys;
-  private readonly legacyTagKey?: Buffer;
+  private readonly legacyTagKeys: Buffer[];
 
-  constructor(secrets: ServerSecrets, legacySigningKey?: KeyObject) {
+  /** `legacySigningKeys`: every private signing key configured, to read pre-SERVER_SECRETS tokens (see legacyKey). */
+  constructor(secrets: ServerSecrets, legacySigningKeys: KeyObject[] = []) {
     this.tags = secrets.for('refresh-token-tag-v2');
-    this.legacyTagKey = legacySigningKey ? legacyKey(legacySigningKey, 'refresh-token-tag-v1') : undefined;
+    this.legacyTagKeys = legacySigningKeys.map((key) => legacyKey(key, 'refresh-token-tag-v1'));
   }
 
   mint(userId: string, sessionId: string, generation: number): RefreshToken & { token: string } {
@@ -84,7 +90,7 @@ export class RefreshTokenCodec {
     if (parts.length === 6) {
       if (!KEY_ID.test(parts[4]) || !this.tags.verify(parts[4], body, tag)) return undefined;
     } else {
-      if (!this.legacyTagKey || !timingSafeEqual(Buffer.from(hmac(this.legacyTagKey, body)), Buffer.from(tag))) return undefined;
+      if (!this.legacyTagKeys.some((key) => timingSafeEqual(Buffer.from(hmac(key, body)), Buffer.from(tag)))) return undefined;
     }
     return { userId, sessionId, generation: Number(generation), secret };
   }

@@ -51,13 +51,79 @@ export async function signingKey(privateKey: KeyObject): Promise<SigningKey> {
   return { ...(await verificationKey(createPublicKey(privateKey))), privateKey };
 }
 
-export async function readPrivateKeyFile(path: string): Promise<KeyObject> {
-  return createPrivateKey(await readFile(path));
+export interface PemBlock {
+  /** What the armour names: `PRIVATE KEY`, `EC PRIVATE KEY`, `PUBLIC KEY`, … */
+  label: string;
+  pem: string;
 }
 
-export async function readPublicKeyFile(path: string): Promise<KeyObject> {
-  // Accepts a public key or a private one (whose public half is then used).
-  return createPublicKey(await readFile(path));
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;
+
+/**
+ * Splits PEM text into its blocks, in file order. Whitespace, CRLF line ends and text between
+ * blocks (comments, `openssl` output) are fine; a BEGIN without its END, a mismatched END or a
+ * file with no block at all is an error (`createPrivateKey` would silently read only the first).
+ * `EC PARAMETERS` blocks (written by `openssl ecparam -genkey`) carry no key and are skipped.
+ */
+export function pemBlocks(text: string, name = 'the file'): PemBlock[] {
+  const blocks: PemBlock[] = [];
+  let rest = '';
+  let last = 0;
+  for (const match of text.matchAll(PEM_BLOCK)) {
+    const [, label, body, end] = match;
+    rest += text.slice(last, match.index);
+    last = match.index + match[0].length;
+    if (body.includes('-----')) throw new Error(`${name} has a BEGIN ${label} line without its END line`);
+    if (label !== end) throw new Error(`${name} has a PEM block that begins ${label} but ends ${end}`);
+    if (label === 'EC PARAMETERS') continue;
+    const base64 = body.replace(/\s+/g, '');
+    // PKCS#1 headers such as `Proc-Type` (an encrypted key) are kept: createPrivateKey then names the problem.
+    const lines = body.includes(':')
+      ? body
+          .trim()
+          .split(/\s*\r?\n\s*/)
+          .join('\n')
+      : (base64.match(/.{1,64}/g) ?? []).join('\n');
+    blocks.push({ label, pem: `-----BEGIN ${label}-----\n${lines}\n-----END ${label}-----\n` });
+  }
+  rest += text.slice(last);
+  if (/-----(BEGIN|END) /.test(rest)) throw new Error(`${name} has an incomplete PEM block (a BEGIN or END line without its pair)`);
+  if (blocks.length === 0) throw new Error(`${name} holds no PEM key`);
+  return blocks;
+}
+
+const isPrivateLabel = (label: string) => /^(|RSA |EC |ENCRYPTED )PRIVATE KEY$/.test(label);
+
+/** Every private key of a PEM file, in file order; any other block is an error, as a copy-paste slip would be. */
+export async function readPrivateKeyFile(path: string): Promise<KeyObject[]> {
+  return pemBlocks(await readFile(path, 'utf8'), path).map((block, index) => {
+    if (!isPrivateLabel(block.label)) throw new Error(`block ${index + 1} of ${path} is a ${block.label}, not a private key`);
+    try {
+      return createPrivateKey(block.pem);
+    } catch (error) {
+      throw new Error(`block ${index + 1} of ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  });
+}
+
+/**
+ * Every key of a PEM file of keys being retired, in file order: public keys, or private ones (whose
+ * public half is published; the private half is kept only to read legacy refresh tokens, see
+ * RefreshTokenCodec).
+ */
+export async function readPublicKeyFile(path: string): Promise<{ publicKey: KeyObject; privateKey?: KeyObject }[]> {
+  return pemBlocks(await readFile(path, 'utf8'), path).map((block, index) => {
+    try {
+      if (isPrivateLabel(block.label)) {
+        const privateKey = createPrivateKey(block.pem);
+        return { publicKey: createPublicKey(privateKey), privateKey };
+      }
+      if (block.label !== 'PUBLIC KEY' && block.label !== 'RSA PUBLIC KEY') throw new Error(`is a ${block.label}, not a key`);
+      return { publicKey: createPublicKey(block.pem) };
+    } catch (error) {
+      throw new Error(`block ${index + 1} of ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  });
 }
 
 /**
@@ -66,7 +132,7 @@ export async function readPublicKeyFile(path: string): Promise<KeyObject> {
  */
 export async function loadOrCreateDevelopmentKey(path: string): Promise<KeyObject> {
   try {
-    return await readPrivateKeyFile(path);
+    return (await readPrivateKeyFile(path))[0];
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -79,6 +145,6 @@ export async function loadOrCreateDevelopmentKey(path: string): Promise<KeyObjec
     return privateKey;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return readPrivateKeyFile(path);
+    return (await readPrivateKeyFile(path))[0];
   }
 }
