@@ -30,6 +30,7 @@ export class JwksCache {
   private fetchedAt = 0;
   private lastUnknownKidFetch = -Infinity;
   private inFlight?: Promise<boolean>;
+  private failing = false;
 
   constructor(private readonly options: JwksOptions) {}
 
@@ -77,9 +78,13 @@ export class JwksCache {
       }
       this.keys = keys;
       this.fetchedAt = Date.now();
+      if (this.failing) this.options.logger.log('Tessera verifier: the JWKS is readable again');
+      this.failing = false;
       return true;
     } catch (error) {
-      this.options.logger.warn(`Tessera verifier: fetching the JWKS failed (${(error as Error).message}); keeping the keys already known`);
+      // Once per outage, not once per attempt.
+      if (!this.failing) this.options.logger.warn(`Tessera verifier: fetching the JWKS failed (${(error as Error).message}); keeping the keys already known`);
+      this.failing = true;
       return false;
     }
   }

@@ -133,9 +133,10 @@ export class TesseraVerifier implements OnModuleInit, OnApplicationShutdown {
     return claims;
   }
 
-  private async loadJwks(): Promise<void> {
+  /** The first load, retried (1 s, doubling to 10 s) until Tessera answers. */
+  private async loadJwks(delayMs = 1000): Promise<void> {
     if ((await this.jwks.refresh()) || this.stopped) return;
-    this.jwksRetry = setTimeout(() => void this.loadJwks(), 1000);
+    this.jwksRetry = setTimeout(() => void this.loadJwks(Math.min(delayMs * 2, 10_000)), delayMs);
   }
 }
 
