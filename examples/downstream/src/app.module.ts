@@ -12,7 +12,8 @@ export interface DownstreamConfig {
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DownstreamConfig {
   const client = env.TESSERA_CLIENT ?? 'example-downstream:development-only-downstream-secret';
   const colon = client.indexOf(':');
-  if (colon <= 0 || colon === client.length - 1) throw new Error('TESSERA_CLIENT must be "id:secret" (a credential from Tessera\'s SERVICE_CLIENTS)');
+  if (colon <= 0 || colon === client.length - 1)
+    throw new Error('TESSERA_CLIENT must be "id:secret" (a credential from Tessera\'s SERVICE_CLIENTS)');
   const port = Number(env.DOWNSTREAM_PORT ?? 3001);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('DOWNSTREAM_PORT must be a port number');
   return {

@@ -9,7 +9,12 @@ import { Problems } from './problems.js';
  * 403 `forbidden` without one of the roles, 401 `reauthentication_required` for a proof too old or
  * too weak. Shared by TesseraGuard and TesseraAuthGuard (passport).
  */
-export function checkRequirements(reflector: Reflector, context: ExecutionContext, user: AuthenticatedUser, defaultMaxAgeSeconds: number): void {
+export function checkRequirements(
+  reflector: Reflector,
+  context: ExecutionContext,
+  user: AuthenticatedUser,
+  defaultMaxAgeSeconds: number,
+): void {
   const targets = [context.getHandler(), context.getClass()];
   const roles = reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, targets);
   if (roles && roles.length > 0 && !roles.some((role) => user.roles.includes(role))) throw Problems.forbidden();

@@ -62,7 +62,11 @@ export function withLegacyAuthentication(claims: Partial<AccessTokenClaims>): Pa
 }
 
 /** Tessera's own shape check (TokenService.hasValidShape): RFC 9068 `typ` and Tessera's claims. */
-export function hasValidShape(header: { typ?: unknown }, claims: Partial<AccessTokenClaims>, leewaySeconds = 0): claims is AccessTokenClaims {
+export function hasValidShape(
+  header: { typ?: unknown },
+  claims: Partial<AccessTokenClaims>,
+  leewaySeconds = 0,
+): claims is AccessTokenClaims {
   return (
     Number.isSafeInteger(claims.auth_time) &&
     claims.auth_time! > 0 &&

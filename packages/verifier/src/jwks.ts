@@ -83,7 +83,10 @@ export class JwksCache {
       return true;
     } catch (error) {
       // Once per outage, not once per attempt.
-      if (!this.failing) this.options.logger.warn(`Tessera verifier: fetching the JWKS failed (${(error as Error).message}); keeping the keys already known`);
+      if (!this.failing)
+        this.options.logger.warn(
+          `Tessera verifier: fetching the JWKS failed (${(error as Error).message}); keeping the keys already known`,
+        );
       this.failing = true;
       return false;
     }

@@ -67,7 +67,8 @@ export const TESSERA_VERIFIER_OPTIONS = Symbol('TESSERA_VERIFIER_OPTIONS');
 
 export function resolveOptions(options: TesseraVerifierOptions, logger: VerifierLogger): ResolvedOptions {
   if (!options.tesseraUrl) throw new Error('TesseraVerifierModule: tesseraUrl is required');
-  if (!options.clientId || !options.clientSecret) throw new Error('TesseraVerifierModule: clientId and clientSecret are required (a SERVICE_CLIENTS credential)');
+  if (!options.clientId || !options.clientSecret)
+    throw new Error('TesseraVerifierModule: clientId and clientSecret are required (a SERVICE_CLIENTS credential)');
   const resolved: ResolvedOptions = {
     tesseraUrl: options.tesseraUrl.replace(/\/+$/, ''),
     clientId: options.clientId,
@@ -88,7 +89,13 @@ export function resolveOptions(options: TesseraVerifierOptions, logger: Verifier
     fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
     logger: options.logger ?? logger,
   };
-  for (const key of ['maxStalenessMs', 'maxTokenLifetimeSeconds', 'feedWatchdogMs', 'reconnectMinDelayMs', 'reconnectMaxDelayMs'] as const) {
+  for (const key of [
+    'maxStalenessMs',
+    'maxTokenLifetimeSeconds',
+    'feedWatchdogMs',
+    'reconnectMinDelayMs',
+    'reconnectMaxDelayMs',
+  ] as const) {
     if (!Number.isFinite(resolved[key]) || resolved[key] <= 0) throw new Error(`TesseraVerifierModule: ${key} must be a positive number`);
   }
   return resolved;

@@ -23,7 +23,13 @@ const bearer = (error: 'invalid_token' | 'invalid_request', description?: string
 
 export const Problems = {
   missingToken: () =>
-    new TesseraProblem(HttpStatus.UNAUTHORIZED, 'missing_token', 'Authentication required', 'Send an access token as "Authorization: Bearer <token>"', bearer('invalid_request')),
+    new TesseraProblem(
+      HttpStatus.UNAUTHORIZED,
+      'missing_token',
+      'Authentication required',
+      'Send an access token as "Authorization: Bearer <token>"',
+      bearer('invalid_request'),
+    ),
   invalidToken: (detail = 'The access token is invalid') =>
     new TesseraProblem(HttpStatus.UNAUTHORIZED, 'invalid_token', 'Invalid token', detail, bearer('invalid_token', detail)),
   tokenExpired: () =>
@@ -55,7 +61,8 @@ export const Problems = {
           `Bearer error="insufficient_user_authentication", max_age=${maxAgeSeconds}` + (acrValues ? `, acr_values="${acrValues}"` : ''),
       },
     ),
-  forbidden: (detail = 'You do not have permission to do this') => new TesseraProblem(HttpStatus.FORBIDDEN, 'forbidden', 'Forbidden', detail),
+  forbidden: (detail = 'You do not have permission to do this') =>
+    new TesseraProblem(HttpStatus.FORBIDDEN, 'forbidden', 'Forbidden', detail),
   /** The revocation feed has been lost too long, or not caught up yet: no token can be trusted. */
   unavailable: (retryAfterSeconds: number) =>
     new TesseraProblem(

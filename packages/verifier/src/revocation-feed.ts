@@ -185,7 +185,10 @@ export class RevocationFeed {
 
   private armWatchdog(controller: AbortController): void {
     clearTimeout(this.watchdog);
-    this.watchdog = setTimeout(() => controller.abort(new Error(`no heartbeat for ${this.options.watchdogMs} ms`)), this.options.watchdogMs);
+    this.watchdog = setTimeout(
+      () => controller.abort(new Error(`no heartbeat for ${this.options.watchdogMs} ms`)),
+      this.options.watchdogMs,
+    );
   }
 
   private backoffMs(): number {

@@ -2,8 +2,7 @@ import type { AccessTokenClaims } from './claims.js';
 
 /** An event of Tessera's revocation feed (`event: revocation`, JSON data). */
 export type RevocationEvent =
-  | { type: 'session'; sid: string; sub: string; until: number }
-  | { type: 'user'; sub: string; notBefore: number };
+  { type: 'session'; sid: string; sub: string; until: number } | { type: 'user'; sub: string; notBefore: number };
 
 /** The event in `data`, or undefined when it is not one this version understands. */
 export function parseRevocation(data: string): RevocationEvent | undefined {

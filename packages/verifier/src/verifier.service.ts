@@ -124,7 +124,7 @@ export class TesseraVerifier implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       throw error instanceof errors.JWTExpired ? Problems.tokenExpired() : Problems.invalidToken();
     }
-    const claims = withLegacyAuthentication(verified.payload as Partial<AccessTokenClaims>);
+    const claims = withLegacyAuthentication(verified.payload);
     if (!hasValidShape(verified.protectedHeader, claims, clockToleranceSeconds)) throw Problems.invalidToken();
     // A token living longer than the revocation set keeps a user's entry could outlive its revocation.
     if (claims.exp - claims.iat > maxTokenLifetimeSeconds + clockToleranceSeconds)

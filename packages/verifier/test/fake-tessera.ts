@@ -41,7 +41,13 @@ export interface TokenOverrides {
 export async function mint(key: SigningKey, o: TokenOverrides = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const iat = o.iat ?? now;
-  return new SignJWT({ sid: o.sid ?? randomUUID(), roles: o.roles ?? [], auth_time: o.authTime ?? iat, amr: o.amr ?? ['pwd'], acr: o.acr ?? 'urn:tessera:aal1' })
+  return new SignJWT({
+    sid: o.sid ?? randomUUID(),
+    roles: o.roles ?? [],
+    auth_time: o.authTime ?? iat,
+    amr: o.amr ?? ['pwd'],
+    acr: o.acr ?? 'urn:tessera:aal1',
+  })
     .setProtectedHeader({ alg: key.alg, typ: o.typ ?? 'at+jwt', kid: key.kid })
     .setSubject(o.sub ?? randomUUID())
     .setIssuer(o.iss ?? ISSUER)

@@ -4,7 +4,16 @@ import { Test } from '@nestjs/testing';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { exportSPKI, importJWK } from 'jose';
 import { createHmac, randomUUID } from 'node:crypto';
-import { Auth, type AuthenticatedUser, CurrentUser, Public, RecentAuth, TesseraVerifier, TesseraVerifierModule, type TesseraVerifierOptions } from '@tessera/verifier';
+import {
+  Auth,
+  type AuthenticatedUser,
+  CurrentUser,
+  Public,
+  RecentAuth,
+  TesseraVerifier,
+  TesseraVerifierModule,
+  type TesseraVerifierOptions,
+} from '@tessera/verifier';
 import { TesseraAuthGuard, TesseraStrategy } from '@tessera/verifier/passport';
 import { AUDIENCE, CLIENT_ID, CLIENT_SECRET, FakeTessera, ISSUER, mint, newKey, type SigningKey } from './fake-tessera.js';
 
@@ -94,7 +103,9 @@ async function startService(tessera: FakeTessera, overrides: Partial<TesseraVeri
 }
 
 async function call(app: INestApplication, path: string, token?: string) {
-  const response = await fetch(`${await app.getUrl()}${path}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  const response = await fetch(`${await app.getUrl()}${path}`, {
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+  });
   const text = await response.text();
   return { status: response.status, headers: Object.fromEntries(response.headers), body: text ? JSON.parse(text) : undefined };
 }
@@ -131,7 +142,14 @@ describe('@tessera/verifier', () => {
       const token = await mint(key, { sub, sid, roles: ['reader'], authTime });
       const res = await call(app, '/protected', token);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ id: sub, sessionId: sid, roles: ['reader'], authTime: authTime * 1000, amr: ['pwd'], acr: 'urn:tessera:aal1' });
+      expect(res.body).toEqual({
+        id: sub,
+        sessionId: sid,
+        roles: ['reader'],
+        authTime: authTime * 1000,
+        amr: ['pwd'],
+        acr: 'urn:tessera:aal1',
+      });
     });
 
     it('answers 401 missing_token without a token, as problem+json', async () => {
@@ -147,7 +165,19 @@ describe('@tessera/verifier', () => {
       const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
       const now = Math.floor(Date.now() / 1000);
       const header = b64({ alg: 'HS256', typ: 'at+jwt', kid: key.kid });
-      const payload = b64({ sub: 'x', sid: 'y', jti: 'z', roles: ['admin'], iat: now, exp: now + 60, iss: ISSUER, aud: AUDIENCE, auth_time: now, amr: ['pwd'], acr: 'urn:tessera:aal1' });
+      const payload = b64({
+        sub: 'x',
+        sid: 'y',
+        jti: 'z',
+        roles: ['admin'],
+        iat: now,
+        exp: now + 60,
+        iss: ISSUER,
+        aud: AUDIENCE,
+        auth_time: now,
+        amr: ['pwd'],
+        acr: 'urn:tessera:aal1',
+      });
       const signature = createHmac('sha256', publicPem).update(`${header}.${payload}`).digest('base64url');
       const res = await call(app, '/protected', `${header}.${payload}.${signature}`);
       expect(res.status).toBe(401);
@@ -329,7 +359,9 @@ describe('@tessera/verifier', () => {
       expect(old.headers['www-authenticate']).toBe('Bearer error="insufficient_user_authentication", max_age=60');
       expect((await call(app, '/recent', await mint(key, { authTime: now - 5 }))).status).toBe(200);
       const weak = await call(app, '/recent-aal2', await mint(key, { authTime: now - 5 }));
-      expect(weak.headers['www-authenticate']).toBe('Bearer error="insufficient_user_authentication", max_age=60, acr_values="urn:tessera:aal2"');
+      expect(weak.headers['www-authenticate']).toBe(
+        'Bearer error="insufficient_user_authentication", max_age=60, acr_values="urn:tessera:aal2"',
+      );
       const strong = await mint(key, { authTime: now - 5, acr: 'urn:tessera:aal2', amr: ['pwd', 'otp', 'mfa'] });
       expect((await call(app, '/recent-aal2', strong)).status).toBe(200);
     });
@@ -381,6 +413,4 @@ describe('@tessera/verifier', () => {
       expect((await call(app, '/protected')).status).toBe(401);
     });
   });
-
 });
-
