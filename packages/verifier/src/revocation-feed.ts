@@ -57,6 +57,11 @@ export class RevocationFeed {
     return this.healthy || now - this.lastHealthyAt <= this.options.maxStalenessMs;
   }
 
+  /** For health checks and diagnostics: connected and caught up now; how long since the last byte of a caught-up connection. */
+  status(now = Date.now()): { connected: boolean; lostForMs: number | undefined } {
+    return { connected: this.healthy, lostForMs: this.healthy || !this.everCaughtUp ? undefined : now - this.lastHealthyAt };
+  }
+
   /** Seconds a client should wait before retrying a 503 (whole, at least 1). */
   retryAfterSeconds(): number {
     return Math.max(1, Math.ceil(this.options.reconnectMaxDelayMs / 1000));

@@ -82,6 +82,21 @@ export class TesseraVerifier implements OnModuleInit, OnApplicationShutdown {
     while (!this.jwks.loaded) await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
+  /**
+   * For a readiness probe or a dashboard: `ready` (protected routes are answered), whether the feed
+   * is connected and caught up, how long it has been lost, its last event id (opaque).
+   */
+  status(now = Date.now()): { ready: boolean; jwksLoaded: boolean; feedConnected: boolean; feedLostForMs?: number; feedPosition?: string } {
+    const feed = this.feed.status(now);
+    return {
+      ready: this.isReady(now),
+      jwksLoaded: this.jwks.loaded,
+      feedConnected: feed.connected,
+      feedLostForMs: feed.lostForMs,
+      feedPosition: this.feed.position,
+    };
+  }
+
   /** The feed's last event id (opaque), for diagnostics. */
   get feedPosition(): string | undefined {
     return this.feed.position;

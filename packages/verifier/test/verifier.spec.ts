@@ -302,7 +302,7 @@ describe('@tessera/verifier', () => {
     });
 
     it('keeps serving while the feed is lost up to maxStaleness, then 503 until reconnected and caught up', async () => {
-      app = await startService(tessera, { maxStalenessMs: 2000, feedWatchdogMs: 600 });
+      app = await startService(tessera, { maxStalenessMs: 3000, feedWatchdogMs: 600 });
       const token = await mint(key);
       const sid = randomUUID();
       const revoked = await mint(key, { sid });
@@ -312,6 +312,8 @@ describe('@tessera/verifier', () => {
       expect((await call(app, '/protected', token)).status).toBe(200);
       tessera.revokeSession(sid); // made while the feed is lost
       await until('stale: 503', async () => (await call(app, '/protected', token)).status === 503);
+      const lostFor = app.get(TesseraVerifier).status().feedLostForMs!;
+      expect(lostFor).toBeGreaterThan(3000); // not before maxStaleness
       expect((await call(app, '/public')).status).toBe(200);
       tessera.silent = false;
       await until('reconnected', () => tessera.lastEventIds.length >= 2);
