@@ -222,6 +222,18 @@ describe('@tessera/verifier', () => {
     });
   });
 
+  describe('JWKS refresh', () => {
+    it('fetches the JWKS again at least every jwksMaxAgeMs: a key Tessera retired stops verifying', async () => {
+      app = await startService(tessera, { jwksMaxAgeMs: 300 });
+      expect((await call(app, '/protected', await mint(key))).status).toBe(200);
+      const next = await newKey();
+      tessera.keys = [next];
+      // Tokens not verified before (the cache keeps a verified one until it expires).
+      await until('the retired key is refused', async () => (await call(app, '/protected', await mint(key))).status === 401);
+      expect((await call(app, '/protected', await mint(next))).status).toBe(200);
+    });
+  });
+
   describe('revocations from the feed', () => {
     beforeEach(async () => {
       app = await startService(tessera);
