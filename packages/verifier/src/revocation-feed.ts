@@ -121,6 +121,12 @@ export class RevocationFeed {
     const response = await this.options.fetch(this.options.url, { headers, signal: controller.signal });
     if (response.status !== 200 || !response.headers.get('content-type')?.startsWith('text/event-stream')) {
       await response.body?.cancel().catch(() => undefined);
+      // 400 is Tessera refusing our position (it cannot read it): start over from everything it
+      // keeps, a superset of what we missed, rather than ask with the same position forever.
+      if (response.status === 400 && this.lastEventId !== undefined) {
+        this.options.logger.warn('Tessera verifier: the feed refused our position; reading everything it keeps');
+        this.lastEventId = undefined;
+      }
       throw new Error(`the feed answered HTTP ${response.status}${response.status === 401 ? ' (check the service credential)' : ''}`);
     }
     if (!response.body) throw new Error('the feed answered without a body');

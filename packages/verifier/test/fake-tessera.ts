@@ -72,6 +72,8 @@ export class FakeTessera {
   refuseWith?: number;
   /** No heartbeats (and no live events) while true: the connection goes silent. */
   silent = false;
+  /** Answer 400 to any Last-Event-ID (a position this server cannot read). */
+  refusePositions = false;
   /** Hold a new connection's replay (and heartbeats) back until released. */
   holdReplay = false;
   private events: { id: string; data: string }[] = [];
@@ -158,6 +160,11 @@ export class FakeTessera {
       return;
     }
     const last = req.headers['last-event-id'] as string | undefined;
+    if (last !== undefined && this.refusePositions) {
+      this.lastEventIds.push(last);
+      res.writeHead(400, { 'content-type': 'application/problem+json' }).end('{"code":"validation_failed"}');
+      return;
+    }
     this.lastEventIds.push(last);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     res.flushHeaders();

@@ -276,6 +276,25 @@ describe('@tessera/verifier', () => {
       expect((await call(app, '/protected', tokens[2])).status).toBe(200);
     });
 
+    it('starts over from everything kept when the feed refuses its position (400)', async () => {
+      const sid = randomUUID();
+      const token = await mint(key, { sid });
+      const first = tessera.revokeSession(randomUUID());
+      await until('the event arrives', () => app.get(TesseraVerifier).feedPosition === first);
+      tessera.refusePositions = true;
+      tessera.silent = true;
+      const attempts = tessera.lastEventIds.length;
+      tessera.dropConnections();
+      tessera.revokeSession(sid);
+      tessera.silent = false;
+      await until(
+        'reconnected without a position',
+        () => tessera.lastEventIds.length > attempts + 1 && tessera.lastEventIds.at(-1) === undefined,
+      );
+      expect(tessera.lastEventIds[attempts]).toBe(first); // it asked with its position first
+      await until('the missed revocation is applied', async () => (await call(app, '/protected', token)).status === 401);
+    });
+
     it('keeps retrying when the feed answers errors, and resumes from where it was', async () => {
       const sid = randomUUID();
       const token = await mint(key, { sid });
