@@ -102,6 +102,8 @@ export class RevocationFeed {
         if (!this.stopped) this.noteLost((error as Error).message);
       }
       clearTimeout(this.watchdog);
+      // Whatever ended this attempt, its connection is closed before the next one opens.
+      this.controller?.abort();
       this.markUnhealthy();
       if (this.stopped) break;
       await this.sleep(this.backoffMs());
