@@ -46,8 +46,9 @@ FROM base AS prod-deps
 COPY package.json package-lock.json ./
 COPY packages/verifier/package.json packages/verifier/
 COPY examples/downstream/package.json examples/downstream/
+# --workspaces=false: the server needs neither the verifier package nor the example service.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts
+    npm ci --omit=dev --ignore-scripts --workspaces=false
 
 # ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
