@@ -26,6 +26,9 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # Every dependency (dev included): the Nest CLI and TypeScript are needed to build.
 FROM base AS deps
 COPY package.json package-lock.json ./
+# npm workspaces: `npm ci` needs every workspace's package.json (the verifier package, the example service).
+COPY packages/verifier/package.json packages/verifier/
+COPY examples/downstream/package.json examples/downstream/
 # `npm ci`: exactly the committed package-lock.json (it lists every platform's optional binaries).
 RUN --mount=type=cache,target=/root/.npm \
     npm ci
@@ -41,8 +44,11 @@ RUN npm run build \
 # The only production package with an install script is @scarf/scarf (telemetry), so scripts are skipped.
 FROM base AS prod-deps
 COPY package.json package-lock.json ./
+COPY packages/verifier/package.json packages/verifier/
+COPY examples/downstream/package.json examples/downstream/
+# --workspaces=false: the server needs neither the verifier package nor the example service.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts
+    npm ci --omit=dev --ignore-scripts --workspaces=false
 
 # ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

@@ -4,7 +4,20 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'client/dist/', 'coverage/', 'artifacts/', 'data/', 'node_modules/', 'bench/profiles/', 'walkthrough/'] },
+  {
+    ignores: [
+      'dist/',
+      'client/dist/',
+      'packages/*/dist/',
+      'examples/*/dist/',
+      'coverage/',
+      'artifacts/',
+      'data/',
+      'node_modules/',
+      'bench/profiles/',
+      'walkthrough/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -19,6 +32,11 @@ export default tseslint.config(
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
+  },
+  {
+    // Tessera does not use the verifier package: it is for the services behind it.
+    files: ['src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@tessera/*', '**/packages/**', '**/examples/**'] }] },
   },
   {
     // Tests read supertest's and fetch's JSON bodies, which are `any` by design: asserting on their

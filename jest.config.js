@@ -8,9 +8,16 @@ export default {
     '<rootDir>/client/**/*.spec.ts',
     '<rootDir>/test/**/*.e2e-spec.ts',
     '<rootDir>/test/*.contract.spec.ts',
+    // The verifier package's own tests run on its source (the mapper below), not on dist/.
+    '<rootDir>/packages/*/src/**/*.spec.ts',
+    '<rootDir>/packages/*/test/**/*.spec.ts',
   ],
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^@tessera/verifier$': '<rootDir>/packages/verifier/src/index.ts',
+    '^@tessera/verifier/passport$': '<rootDir>/packages/verifier/src/passport.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   // content-disposition 3 is ESM-only but require()d by @fastify/static (CommonJS, used by Swagger UI);
   // Jest on Node < 24.9 cannot require ESM, so that one leaf package is compiled to CommonJS.
   transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],

@@ -1,0 +1,36 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { bearerToken, checkRequirements } from './authorization.js';
+import type { AuthenticatedUser } from './claims.js';
+import { IS_PUBLIC } from './decorators.js';
+import { Problems } from './problems.js';
+import { TesseraVerifier } from './verifier.service.js';
+
+interface HttpRequest {
+  headers: Record<string, string | string[] | undefined>;
+  user?: AuthenticatedUser;
+}
+
+/**
+ * Deny by default (registered as APP_GUARD unless `globalGuard: false`): every route not marked
+ * @Public() needs a valid, unrevoked Tessera access token, then what @Auth(...roles) and
+ * @RecentAuth() ask. Sets `request.user` for @CurrentUser(). Use it with @UseGuards(TesseraGuard)
+ * when not global.
+ */
+@Injectable()
+export class TesseraGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(TesseraVerifier) private readonly verifier: TesseraVerifier,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    const request = context.switchToHttp().getRequest<HttpRequest>();
+    const raw = bearerToken(request.headers);
+    if (raw === undefined) throw Problems.missingToken();
+    request.user = await this.verifier.verify(raw);
+    checkRequirements(this.reflector, context, request.user, this.verifier.options.reauthMaxAgeSeconds);
+    return true;
+  }
+}
