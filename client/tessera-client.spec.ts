@@ -58,6 +58,23 @@ describe('TesseraClient', () => {
     expect(JSON.stringify(client)).not.toContain('refresh');
   });
 
+  test('on 401 invalid_token (its signing key was rotated out) it refreshes once and retries with the new token', async () => {
+    let refreshes = 0;
+    const server = fakeServer({
+      'POST /auth/login': () => json(200, tokens(1)),
+      'POST /auth/refresh': () => json(200, tokens(++refreshes + 1)),
+      'GET /users/me': (_p, init) =>
+        new Headers(init.headers).get('Authorization') === 'Bearer access-2'
+          ? json(200, { id: 'u', email: 'a@b.c', roles: [] })
+          : problem(401, 'invalid_token'),
+    });
+    const client = new TesseraClient({ fetch: server.fetch, channel: null });
+    await client.login('a@b.c', 'correct horse battery');
+    expect((await client.me()).id).toBe('u');
+    expect(refreshes).toBe(1);
+    expect(client.isLoggedIn).toBe(true);
+  });
+
   test('on 401 token_expired it refreshes once and retries once', async () => {
     let refreshes = 0;
     const server = fakeServer({

@@ -4,7 +4,7 @@
  * Rules it follows (see the README's client guidance):
  * - the access token lives in this object's memory only, never in localStorage/sessionStorage;
  *   the refresh token is the server's HttpOnly cookie, which scripts never see;
- * - `fetch()` adds the Bearer token and, on 401 `token_expired`, refreshes once and retries once;
+ * - `fetch()` adds the Bearer token and, on 401 `token_expired` or `invalid_token`, refreshes once and retries once;
  * - refresh is single-flight: any number of concurrent callers share one request;
  * - `restore()` on page load turns the surviving cookie back into a session with one refresh;
  * - tabs stay in step through BroadcastChannel: a logout in one tab logs out the others.
@@ -110,6 +110,12 @@ interface WebAuthnJson {
 
 /** 401 codes that do not mean the session is over: a step-up is wanted, or a proof was refused. */
 const SESSION_KEEPING_401 = new Set(['reauthentication_required', 'invalid_passkey', 'invalid_credentials']);
+
+/**
+ * 401 codes a refresh may cure: the access token expired, or no longer verifies (its signing key
+ * was removed in a key rotation) while its session lives on. The refresh says which it is.
+ */
+const REFRESHABLE_401 = new Set(['token_expired', 'invalid_token']);
 
 interface ChannelLike {
   postMessage(message: unknown): void;
@@ -218,7 +224,7 @@ export class TesseraClient {
     };
     if (!this.accessToken && !(await this.refresh())) throw new TesseraError(401, 'missing_token');
     let response = await this.send('/auth/reauthenticate', init);
-    if (response.status === 401 && (await this.problemCode(response.clone())) === 'token_expired' && (await this.refresh())) {
+    if (response.status === 401 && REFRESHABLE_401.has((await this.problemCode(response.clone())) ?? '') && (await this.refresh())) {
       response = await this.send('/auth/reauthenticate', init);
     }
     if (!response.ok) {
@@ -275,7 +281,8 @@ export class TesseraClient {
   }
 
   /**
-   * fetch() with the Bearer token. On 401 `token_expired` it refreshes once and retries once;
+   * fetch() with the Bearer token. On 401 `token_expired` or `invalid_token` (a rotated-out signing
+   * key) it refreshes once and retries once;
    * on any other 401 the session is over and the client says so. Only for Tessera's own origin:
    * any other target is refused (TesseraError `foreign_origin`) before a request is made.
    */
@@ -284,7 +291,7 @@ export class TesseraClient {
     if (!this.accessToken && !(await this.refresh())) throw new TesseraError(401, 'missing_token');
     const sentWith = this.accessToken;
     let response = await this.send(path, init);
-    if (response.status === 401 && (await this.problemCode(response.clone())) === 'token_expired') {
+    if (response.status === 401 && REFRESHABLE_401.has((await this.problemCode(response.clone())) ?? '')) {
       // Another call may have refreshed meanwhile: then just retry with the newer token.
       const refreshed = this.accessToken !== sentWith || (await this.refresh());
       if (!refreshed) {
