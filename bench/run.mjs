@@ -8,6 +8,7 @@
 //   npm run bench -- --only=refresh --profile   # CPU profile of the server in bench/profiles/
 //   npm run bench -- --cluster    # also me, refresh and revocation on a local 3-master Redis Cluster
 //                                 # (one replica each, from redis-server) with two app instances
+//   npm run bench -- --only=downstream   # the example downstream service (verifier package) alone
 //
 // Needs REDIS_URL; uses DATABASE_URL when set, the embedded database otherwise.
 import { spawn } from 'node:child_process';
@@ -79,14 +80,14 @@ const smtpSink = new SMTPServer({
 const smtpPort = await freePort();
 await new Promise((resolve) => smtpSink.listen(smtpPort, '127.0.0.1', resolve));
 
-async function startProcess(name, script, env, readyPath) {
+async function startProcess(name, script, env, readyPath, portVariable = 'PORT') {
   const port = await freePort();
   // --profile: the Tessera server writes a V8 CPU profile into bench/profiles/ when it stops.
   const profile = args.profile && name === 'tessera' ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles')}`] : [];
   const child = spawn(process.execPath, [...profile, script], {
     cwd: root,
     // An env value of undefined removes the variable (the cluster instances must not see REDIS_URL).
-    env: Object.fromEntries(Object.entries({ ...process.env, ...env, PORT: String(port) }).filter(([, v]) => v !== undefined)),
+    env: Object.fromEntries(Object.entries({ ...process.env, ...env, [portVariable]: String(port) }).filter(([, v]) => v !== undefined)),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -122,6 +123,8 @@ function serverEnv(dataDir) {
     THROTTLE_REGISTER_LIMIT: '1000000',
     // The bench registers its users in bursts: let them queue for the hashing slots.
     PASSWORD_HASH_QUEUE: '10000',
+    // The downstream services' credential (production wants 32 characters or more).
+    SERVICE_CLIENTS: `bench-downstream:${serverSecret}`,
   };
 }
 
@@ -285,6 +288,7 @@ try {
       measure('sessions-1m', { url: `${tessera.base}/users/me`, headers: bearer }),
     );
 
+  if (want('downstream')) results.downstream = await downstreamScenarios(tessera);
   if (cluster) results.cluster = await clusterScenarios(compared.me);
 
   report();
@@ -329,6 +333,83 @@ async function clusterScenarios(singleNodeMe) {
   }
   if (want('refresh')) out.scenarios['cluster: refresh (instance A)'] = await refreshScenario(a, 'cluster: refresh (instance A)');
   if (want('revocation')) out.revocation = await revocationLatency(a, email, b, 'cluster: revocation A→B');
+  return out;
+}
+
+/**
+ * The example downstream service (examples/downstream, protected by @tessera/verifier): its
+ * /protected against its /public (local verification should cost almost nothing), the same route
+ * protected by RFC 7662 introspection (one call to Tessera per request), and how long after a
+ * logout on Tessera each of DOWNSTREAMS services following the feed refuses the token.
+ */
+async function downstreamScenarios(tessera) {
+  const DOWNSTREAMS = quick ? 3 : 10;
+  const downstreamEnv = { TESSERA_URL: tessera.base, TESSERA_CLIENT: `bench-downstream:${serverSecret}`, NODE_ENV: 'production' };
+  const services = [];
+  for (let i = 0; i < DOWNSTREAMS; i++)
+    services.push(await startProcess(`downstream-${i}`, 'examples/downstream/dist/main.js', downstreamEnv, '/public', 'DOWNSTREAM_PORT'));
+  const introspecting = await startProcess('introspecting-service', 'bench/introspecting-service.mjs', downstreamEnv, '/protected');
+  const email = await newUser(tessera.base);
+  const { accessToken } = await nativeLogin(tessera.base, email);
+  const bearer = { authorization: `Bearer ${accessToken}` };
+  const [first] = services;
+  // Followers must have caught up with the feed before they serve: wait for the first 200.
+  for (const service of services) {
+    for (let i = 0; (await fetch(`${service.base}/protected`, { headers: bearer })).status !== 200; i++) {
+      if (i > 200) throw new Error('a downstream service never accepted a live token');
+      await sleep(50);
+    }
+  }
+  const out = {
+    downstreams: DOWNSTREAMS,
+    scenarios: await measureInterleaved({
+      'downstream: public': { url: `${first.base}/public` },
+      'downstream: protected': { url: `${first.base}/protected`, headers: bearer },
+      'downstream: protected by introspection': { url: `${introspecting.base}/protected`, headers: bearer },
+    }),
+  };
+  const rounds = (name) => out.scenarios[name].runs;
+  const perRound = (a, b) => +median(rounds(a).map((x, i) => x / rounds(b)[i])).toFixed(2);
+  out.ratios = {
+    'downstream protected / public': perRound('downstream: protected', 'downstream: public'),
+    'introspection protected / public': perRound('downstream: protected by introspection', 'downstream: public'),
+  };
+  introspecting.child.kill('SIGTERM');
+
+  // Logout on Tessera → the next request to every follower is refused. Each sample: one follower's delay.
+  const samples = [];
+  for (let i = 0; i < (quick ? 3 : 20); i++) {
+    const { accessToken: token } = await nativeLogin(tessera.base, email);
+    const headers = { authorization: `Bearer ${token}` };
+    for (const service of services) {
+      for (let j = 0; (await fetch(`${service.base}/protected`, { headers })).status !== 200; j++) {
+        if (j > 100) throw new Error('a downstream service refused a live token');
+        await sleep(10);
+      }
+    }
+    await json(tessera.base, '/auth/logout', { method: 'POST', token });
+    const ended = performance.now();
+    await Promise.all(
+      services.map(async (service) => {
+        for (;;) {
+          const { status } = await fetch(`${service.base}/protected`, { headers });
+          if (status === 401) return samples.push(performance.now() - ended);
+          if (performance.now() - ended > 5000) throw new Error('a downstream service still accepts a revoked session after 5 s');
+        }
+      }),
+    );
+  }
+  const sorted = [...samples].sort((a, b) => a - b);
+  out.revocation = {
+    samples: samples.length,
+    medianMs: +median(samples).toFixed(2),
+    p99Ms: +sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)].toFixed(2),
+    maxMs: +sorted[sorted.length - 1].toFixed(2),
+  };
+  console.error(
+    `  logout → refused by ${DOWNSTREAMS} downstream services: median ${out.revocation.medianMs} ms, p99 ${out.revocation.p99Ms} ms, max ${out.revocation.maxMs} ms`,
+  );
+  for (const service of services) service.child.kill('SIGTERM');
   return out;
 }
 
@@ -563,6 +644,11 @@ function report() {
     'sessions-1m within 5 % of me': check(results.ratios['sessions-1m / me'], (v) => v >= 0.95),
     'revocation seen by another instance ≤ 50 ms': check(results.revocation?.maxMs, (v) => v <= 50),
   };
+  const d = results.downstream;
+  if (d) {
+    results.targets['downstream /protected / /public ≥ 0.90'] = check(d.ratios['downstream protected / public'], (v) => v >= 0.9);
+    results.targets['logout → refused downstream (10 followers) ≤ 50 ms at p99'] = check(d.revocation.p99Ms, (v) => v <= 50);
+  }
   const c = results.cluster;
   if (c) {
     const perInstance = c.ratios && Math.min(...Object.values(c.ratios));
@@ -579,7 +665,7 @@ function report() {
   results.date = new Date().toISOString();
   results.settings = { runs: RUNS, durationSeconds: DURATION, connections: CONNECTIONS, quick };
 
-  const table = Object.entries({ ...s, ...c?.scenarios }).map(([name, r]) => ({
+  const table = Object.entries({ ...s, ...d?.scenarios, ...c?.scenarios }).map(([name, r]) => ({
     scenario: name,
     'req/s (median)': r.rps,
     'p50 ms': r.p50,
@@ -589,7 +675,7 @@ function report() {
   console.log(
     '\n' +
       formatTable(
-        Object.entries({ ...results.ratios, ...c?.ratios })
+        Object.entries({ ...results.ratios, ...d?.ratios, ...c?.ratios })
           .filter(([, v]) => v !== undefined)
           .map(([k, v]) => ({ ratio: k, value: v })),
       ),
@@ -607,6 +693,10 @@ function report() {
   if (results.revocation)
     console.log(
       `Revocation on A seen by B: median ${results.revocation.medianMs} ms, max ${results.revocation.maxMs} ms (${results.revocation.samples} samples)`,
+    );
+  if (d)
+    console.log(
+      `Logout on Tessera → refused by ${d.downstreams} downstream services following the feed: median ${d.revocation.medianMs} ms, p99 ${d.revocation.p99Ms} ms, max ${d.revocation.maxMs} ms (${d.revocation.samples} samples)`,
     );
   if (c?.revocation)
     console.log(
