@@ -18,6 +18,9 @@ import type { RedisService } from '../redis/redis.service.js';
         const store = redis ? new KeyvRedis(redis.client, { throwOnErrors: true }) : undefined;
         // Sentinel unreachable at start-up: the service builds a new client later; follow it.
         if (redis && store) redis.onClientReplaced((client) => (store.client = client));
+        // The client is RedisService's (it closes it, bounded, last): cache-manager's own shutdown
+        // must not close it first, nor hang on a Sentinel connect that never finishes.
+        if (store) store.disconnect = () => Promise.resolve();
         const keyv = store
           ? new Keyv({
               store,

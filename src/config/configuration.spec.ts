@@ -1,5 +1,8 @@
-import { describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from './config-error.js';
 import {
   DEVELOPMENT_SERVICE_CLIENT,
@@ -360,5 +363,58 @@ describe('Redis topology', () => {
   ])('%j is refused, naming %s', (env, name) => {
     expect(() => parseStorageConfig(env)).toThrow(ConfigError);
     expect(() => parseStorageConfig(env)).toThrow(name);
+  });
+
+  describe('REDIS_TLS_CA_FILE', () => {
+    // A self-signed CA certificate (valid until 2126), only ever parsed here.
+    const CA_PEM = `${[
+      '-----BEGIN CERTIFICATE-----',
+      'MIIBmTCCAT+gAwIBAgIUNYVxY+FrtVKaCVw3z5V/GMA/b+gwCgYIKoZIzj0EAwIw',
+      'ITEfMB0GA1UEAwwWVGVzc2VyYSBjb25maWcgdGVzdCBDQTAgFw0yNjExMjUxMzM3',
+      'MThaGA8yMTI2MTEwMTEzMzcxOFowITEfMB0GA1UEAwwWVGVzc2VyYSBjb25maWcg',
+      'dGVzdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABGgUZN388/s72RDpp7ef',
+      'ZPaxDcR5bCrOZhUaxS6OneV/HG5VFPYkCHulMgkXfjtM+9dOTqufMOfA3eHsV1GZ',
+      '9IujUzBRMB0GA1UdDgQWBBRRkusBx8Rs0IidSYLYm1/Kj2PJ3TAfBgNVHSMEGDAW',
+      'gBRRkusBx8Rs0IidSYLYm1/Kj2PJ3TAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49',
+      'BAMCA0gAMEUCIC+0YKp2THGa6n1jze+fEpGjd9qgEKHU6CjKEPCJ/3Z6AiEArYaa',
+      'GANzwPBGtAZt34UXPMMitpuu+43PDt35bJfw8mU=',
+      '-----END CERTIFICATE-----',
+    ].join('\n')}\n`;
+    let dir: string;
+    const file = (name: string, content: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return path;
+    };
+    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'tessera-ca-'))));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    test('is read at start-up and used for every topology over TLS', () => {
+      const ca = file('ca.pem', CA_PEM);
+      expect(parseStorageConfig({ REDIS_URL: 'rediss://a:1', REDIS_TLS_CA_FILE: ca }).redisTlsCa).toBe(CA_PEM);
+      expect(parseStorageConfig({ REDIS_CLUSTER_NODES: 'redis://a:1', REDIS_TLS: 'true', REDIS_TLS_CA_FILE: ca }).redisTlsCa).toBe(CA_PEM);
+      expect(
+        parseStorageConfig({ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'm', REDIS_TLS: 'true', REDIS_TLS_CA_FILE: ca }).redisTlsCa,
+      ).toBe(CA_PEM);
+      expect(parseStorageConfig({ REDIS_URL: 'rediss://a:1' }).redisTlsCa).toBeUndefined();
+    });
+
+    test.each([
+      ['without TLS', () => ({ REDIS_URL: 'redis://a:1', REDIS_TLS_CA_FILE: file('ca.pem', CA_PEM) }), /not reached over TLS/],
+      ['a missing file', () => ({ REDIS_URL: 'rediss://a:1', REDIS_TLS_CA_FILE: join(dir, 'missing.pem') }), /cannot be read \(ENOENT/],
+      ['a file that is no certificate', () => ({ REDIS_URL: 'rediss://a:1', REDIS_TLS_CA_FILE: file('key.pem', 'not a pem') }), /PEM file/],
+      [
+        'a broken certificate',
+        () => ({
+          REDIS_URL: 'rediss://a:1',
+          REDIS_TLS_CA_FILE: file('bad.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
+        }),
+        /PEM file/,
+      ],
+    ])('%s is refused, naming REDIS_TLS_CA_FILE', (_, env, reason) => {
+      expect(() => parseStorageConfig(env())).toThrow(ConfigError);
+      expect(() => parseStorageConfig(env())).toThrow('REDIS_TLS_CA_FILE');
+      expect(() => parseStorageConfig(env())).toThrow(reason);
+    });
   });
 });

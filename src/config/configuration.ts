@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -364,7 +366,31 @@ function redisTopology(env: Env) {
   } else if (sentinelMaster) {
     throw new ConfigError('REDIS_SENTINEL_MASTER', 'is set but REDIS_SENTINELS is not');
   }
-  return { redisUrl, redisCluster, redisSentinel };
+  const overTls = Boolean(redisUrl?.startsWith('rediss:') || redisCluster?.tls || redisSentinel?.tls);
+  return { redisUrl, redisCluster, redisSentinel, redisTlsCa: tlsCa(env, 'REDIS_TLS_CA_FILE', overTls) };
+}
+
+/**
+ * The PEM of a private CA Redis's certificates are checked against (instead of Node's public
+ * roots), read at start-up. Set without TLS it is a mistake (the operator expects TLS), so refused.
+ */
+function tlsCa(env: Env, name: string, overTls: boolean): string | undefined {
+  const file = optional(env, name);
+  if (file === undefined) return undefined;
+  if (!overTls) throw new ConfigError(name, 'is set but Redis is not reached over TLS (set REDIS_TLS=true or use rediss:// URLs)');
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(name, `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}: ${file})`);
+  }
+  try {
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no certificate');
+    new X509Certificate(pem);
+  } catch {
+    throw new ConfigError(name, `must be a PEM file of one or more CA certificates (${file})`);
+  }
+  return pem;
 }
 
 export function parseThrottleConfig(env: Env) {

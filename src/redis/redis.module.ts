@@ -22,6 +22,7 @@ export const REDIS = Symbol('REDIS');
           url: storage.redisUrl,
           cluster: storage.redisCluster,
           sentinel: storage.redisSentinel,
+          tlsCa: storage.redisTlsCa,
           commandTimeoutMs: storage.redisCommandTimeoutMs,
           waitReplicas: storage.redisWaitReplicas,
         });

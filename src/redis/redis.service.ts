@@ -38,6 +38,8 @@ export interface RedisOptions {
     password?: string;
     sentinelPassword?: string;
   };
+  /** PEM of the CA(s) the servers' certificates are checked against, for every TLS connection (default: Node's roots). */
+  tlsCa?: string;
   commandTimeoutMs: number;
   /** Session writes wait (WAIT) for this many replicas before they are answered; 0: no wait. */
   waitReplicas?: number;
@@ -50,6 +52,9 @@ const HEARTBEAT_MS = 500;
 const HEARTBEAT_STALE_MS = 2000;
 /** Time kept for a reply to travel back and be noticed before the caller's deadline (the sweeper ticks every 25 ms). */
 const DEADLINE_REPLY_MARGIN_MS = 75;
+
+/** How long a shutdown waits for the Redis connections to close. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 type ClockSample = { offsetMs: number; uncertaintyMs: number };
 
@@ -141,6 +146,7 @@ export class RedisService {
   private coverageKnown = false;
   private readingCoverage = false;
   private readonly heartbeat: NodeJS.Timeout;
+  private closing = false;
 
   constructor(private readonly options: RedisOptions) {
     const cacheEntries = options.clientCacheEntries ?? 100_000;
@@ -149,14 +155,20 @@ export class RedisService {
       connectTimeout: 2000,
       // No byte for this long (the heartbeat keeps the socket busy): the connection is replaced.
       socketTimeout: Math.max(5000, options.commandTimeoutMs * 3),
-      // Capped exponential backoff with jitter: recovers within seconds, no reconnect storm.
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) + Math.floor(Math.random() * 100),
+      // Capped exponential backoff with jitter: recovers within seconds, no reconnect storm. Once
+      // closing, none: node-redis's Sentinel close() waits for a connect that would otherwise retry
+      // for ever (e.g. a wrong password on the data nodes).
+      reconnectStrategy: (retries: number) =>
+        this.closing ? new Error('closing') : Math.min(50 * 2 ** retries, 1000) + Math.floor(Math.random() * 100),
     };
+    const tlsOptions = { tls: true as const, ...(options.tlsCa ? { ca: options.tlsCa } : {}) };
     if (options.cluster) {
       const { nodes, tls, username, password } = options.cluster;
       this.topology = 'cluster';
       this.cluster = createCluster({
-        rootNodes: nodes.map((url) => ({ url })),
+        // With REDIS_TLS and redis:// URLs the scheme must say TLS too: node-redis refuses a root
+        // node whose URL and socket disagree about it.
+        rootNodes: nodes.map((url) => ({ url: tls ? url.replace(/^redis:/, 'rediss:') : url })),
         // Node clients are built from `defaults` only (a root node's URL serves discovery alone), so
         // credentials and TLS go here.
         defaults: {
@@ -164,7 +176,7 @@ export class RedisService {
           ...(password ? { password } : {}),
           // Commands for a dead node fail at once instead of queueing: fail closed, fast.
           disableOfflineQueue: true,
-          socket: tls ? { ...socket, tls: true as const } : socket,
+          socket: tls ? { ...socket, ...tlsOptions } : socket,
         },
         RESP: 3,
         ...(clientSideCache ? { clientSideCache } : {}),
@@ -190,11 +202,11 @@ export class RedisService {
             ...(username ? { username } : {}),
             ...(password ? { password } : {}),
             disableOfflineQueue: true,
-            socket: tls ? { ...socket, tls: true as const } : socket,
+            socket: tls ? { ...socket, ...tlsOptions } : socket,
           },
           sentinelClientOptions: {
             ...(sentinelPassword ? { password: sentinelPassword } : {}),
-            socket: tls ? { connectTimeout: 2000, tls: true as const } : { connectTimeout: 2000 },
+            socket: tls ? { connectTimeout: 2000, ...tlsOptions } : { connectTimeout: 2000 },
           },
         }) as unknown as RedisSentinelType;
         // 'error' may carry a string here; the heartbeat is what decides.
@@ -218,7 +230,8 @@ export class RedisService {
         ...(clientSideCache ? { clientSideCache } : {}),
         // Commands fail at once while disconnected instead of queueing: fail closed, fast.
         disableOfflineQueue: true,
-        socket,
+        // rediss:// sets TLS; the CA must come with the socket options.
+        socket: options.url?.startsWith('rediss:') ? { ...socket, ...tlsOptions } : socket,
       }) as unknown as RedisClientType;
       this.client.on('error', (error: Error) => this.markDown(error.message));
       this.client.on('ready', () => {
@@ -679,10 +692,15 @@ export class RedisService {
     await this.run((client) => client.ping());
   }
 
+  /** Bounded: a shutdown never waits on a Redis that does not let us in. */
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
+    this.closing = true;
     if (this.client.isOpen) {
-      await (this.client.close() as Promise<unknown>).catch(() => this.client.destroy());
+      const closed = (this.client.close() as Promise<unknown>).catch(() => this.client.destroy());
+      await within(closed, CLOSE_TIMEOUT_MS, () => {
+        this.logger.warn('Redis did not close in time; shutting down without it');
+      });
     }
   }
 }
