@@ -386,7 +386,9 @@ describe('Redis topology', () => {
       writeFileSync(path, content);
       return path;
     };
-    beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'tessera-ca-'))));
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'tessera-ca-'));
+    });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     test('is read at start-up and used for every topology over TLS', () => {

@@ -83,7 +83,9 @@ describeSecure('Tessera on a Redis Cluster with an ACL user, a password and TLS 
     cluster = await startCluster({ username: USER, password, tls: true });
   });
   afterAll(() => cluster?.stop());
-  beforeEach(() => (logs = captureLogs()));
+  beforeEach(() => {
+    logs = captureLogs();
+  });
   afterEach(async () => {
     await app?.close();
     app = undefined;
@@ -130,7 +132,9 @@ describeSecure('Tessera on a Sentinel group with passwords on the data nodes and
     group = await startSentinelGroup({ username: USER, password, sentinelPassword, tls: true });
   });
   afterAll(() => group?.stop());
-  beforeEach(() => (logs = captureLogs()));
+  beforeEach(() => {
+    logs = captureLogs();
+  });
   afterEach(async () => {
     await app?.close();
     app = undefined;

@@ -296,6 +296,16 @@ describeTopologies.each(topologies)('Tessera on a real Redis %s', (name, start) 
   });
 });
 
+/** A new user, registered and logged in; 503s while a cluster settles after an earlier test are retried. */
+async function loggedIn(app: TestApp): Promise<Awaited<ReturnType<typeof registerAndLogin>>> {
+  let user: Awaited<ReturnType<typeof registerAndLogin>> | undefined;
+  await until('a registration and login', async () => {
+    user = await registerAndLogin(app);
+    return true;
+  });
+  return user!;
+}
+
 describeTopologies('Redis Cluster with cluster-require-full-coverage no', () => {
   let cluster: LocalCluster;
   let app: TestApp;
@@ -320,10 +330,10 @@ describeTopologies('Redis Cluster with cluster-require-full-coverage no', () => 
   });
 
   test('a frozen master (SIGSTOP) is noticed: its users get 503, not answers from memory; the others keep working; SIGCONT recovers', async () => {
-    const frozen = await registerAndLogin(app);
+    const frozen = await loggedIn(app);
     const master = await cluster.masterOf(indexKey(frozen.userId));
-    let other = await registerAndLogin(app);
-    while ((await cluster.masterOf(indexKey(other.userId))) === master) other = await registerAndLogin(app);
+    let other = await loggedIn(app);
+    while ((await cluster.masterOf(indexKey(other.userId))) === master) other = await loggedIn(app);
     // Cached now: from here on the session check makes no round trip, so only the heartbeat can notice the freeze.
     await app.http().get('/users/me').set(bearer(frozen.accessToken)).expect(200);
     await app.http().get('/users/me').set(bearer(frozen.accessToken)).expect(200);
@@ -369,21 +379,11 @@ describeTopologies('Redis Cluster with cluster-require-full-coverage no', () => 
   });
 
   test('a shard down (master and replica) fails only its own users; the others keep working and readiness follows the cluster', async () => {
-    // Whatever an earlier test left settling, registrations work before the shard is taken away.
-    await until(
-      'registrations work',
-      async () =>
-        (
-          await app
-            .http()
-            .post('/auth/register')
-            .send({ email: `probe-${Date.now()}@example.com`, password: PASSWORD })
-        ).status === 201,
-    );
-    const lost = await registerAndLogin(app);
+    // Whatever an earlier test left settling, a user is registered and logged in once it serves (loggedIn retries).
+    const lost = await loggedIn(app);
     const deadMaster = await cluster.masterOf(indexKey(lost.userId));
-    let kept = await registerAndLogin(app);
-    while ((await cluster.masterOf(indexKey(kept.userId))) === deadMaster) kept = await registerAndLogin(app);
+    let kept = await loggedIn(app);
+    while ((await cluster.masterOf(indexKey(kept.userId))) === deadMaster) kept = await loggedIn(app);
     const deadReplica = await cluster.replicaOf(deadMaster);
     await app.http().get('/users/me').set(bearer(lost.accessToken)).expect(200);
 

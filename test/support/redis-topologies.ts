@@ -375,9 +375,14 @@ export async function startSentinelGroup({
   failoverTimeoutMs = 5000,
   name = 'mymaster',
   /** Primary, replica and three sentinels (default: free ports), e.g. to point an app at them before they start. */
-  ports = undefined as number[] | undefined,
+  ports = undefined,
   ...security
-}: RedisSecurity = {}): Promise<LocalSentinelGroup> {
+}: RedisSecurity & {
+  downAfterMs?: number;
+  failoverTimeoutMs?: number;
+  name?: string;
+  ports?: number[];
+} = {}): Promise<LocalSentinelGroup> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-sentinel-'));
   const [primary, replica, ...sentinels] = ports ?? (await freePorts(5));
   const procs = new Map<number, ChildProcess>();
