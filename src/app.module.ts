@@ -14,6 +14,8 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { RevocationLogModule } from './revocations/revocation-log.module.js';
+import { RevocationsModule } from './revocations/revocations.module.js';
 import { ThrottlingModule } from './throttling/throttling.module.js';
 import { TicketsModule } from './tickets/tickets.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -30,6 +32,7 @@ export class AppModule {
         LoggingModule,
         DatabaseModule,
         RedisModule,
+        RevocationLogModule,
         // `security.login.failed` etc.: `@OnEvent('security.**')` hears every security event.
         EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
         AuditModule,
@@ -42,6 +45,7 @@ export class AppModule {
         AuthModule,
         AccountsModule,
         AdminModule,
+        RevocationsModule,
         HealthModule,
       ],
     };

@@ -18,6 +18,7 @@ const TAGS: [name: string, description: string][] = [
   ['users', 'Your account'],
   ['admin', 'Users and security events, for the admin role'],
   ['keys', 'The public keys that verify access tokens (JWKS)'],
+  ['other services', 'For services that verify access tokens themselves: the revocation feed'],
   ['operations', 'Health checks and Prometheus metrics'],
 ];
 
