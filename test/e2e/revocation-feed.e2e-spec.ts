@@ -1,3 +1,7 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { sql } from 'drizzle-orm';
 import { createClient } from 'redis';
@@ -283,8 +287,13 @@ describeRedis('the revocation feed (Redis)', () => {
 
 describeRedis('the revocation feed across instances and at shutdown', () => {
   test('two instances share one ordered feed; a revocation on one reaches streams on both', async () => {
-    const a = await startApp();
-    const b = await startApp();
+    // Instances share the signing key and the server secrets, as production must.
+    const keyDir = mkdtempSync(join(tmpdir(), 'tessera-keys-'));
+    const keyFile = join(keyDir, 'jwt-private.pem');
+    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const shared = { JWT_PRIVATE_KEY_FILE: keyFile, SERVER_SECRETS: randomBytes(32).toString('hex') };
+    const a = await startApp(shared);
+    const b = await startApp(shared);
     try {
       const [urlA, urlB] = [await listen(a), await listen(b)];
       const [onA, onB] = [await FeedClient.open(urlA), await FeedClient.open(urlB)];
@@ -303,6 +312,7 @@ describeRedis('the revocation feed across instances and at shutdown', () => {
     } finally {
       await a.close();
       await b.close();
+      rmSync(keyDir, { recursive: true, force: true });
     }
 
     async function t0(user: { accessToken: string }, on: TestApp) {
