@@ -171,7 +171,7 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     graceMs,
   });
 
-  test('every session that ends, whatever ends it, is one revocation event (until = its tokens\' latest exp); expiry and failed attempts are none', async () => {
+  test("every session that ends, whatever ends it, is one revocation event (until = its tokens' latest exp); expiry and failed attempts are none", async () => {
     const userId = randomUUID();
     const now = Date.now();
     const ended = async () => (await fixture.events(userId)).map((e) => (e.type === 'session' ? e.sid : 'user'));

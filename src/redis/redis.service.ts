@@ -707,7 +707,10 @@ export class RedisService {
     if (this.buildSentinel) {
       const sentinel = this.buildSentinel(false);
       await sentinel.connect();
-      return { send: (_key, args) => sentinel.sendCommand(false, args), close: () => sentinel.destroy() };
+      return {
+        send: (_key, args) => sentinel.sendCommand(false, args),
+        close: () => void Promise.resolve(sentinel.destroy()).catch(() => undefined),
+      };
     }
     const client = this.client.duplicate({ clientSideCache: undefined }) as unknown as RedisClientType;
     client.on('error', () => undefined);

@@ -64,7 +64,7 @@ export class RevocationFeedService implements BeforeApplicationShutdown {
       send(live);
       push = send;
       end = () => subscriber.complete();
-      const heartbeat = setInterval(() => subscriber.next({ comment: 'hb' } as MessageEvent), HEARTBEAT_MS);
+      const heartbeat = setInterval(() => subscriber.next({ comment: 'hb' }), HEARTBEAT_MS);
       const stop = this.shutdown.subscribe(() => subscriber.complete());
       return () => {
         clearInterval(heartbeat);
@@ -76,7 +76,7 @@ export class RevocationFeedService implements BeforeApplicationShutdown {
 
   private async readAll(after: string): Promise<FeedEntry[]> {
     const all: FeedEntry[] = [];
-    for (let cursor = after; ; ) {
+    for (let cursor = after; ;) {
       const page = await this.log.range(cursor, PAGE);
       all.push(...page);
       if (page.length < PAGE) return all;

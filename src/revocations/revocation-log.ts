@@ -74,6 +74,11 @@ function slotTags(): string[] {
   return (tagsBySlot = tags);
 }
 
+/** On a cluster: the outbox in the slot of `key`. */
+export function clusterOutboxFor(key: string): string {
+  return `rv:{${slotTags()[keySlot(key)]}}:o`;
+}
+
 /** KEYS: stream. ARGV: minId (trim bound), event JSON... Appends in order; returns the ids. */
 const PUBLISH = luaScript(`
 local ids = {}
@@ -170,7 +175,7 @@ export class RedisRevocationLog implements RevocationLog {
 
   /** The outbox a user's session scripts write (KEYS[2]): in the slot of their index key. */
   outboxFor(indexKey: string): string {
-    return this.redis.topology === 'cluster' ? `rv:{${slotTags()[keySlot(indexKey)]}}:o` : SINGLE_OUTBOX;
+    return this.redis.topology === 'cluster' ? clusterOutboxFor(indexKey) : SINGLE_OUTBOX;
   }
 
   /** Every outbox that can exist. */
@@ -189,7 +194,7 @@ export class RedisRevocationLog implements RevocationLog {
    */
   async relay(outbox: string, op: string): Promise<void> {
     try {
-      const raw = (await this.redis.run((client) => client.lRange(outbox, -BATCH, -1), outbox)) as string[];
+      const raw = await this.redis.run<string[]>((client) => client.lRange(outbox, -BATCH, -1), outbox);
       const mine = raw.map(parseOutboxEntry).filter((entry): entry is OutboxEntry => entry?.op === op);
       await this.move(outbox, mine);
     } catch (error) {
@@ -220,7 +225,7 @@ export class RedisRevocationLog implements RevocationLog {
       const cutoff = Date.now() - ORPHAN_AFTER_MS;
       for (const [i, outbox] of outboxes.entries()) {
         if (!present[i]) continue;
-        const raw = (await this.redis.run((client) => client.lRange(outbox, 0, BATCH - 1), outbox)) as string[];
+        const raw = await this.redis.run<string[]>((client) => client.lRange(outbox, 0, BATCH - 1), outbox);
         const orphans = raw.map(parseOutboxEntry).filter((entry): entry is OutboxEntry => entry !== undefined && entry.at < cutoff);
         await this.move(outbox, orphans);
         // Not an event (should not happen): dropped, or it would block nothing but linger forever.
@@ -289,7 +294,9 @@ export class RedisRevocationLog implements RevocationLog {
           this.positioned?.resolve();
           this.positioned = undefined;
         }
-        const reply = await deadline(reader.send(STREAM, ['XREAD', 'COUNT', String(BATCH), 'BLOCK', String(BLOCK_MS), 'STREAMS', STREAM, this.position]));
+        const reply = await deadline(
+          reader.send(STREAM, ['XREAD', 'COUNT', String(BATCH), 'BLOCK', String(BLOCK_MS), 'STREAMS', STREAM, this.position]),
+        );
         const entries = toEntries(xreadRows(reply)).filter((entry) => compareEntryIds(entry.id, this.position!) > 0);
         if (entries.length) {
           this.position = entries[entries.length - 1].id;

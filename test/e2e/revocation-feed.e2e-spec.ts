@@ -8,6 +8,7 @@ import { createClient } from 'redis';
 import { MfaClock } from '../../src/auth/mfa/mfa-clock.js';
 import { DATABASE, type Database } from '../../src/database/database.js';
 import { bearer, PASSWORD, refreshCookieOf, registerAndLogin, startApp, type TestApp, uniqueEmail } from '../support/app.js';
+import { clusterOutboxFor } from '../../src/revocations/revocation-log.js';
 import { FeedClient } from '../support/feed-client.js';
 import { TestMailbox } from '../support/mailbox.js';
 import { stepUpToAal2 } from '../support/mfa.js';
@@ -52,7 +53,8 @@ describeRedis('the revocation feed (Redis)', () => {
     });
     url = await listen(t);
     feed = await FeedClient.open(url);
-    const token = (await t.http().post('/auth/login').send({ email: adminEmail, password: PASSWORD }).expect(200)).body.accessToken as string;
+    const token = (await t.http().post('/auth/login').send({ email: adminEmail, password: PASSWORD }).expect(200)).body
+      .accessToken as string;
     admin = await stepUpToAal2(t, t.app.get(MfaClock), token, Math.floor(Date.now() / 30_000) + 1000);
   });
   afterAll(async () => {
@@ -102,7 +104,12 @@ describeRedis('the revocation feed (Redis)', () => {
       async () => {
         const user = await registerAndLogin(t);
         const other = await login(user.email);
-        await t.http().post('/auth/password').set(bearer(user.accessToken)).send({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }).expect(204);
+        await t
+          .http()
+          .post('/auth/password')
+          .set(bearer(user.accessToken))
+          .send({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD })
+          .expect(204);
         return { sub: user.userId, ended: [other.sessionId] };
       },
     ],
@@ -202,7 +209,12 @@ describeRedis('the revocation feed (Redis)', () => {
 
   test('roles change: a user event whose notBefore is after every token minted with the old roles', async () => {
     const user = await registerAndLogin(t);
-    const changed = await t.http().patch(`/admin/users/${user.userId}`).set(bearer(admin)).send({ roles: ['user', 'auditor'] }).expect(200);
+    const changed = await t
+      .http()
+      .patch(`/admin/users/${user.userId}`)
+      .set(bearer(admin))
+      .send({ roles: ['user', 'auditor'] })
+      .expect(200);
     await until('user event', () => feed.about(user.userId).length === 1, 10_000);
     const [event] = feed.about(user.userId);
     expect(event).toEqual({ type: 'user', sub: user.userId, notBefore: expect.any(Number) });
@@ -305,7 +317,8 @@ describeRedis('the revocation feed across instances and at shutdown', () => {
         await sessionsEnded(onA, user.userId, 1);
         await sessionsEnded(onB, user.userId, 1);
       }
-      const order = (feed: FeedClient) => feed.events.filter((e) => users.some((u) => u.userId === e.data.sub)).map((e) => `${e.id} ${e.data.sub}`);
+      const order = (feed: FeedClient) =>
+        feed.events.filter((e) => users.some((u) => u.userId === e.data.sub)).map((e) => `${e.id} ${String(e.data.sub)}`);
       expect(order(onA)).toEqual(order(onB));
       await onA.close();
       await onB.close();
@@ -411,16 +424,15 @@ describe('the revocation feed on a Redis Cluster (user and feed on different mas
 
       // An orphan in the outbox of the user's slot (on the user's master): swept to the feed.
       const userMaster = await cluster.masterOf(`s:{${compact(user.userId)}}`);
-      const { RedisRevocationLog } = await import('../../src/revocations/revocation-log.js');
-      const outbox = (RedisRevocationLog.prototype.outboxFor as (this: { redis: { topology: string } }, key: string) => string).call(
-        { redis: { topology: 'cluster' } },
-        `s:{${compact(user.userId)}}`,
-      );
+      const outbox = clusterOutboxFor(`s:{${compact(user.userId)}}`);
       expect(await cluster.masterOf(outbox)).toBe(userMaster);
       const node = createClient({ url: `redis://127.0.0.1:${userMaster}` });
       await node.connect();
       const sid = `orphan${Date.now()}`;
-      await node.rPush(outbox, JSON.stringify({ type: 'session', sid, sub: user.userId, until: 1, at: Date.now() - 10_000, op: 'crashed' }));
+      await node.rPush(
+        outbox,
+        JSON.stringify({ type: 'session', sid, sub: user.userId, until: 1, at: Date.now() - 10_000, op: 'crashed' }),
+      );
       await node.close();
       await until('orphan delivered', () => feed.events.some((e) => e.data.sid === sid), 15_000);
       await feed.close();

@@ -23,7 +23,10 @@ export class FeedClient {
   private readonly abort = new AbortController();
   private done: Promise<void> = Promise.resolve();
 
-  static async open(baseUrl: string, options: { lastEventId?: string; query?: string; authorization?: string | null } = {}): Promise<FeedClient> {
+  static async open(
+    baseUrl: string,
+    options: { lastEventId?: string; query?: string; authorization?: string | null } = {},
+  ): Promise<FeedClient> {
     const client = new FeedClient();
     const headers: Record<string, string> = {};
     if (options.authorization !== null) headers.Authorization = options.authorization ?? SERVICE_AUTH;
