@@ -50,7 +50,7 @@ describe('the OpenAPI document as Swagger UI shows it', () => {
   test('tags come in the order a person explores, auth first, and every used tag is listed', () => {
     const order = (doc.tags ?? []).map((tag) => tag.name);
     expect(order[0]).toBe('auth');
-    expect(order).toEqual(['auth', 'mfa', 'passkeys', 'sessions', 'users', 'admin', 'keys', 'operations']);
+    expect(order).toEqual(['auth', 'mfa', 'passkeys', 'sessions', 'users', 'admin', 'keys', 'other services', 'operations']);
     const used = new Set(operations().flatMap(({ operation }) => operation.tags ?? []));
     for (const tag of used) expect(order).toContain(tag);
   });
@@ -83,9 +83,12 @@ describe('the OpenAPI document as Swagger UI shows it', () => {
     expect(schemas.MfaChallengeDto.required).toEqual(expect.arrayContaining(['mfaRequired', 'mfaToken', 'methods']));
   });
 
-  test('no Authorize box for the HttpOnly refresh cookie: the only security scheme is the bearer token', () => {
+  test('no Authorize box for the HttpOnly refresh cookie: the schemes are the bearer token and the service credential', () => {
     const schemes = doc.components.securitySchemes ?? {};
-    expect(schemes).toEqual({ bearer: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
+    expect(schemes).toEqual({
+      bearer: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      'service-client': expect.objectContaining({ type: 'http', scheme: 'basic' }),
+    });
     for (const { operation } of operations()) {
       for (const requirement of operation.security ?? []) for (const name of Object.keys(requirement)) expect(schemes).toHaveProperty(name);
     }

@@ -24,6 +24,8 @@ const PUBLIC_ROUTES = new Set([
   'POST /auth/passkeys/login/options',
   'POST /auth/passkeys/login',
   'GET /.well-known/jwks.json',
+  // Other services: authenticated by a service credential (SERVICE_CLIENTS, HTTP Basic), not a user token.
+  'GET /auth/revocations',
   'GET /health/live',
   'GET /health/ready',
   'GET /metrics',
