@@ -50,6 +50,7 @@ const BLOCK_MS = 1000;
 /** A blocking read that has not returned by then means the connection is gone. */
 const READ_DEADLINE_MS = BLOCK_MS + 2000;
 const BATCH = 200;
+const SWEEP_CHUNK = 1024;
 
 let tagsBySlot: string[] | undefined;
 
@@ -220,11 +221,8 @@ export class RedisRevocationLog implements RevocationLog {
     this.sweeping = true;
     try {
       if ((await this.redis.eval(TAKE_LEASE, [LEASE], [this.instance, String(LEASE_MS)])) !== 1) return;
-      const outboxes = this.outboxes();
-      const present = await this.redis.run((client) => Promise.all(outboxes.map((key) => client.exists(key))));
-      const cutoff = Date.now() - ORPHAN_AFTER_MS;
-      for (const [i, outbox] of outboxes.entries()) {
-        if (!present[i]) continue;
+      for (const outbox of await this.nonEmptyOutboxes()) {
+        const cutoff = Date.now() - ORPHAN_AFTER_MS;
         const raw = await this.redis.run<string[]>((client) => client.lRange(outbox, 0, BATCH - 1), outbox);
         const orphans = raw.map(parseOutboxEntry).filter((entry): entry is OutboxEntry => entry !== undefined && entry.at < cutoff);
         await this.move(outbox, orphans);
@@ -237,6 +235,25 @@ export class RedisRevocationLog implements RevocationLog {
     } finally {
       this.sweeping = false;
     }
+  }
+
+  /**
+   * The outboxes holding entries: EXISTS on every possible one, pipelined in chunks (each chunk
+   * within the command deadline; a chunk whose master is down is skipped until the next sweep).
+   */
+  private async nonEmptyOutboxes(): Promise<string[]> {
+    const outboxes = this.outboxes();
+    const found: string[] = [];
+    for (let i = 0; i < outboxes.length; i += SWEEP_CHUNK) {
+      const chunk = outboxes.slice(i, i + SWEEP_CHUNK);
+      try {
+        const present = await this.redis.run((client) => Promise.all(chunk.map((key) => client.exists(key))));
+        chunk.forEach((key, j) => present[j] && found.push(key));
+      } catch {
+        // retried on the next sweep
+      }
+    }
+    return found;
   }
 
   async range(afterId: string, count: number): Promise<FeedEntry[]> {

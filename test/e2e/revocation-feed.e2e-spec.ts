@@ -12,7 +12,7 @@ import { clusterOutboxFor } from '../../src/revocations/revocation-log.js';
 import { FeedClient } from '../support/feed-client.js';
 import { TestMailbox } from '../support/mailbox.js';
 import { stepUpToAal2 } from '../support/mfa.js';
-import { haveRedisServer, startCluster, until } from '../support/redis-topologies.js';
+import { haveRedisServer, startCluster, startSentinelGroup, until } from '../support/redis-topologies.js';
 import { OwnRedis, sleep } from '../support/services.js';
 
 const ACCESS_TTL = 900;
@@ -209,18 +209,22 @@ describeRedis('the revocation feed (Redis)', () => {
 
   test('roles change: a user event whose notBefore is after every token minted with the old roles', async () => {
     const user = await registerAndLogin(t);
-    const changed = await t
+    const before = Math.floor(Date.now() / 1000);
+    await t
       .http()
       .patch(`/admin/users/${user.userId}`)
       .set(bearer(admin))
       .send({ roles: ['user', 'auditor'] })
       .expect(200);
+    const after = Math.floor(Date.now() / 1000);
     await until('user event', () => feed.about(user.userId).length === 1, 10_000);
     const [event] = feed.about(user.userId);
     expect(event).toEqual({ type: 'user', sub: user.userId, notBefore: expect.any(Number) });
     const oldIat = JSON.parse(Buffer.from(user.accessToken.split('.')[1], 'base64url').toString()).iat as number;
     expect(oldIat).toBeLessThan(event.notBefore as number);
-    expect(event.notBefore).toBe(Math.floor(new Date(changed.body.updatedAt ?? Date.now()).getTime() / 1000) + 1);
+    // The second after the change.
+    expect(event.notBefore as number).toBeGreaterThanOrEqual(before + 1);
+    expect(event.notBefore as number).toBeLessThanOrEqual(after + 1);
     // A roles-free change (disable off) is no user event.
     await t.http().patch(`/admin/users/${user.userId}`).set(bearer(admin)).send({ disabled: false }).expect(200);
     await sleep(300);
@@ -439,6 +443,61 @@ describe('the revocation feed on a Redis Cluster (user and feed on different mas
     } finally {
       await t.close();
       await cluster.stop();
+    }
+  });
+});
+
+describe('the revocation feed through Sentinel', () => {
+  const run = haveRedisServer() ? test : test.skip;
+  run('the dedicated reader follows the primary found through Sentinel; events arrive', async () => {
+    const group = await startSentinelGroup();
+    const t = await startApp({ REDIS_URL: undefined, REDIS_SENTINELS: group.addresses, REDIS_SENTINEL_MASTER: group.name });
+    try {
+      const url = await listen(t);
+      let feed = await FeedClient.open(url);
+      // Right after start-up the heartbeat may not have heard the primary yet (503, the client retries).
+      await until('feed open', async () => (feed.status === 200 ? true : ((feed = await FeedClient.open(url)), false)), 10_000);
+      const user = await registerAndLogin(t);
+      await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+      expect(await sessionsEnded(feed, user.userId, 1)).toEqual([user.sessionId]);
+      await feed.close();
+    } finally {
+      await t.close();
+      await group.stop();
+    }
+  });
+});
+
+describeRedis('role changes and token minting', () => {
+  // Needs the minting side: iat = max(now, floor(user.updatedAt) + 1) (docs/api.md, "Role changes").
+  // Until then a refresh in the very second of the change mints iat = notBefore - 1.
+  test.skip('a token minted right after a role change carries the new roles and is not refused by the user event', async () => {
+    const adminEmail = uniqueEmail('admin');
+    const t = await startApp({ BOOTSTRAP_ADMIN_EMAIL: adminEmail, BOOTSTRAP_ADMIN_PASSWORD: PASSWORD });
+    try {
+      const feed = await FeedClient.open(await listen(t));
+      const admin = (await t.http().post('/auth/login').send({ email: adminEmail, password: PASSWORD }).expect(200)).body
+        .accessToken as string;
+      for (let i = 0; i < 5; i++) {
+        const user = await registerAndLogin(t);
+        await t
+          .http()
+          .patch(`/admin/users/${user.userId}`)
+          .set(bearer(admin))
+          .send({ roles: ['user', 'auditor'] })
+          .expect(200);
+        const refreshed = await t.http().post('/auth/refresh').set('Cookie', user.cookie).expect(200);
+        const claims = JSON.parse(Buffer.from((refreshed.body.accessToken as string).split('.')[1], 'base64url').toString()) as {
+          iat: number;
+          roles: string[];
+        };
+        await until('user event', () => feed.about(user.userId).length === 1);
+        expect(claims.roles).toContain('auditor');
+        expect(claims.iat).toBeGreaterThanOrEqual(feed.about(user.userId)[0].notBefore as number);
+      }
+      await feed.close();
+    } finally {
+      await t.close();
     }
   });
 });
