@@ -34,9 +34,11 @@ export class RevocationFeedService implements BeforeApplicationShutdown {
     const live: FeedEntry[] = [];
     let push: ((entries: FeedEntry[]) => void) | undefined;
     let end: (() => void) | undefined;
+    // The live tail lost before the response started: the stream must end at once, not idle on heartbeats.
+    let lost = false;
     const listeners = {
       entries: (entries: FeedEntry[]) => (push ? push(entries) : live.push(...entries)),
-      down: () => end?.(),
+      down: () => (end ? end() : (lost = true)),
     };
     await this.log.follow(listeners);
     let backlog: FeedEntry[];
@@ -64,6 +66,7 @@ export class RevocationFeedService implements BeforeApplicationShutdown {
       send(live);
       push = send;
       end = () => subscriber.complete();
+      if (lost) subscriber.complete();
       const heartbeat = setInterval(() => subscriber.next({ comment: 'hb' }), HEARTBEAT_MS);
       const stop = this.shutdown.subscribe(() => subscriber.complete());
       return () => {
