@@ -50,6 +50,8 @@ const BLOCK_MS = 1000;
 /** A blocking read that has not returned by then means the connection is gone. */
 const READ_DEADLINE_MS = BLOCK_MS + 2000;
 const BATCH = 200;
+/** How far back from the tail a relay looks for its own entries: a revokeAll of the largest session cap (1000) fits. */
+const RELAY_WINDOW = 2000;
 const SWEEP_CHUNK = 1024;
 
 let tagsBySlot: string[] | undefined;
@@ -195,7 +197,7 @@ export class RedisRevocationLog implements RevocationLog {
    */
   async relay(outbox: string, op: string): Promise<void> {
     try {
-      const raw = await this.redis.run<string[]>((client) => client.lRange(outbox, -BATCH, -1), outbox);
+      const raw = await this.redis.run<string[]>((client) => client.lRange(outbox, -RELAY_WINDOW, -1), outbox);
       const mine = raw.map(parseOutboxEntry).filter((entry): entry is OutboxEntry => entry?.op === op);
       await this.move(outbox, mine);
     } catch (error) {
