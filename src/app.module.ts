@@ -15,6 +15,8 @@ import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { OAuthModule } from './oauth/oauth.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { RevocationLogModule } from './revocations/revocation-log.module.js';
+import { RevocationsModule } from './revocations/revocations.module.js';
 import { ThrottlingModule } from './throttling/throttling.module.js';
 import { TicketsModule } from './tickets/tickets.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -31,6 +33,7 @@ export class AppModule {
         LoggingModule,
         DatabaseModule,
         RedisModule,
+        RevocationLogModule,
         // `security.login.failed` etc.: `@OnEvent('security.**')` hears every security event.
         EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
         AuditModule,
@@ -43,6 +46,7 @@ export class AppModule {
         AuthModule,
         AccountsModule,
         AdminModule,
+        RevocationsModule,
         HealthModule,
         OAuthModule,
       ],

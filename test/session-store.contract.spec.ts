@@ -4,6 +4,8 @@ import { MemorySessionStore } from '../src/auth/sessions/memory-session.store.js
 import { RedisSessionStore, sessionKey } from '../src/auth/sessions/redis-session.store.js';
 import type { NewSession, SessionStore } from '../src/auth/sessions/session-store.js';
 import { RedisService, type RedisOptions } from '../src/redis/redis.service.js';
+import type { RevocationEvent } from '../src/revocations/revocation-event.js';
+import { MemoryRevocationLog, RedisRevocationLog, sessionUntil } from '../src/revocations/revocation-log.js';
 import { haveRedisServer, startCluster, startSentinelGroup } from './support/redis-topologies.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -12,14 +14,36 @@ interface StoreFixture {
   store: SessionStore;
   /** Makes a stored session look like one created before authTime/amr/acr were stored. */
   forgetAuthentication(userId: string, sessionId: string): Promise<void>;
+  /** The revocation events published so far for this user (in feed order). */
+  events(userId: string): Promise<RevocationEvent[]>;
   close(): Promise<void>;
+}
+
+const TTL = 900;
+const untilCap = (now: number) => sessionUntil(now, Infinity, TTL, 5);
+
+/** A Redis store with its revocation log; events are read back from the feed stream. */
+function redisFixture(redis: RedisService) {
+  const log = new RedisRevocationLog(redis, 60_000);
+  return {
+    store: new RedisSessionStore(redis, log, untilCap),
+    events: async (userId: string) => {
+      const entries = await log.range('0-0', 100_000);
+      return entries.map((entry) => entry.event).filter((event) => event.sub === userId);
+    },
+    closeLog: () => log.close(),
+  };
 }
 
 const fixtures: [string, () => Promise<StoreFixture>][] = [
   [
     'memory',
     async () => {
-      const store = new MemorySessionStore();
+      const log = new MemoryRevocationLog(60_000);
+      const store = new MemorySessionStore(Date.now, (sub, ended) =>
+        log.append(ended.map((e) => ({ type: 'session', sid: e.id, sub, until: sessionUntil(Date.now(), e.absoluteExpiresAt, TTL, 5) }))),
+      );
+      const events = async (userId: string) => (await log.range('0-0', 100_000)).map((e) => e.event).filter((e) => e.sub === userId);
       const forgetAuthentication = async (userId: string, sessionId: string) => {
         const users = (store as unknown as { users: Map<string, Map<string, Record<string, unknown>>> }).users;
         const session = users.get(userId)!.get(sessionId)!;
@@ -27,7 +51,7 @@ const fixtures: [string, () => Promise<StoreFixture>][] = [
         delete session.amr;
         delete session.acr;
       };
-      return { store, forgetAuthentication, close: async () => store.close() };
+      return { store, forgetAuthentication, events, close: async () => store.close() };
     },
   ],
 ];
@@ -42,7 +66,16 @@ if (process.env.REDIS_URL) {
       const forgetAuthentication = async (userId: string, sessionId: string) => {
         await redis.run((client) => client.hDel(sessionKey(userId, sessionId), 'p'));
       };
-      return { store: new RedisSessionStore(redis), forgetAuthentication, close: () => redis.close() };
+      const { store, events, closeLog } = redisFixture(redis);
+      return {
+        store,
+        forgetAuthentication,
+        events,
+        close: async () => {
+          await closeLog();
+          await redis.close();
+        },
+      };
     },
   ]);
 }
@@ -58,10 +91,13 @@ if (haveRedisServer()) {
     const forgetAuthentication = async (userId: string, sessionId: string) => {
       await redis.run((client) => client.hDel(sessionKey(userId, sessionId), 'p'));
     };
+    const { store, events, closeLog } = redisFixture(redis);
     return {
-      store: new RedisSessionStore(redis),
+      store,
       forgetAuthentication,
+      events,
       close: async () => {
+        await closeLog();
         await redis.close();
         await topology.stop();
       },
@@ -133,6 +169,43 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     now: Date.now(),
     idleTtlMs: 60_000,
     graceMs,
+  });
+
+  test("every session that ends, whatever ends it, is one revocation event (until = its tokens' latest exp); expiry and failed attempts are none", async () => {
+    const userId = randomUUID();
+    const now = Date.now();
+    const ended = async () => (await fixture.events(userId)).map((e) => (e.type === 'session' ? e.sid : 'user'));
+    const [a, b, c, d, e] = [0, 1, 2, 3, 4].map(() => newSession(userId));
+    for (const s of [a, b]) await store.create(s, 10, now);
+    // The cap evicts the least recently used: a.
+    await store.create(c, 2, now);
+    expect(await ended()).toEqual([a.id]);
+    // Reuse of an older token ends c.
+    await store.rotate(rotation(c, 0, c.refreshHash, 'c1', 0));
+    await store.rotate(rotation(c, 0, c.refreshHash, 'c2', 0));
+    expect(await ended()).toEqual([a.id, c.id]);
+    // revoke, revokeWithRefresh; repeated or wrong ones end nothing more.
+    await store.create(d, 10, now);
+    await store.create(e, 10, now);
+    expect(await store.revoke(userId, b.id)).toBe(true);
+    expect(await store.revoke(userId, b.id)).toBe(false);
+    expect(await store.revokeWithRefresh(userId, d.id, 0, 'wrong')).toBe(false);
+    expect(await store.revokeWithRefresh(userId, d.id, 0, d.refreshHash)).toBe(true);
+    expect(await ended()).toEqual([a.id, c.id, b.id, d.id]);
+    // revokeAll ends the rest (e), one event each; a second revokeAll ends nothing.
+    expect(await store.revokeAll(userId, Date.now())).toBe(1);
+    expect(await store.revokeAll(userId, Date.now())).toBe(0);
+    expect(await ended()).toEqual([a.id, c.id, b.id, d.id, e.id]);
+    // until: the session's absolute end (120 s away) caps now + TTL + tolerance.
+    for (const event of await fixture.events(userId)) {
+      expect(event).toMatchObject({ type: 'session', sub: userId, until: Math.floor(a.absoluteExpiresAt / 1000) });
+    }
+    // A session that simply expires ends without an event.
+    const short = newSession(userId, { expiresAt: Date.now() + 300 });
+    await store.create(short, 10, Date.now());
+    await sleep(400);
+    expect(await store.rotate(rotation(short, 0, short.refreshHash, 'x'))).toEqual({ status: 'invalid' });
+    expect(await ended()).toHaveLength(5);
   });
 
   test('a created session is alive and listed with its metadata', async () => {

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { RequestContext } from '../audit/security-event.js';
 import { SecurityEventsService } from '../audit/security-events.service.js';
 import { SecondFactorCheck } from '../auth/second-factor-check.js';
@@ -6,6 +6,7 @@ import { SecondFactors } from '../auth/second-factors.service.js';
 import { SessionService } from '../auth/sessions/session.service.js';
 import type { User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
+import { REVOCATION_LOG, type RevocationLog } from '../revocations/revocation-log.js';
 
 /** Admin actions that reach across users and sessions; each is a security event with the admin as actor. */
 @Injectable()
@@ -16,6 +17,7 @@ export class AdminUsersService {
     private readonly events: SecurityEventsService,
     private readonly factors: SecondFactors,
     private readonly codeCheck: SecondFactorCheck,
+    @Inject(REVOCATION_LOG) private readonly revocations: RevocationLog,
   ) {}
 
   get(id: string): Promise<User> {
@@ -25,9 +27,16 @@ export class AdminUsersService {
   /**
    * Disabling ends every session of the user at once, and its pending resets and email changes (after
    * the record says disabled, so a retry is safe).
+   * New roles: a `user` event on the revocation feed, so services that verify tokens themselves
+   * refuse the user's tokens minted with the old roles (iat < notBefore); the client's next refresh
+   * gets the new ones. notBefore is the second after the record's own `updatedAt` (set by the same
+   * UPDATE), which is what token minting compares against (docs/api.md, "Role changes"). Published
+   * after the change is committed and the cached user dropped; if publishing fails the request
+   * fails (503) and the admin's retry publishes it.
    */
   async update(id: string, changes: { disabled?: boolean; roles?: string[] }, context: RequestContext): Promise<User> {
     const user = await this.users.update(id, changes);
+    if (changes.roles !== undefined) await this.revocations.publishUser(id, rolesNotBefore(user));
     await this.events.record({ type: 'user.updated', userId: id, details: { disabled: changes.disabled, roles: changes.roles }, context });
     if (changes.disabled) {
       await this.users.cancelPendingLinks(id);
@@ -62,4 +71,9 @@ export class AdminUsersService {
     const count = await this.sessions.revokeAll(id);
     await this.events.record({ type: 'sessions.revoked_all', userId: id, details: { reason: 'mfa_removed', count }, context });
   }
+}
+
+/** The first `iat` a token carrying the user's current roles may have (whole seconds, after `updatedAt`). */
+export function rolesNotBefore(user: Pick<User, 'updatedAt'>): number {
+  return Math.floor(user.updatedAt.getTime() / 1000) + 1;
 }

@@ -88,6 +88,13 @@ function isNoScript(error: unknown): boolean {
   return error instanceof ErrorReply && error.message.startsWith('NOSCRIPT');
 }
 
+/** See RedisService.dedicatedConnection. */
+export interface DedicatedConnection {
+  /** One raw command; `key` routes it on a cluster. */
+  send(key: string, args: string[]): Promise<unknown>;
+  close(): void;
+}
+
 /**
  * Tessera's one Redis connection (node-redis), shared by the session store, the rate limits, the
  * cache and health checks: one node (REDIS_URL), a Redis Cluster or a primary found through
@@ -119,7 +126,7 @@ export class RedisService {
   private readonly cluster: RedisClusterType | undefined;
   /** Replaced by a fresh one when its first connect failed (node-redis cannot retry a failed sentinel connect). */
   private sentinel: RedisSentinelType | undefined;
-  private buildSentinel: (() => RedisSentinelType) | undefined;
+  private buildSentinel: ((cache?: boolean) => RedisSentinelType) | undefined;
   /** Sentinel: the current object's connect() is under way / failed, and when a rebuild may next be tried. */
   private sentinelConnecting = false;
   private sentinelFailed = false;
@@ -190,12 +197,12 @@ export class RedisService {
     } else if (options.sentinel) {
       const { sentinels, master, tls, username, password, sentinelPassword } = options.sentinel;
       this.topology = 'sentinel';
-      this.buildSentinel = () => {
+      this.buildSentinel = (cache = true) => {
         const built = createSentinel({
           name: master,
           sentinelRootNodes: sentinels,
           RESP: 3,
-          ...(clientSideCache ? { clientSideCache } : {}),
+          ...(clientSideCache && cache ? { clientSideCache } : {}),
           masterPoolSize: 1,
           replicaPoolSize: 0,
           nodeClientOptions: {
@@ -690,6 +697,43 @@ export class RedisService {
       return;
     }
     await this.run((client) => client.ping());
+  }
+
+  /**
+   * A connection of its own, for blocking reads (XREAD BLOCK) that must never hold up the shared
+   * connection (or its client-side cache's invalidations). No cache, follows failovers like the
+   * shared one; commands go through sendCommand (node-redis refuses XREAD's RESP3 reply as typed).
+   * Keep BLOCK well below the 5 s socket timeout. The caller closes it (close() rejects a pending
+   * read at once).
+   */
+  async dedicatedConnection(): Promise<DedicatedConnection> {
+    if (this.cluster) {
+      const cluster = this.cluster.duplicate({ clientSideCache: undefined }) as unknown as RedisClusterType;
+      cluster.on('error', () => undefined);
+      cluster.on('node-error', () => undefined);
+      await cluster.connect();
+      return {
+        send: (key, args) => cluster.sendCommand(key, false, args),
+        close: () => cluster.destroy(),
+      };
+    }
+    if (this.buildSentinel) {
+      const sentinel = this.buildSentinel(false);
+      await sentinel.connect();
+      return {
+        send: (_key, args) => sentinel.sendCommand(false, args),
+        close: () => void Promise.resolve(sentinel.destroy()).catch(() => undefined),
+      };
+    }
+    const client = this.client.duplicate({ clientSideCache: undefined }) as unknown as RedisClientType;
+    client.on('error', () => undefined);
+    await client.connect();
+    return { send: (_key, args) => client.sendCommand(args), close: () => client.destroy() };
+  }
+
+  /** The slot of a key (the same on every topology; only a cluster cares). */
+  slotOf(key: string): number {
+    return keySlot(key);
   }
 
   /** Bounded: a shutdown never waits on a Redis that does not let us in. */

@@ -27,6 +27,8 @@ const PUBLIC_ROUTES = new Set([
   // RFC 7662 / RFC 7009: service credentials (HTTP Basic), or for revocation the token itself; form bodies only.
   'POST /oauth/introspect',
   'POST /oauth/revoke',
+  // Other services: authenticated by a service credential (SERVICE_CLIENTS, HTTP Basic), not a user token.
+  'GET /auth/revocations',
   'GET /health/live',
   'GET /health/ready',
   'GET /metrics',

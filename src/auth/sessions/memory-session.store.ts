@@ -27,7 +27,11 @@ export class MemorySessionStore implements SessionStore {
   private readonly revokedAt = new Map<string, { at: number; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly clock: () => number = Date.now) {
+  /** `onEnded`: told of every session that ends other than by expiry (the in-process revocation feed). */
+  constructor(
+    private readonly clock: () => number = Date.now,
+    private readonly onEnded: (userId: string, ended: Pick<SessionInfo, 'id' | 'absoluteExpiresAt'>[]) => void = () => undefined,
+  ) {
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
   }
@@ -38,11 +42,14 @@ export class MemorySessionStore implements SessionStore {
     const sessions = this.liveSessions(session.userId);
     const evicted: string[] = [];
     const byLeastRecentUse = [...sessions.values()].sort((a, b) => a.lastUsedAt - b.lastUsedAt || (a.id < b.id ? -1 : 1));
+    const ended: MemorySession[] = [];
     while (sessions.size >= maxSessions) {
       const oldest = byLeastRecentUse.shift()!;
       sessions.delete(oldest.id);
       evicted.push(oldest.id);
+      ended.push(oldest);
     }
+    this.onEnded(session.userId, ended);
     sessions.set(session.id, { ...session, amr: session.amr && [...session.amr], generation: 0 });
     this.users.set(session.userId, sessions);
     return { stale: false, evicted };
@@ -73,6 +80,7 @@ export class MemorySessionStore implements SessionStore {
     }
     if (request.generation < current) {
       this.users.get(request.userId)?.delete(request.sessionId);
+      this.onEnded(request.userId, [session]);
       return { status: 'reused' };
     }
     return { status: 'invalid' };
@@ -83,7 +91,9 @@ export class MemorySessionStore implements SessionStore {
     if (!session) return false;
     const current = generation === session.generation && presentedHash === session.refreshHash;
     if (!current && generation >= session.generation) return false;
-    return this.users.get(userId)!.delete(sessionId);
+    this.users.get(userId)!.delete(sessionId);
+    this.onEnded(userId, [session]);
+    return true;
   }
 
   async updateAuthentication(
@@ -101,22 +111,24 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async revoke(userId: string, sessionId: string): Promise<boolean> {
-    const found = this.find(userId, sessionId) !== undefined;
+    const found = this.find(userId, sessionId);
     this.users.get(userId)?.delete(sessionId);
-    return found;
+    if (found) this.onEnded(userId, [found]);
+    return found !== undefined;
   }
 
   async revokeAll(userId: string, now: number, exceptSessionId?: string): Promise<number> {
     this.revokedAt.set(userId, { at: now, until: now + REVOKED_LOGINS_WINDOW_MS });
     const sessions = this.liveSessions(userId);
-    let ended = 0;
-    for (const id of [...sessions.keys()]) {
+    const ended: MemorySession[] = [];
+    for (const [id, session] of [...sessions]) {
       if (id !== exceptSessionId) {
         sessions.delete(id);
-        ended++;
+        ended.push(session);
       }
     }
-    return ended;
+    this.onEnded(userId, ended);
+    return ended.length;
   }
 
   /** Stops the sweep timer (tests that create many stores). */

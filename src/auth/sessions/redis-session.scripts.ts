@@ -22,17 +22,34 @@ import { luaScript } from '../../redis/redis.service.js';
  * Every value stays within Redis's listpack limit (hash-max-listpack-value, 64 bytes by default), so
  * a session hash is a compact listpack rather than a hashtable (a third of the memory), and key
  * names are short: per-key overhead dominates a session's footprint.
- * Scripts get the index key and build the session keys from it; they share its slot.
+ * Scripts get the index key and build the session keys from it; they share its slot. Scripts that
+ * end sessions also get the revocation outbox of that slot (ENDED below).
  */
+
+/**
+ * Prepended to every script that ends sessions. KEYS[2]: the revocation outbox of KEYS[1]'s slot
+ * (see src/revocations/revocation-log.ts); the last four ARGV: sub (the user's id), the cap on
+ * `until` (epoch s: now + access-token lifetime + clock tolerance), now (ms), the operation id.
+ * `ended(sid, a)` records that session sid (absolute expiry a, ms) ended, in the same atomic step
+ * as its deletion: no revocation can happen without its event.
+ */
+const ENDED = `
+local FEED_SUB, FEED_CAP, FEED_AT, FEED_OP = ARGV[#ARGV - 3], tonumber(ARGV[#ARGV - 2]), tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
+local function ended(sid, a)
+  local u = FEED_CAP
+  if a and tonumber(a) then u = math.min(u, math.floor(tonumber(a) / 1000)) end
+  redis.call('RPUSH', KEYS[2], cjson.encode({type = 'session', sid = sid, sub = FEED_SUB, ['until'] = u, at = FEED_AT, op = FEED_OP}))
+end
+`;
 
 /** Fields returned for a session by the scripts, in this order (lastUsedAt comes from the index). */
 const SESSION_FIELDS = `'c', 'a', 'ip', 'ua', 'ua2', 'ua3', 'e', 'p'`;
 
 /**
- * KEYS: idx. ARGV: sid, now, created, expiresAt, absoluteExpiresAt, hash, ip, maxSessions, ua, ua2, ua3, authenticatedAt, proof
+ * KEYS: idx, outbox. ARGV: sid, now, created, expiresAt, absoluteExpiresAt, hash, ip, maxSessions, ua, ua2, ua3, authenticatedAt, proof, ...ENDED
  * Returns {'stale'} or {'created', evicted...}.
  */
-export const CREATE_SESSION = luaScript(`
+export const CREATE_SESSION = luaScript(`${ENDED}
 local idx = KEYS[1]
 local sid, now, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[8])
 local revoked = redis.call('GET', idx .. ':nbf')
@@ -44,6 +61,7 @@ local evicted = {}
 local over = redis.call('ZCARD', idx) - max + 1
 if over > 0 then
   for _, member in ipairs(redis.call('ZRANGE', idx, 0, over - 1)) do
+    ended(member, redis.call('HGET', idx .. ':' .. member, 'a'))
     redis.call('DEL', idx .. ':' .. member, idx .. ':' .. member .. ':g')
     redis.call('ZREM', idx, member)
     evicted[#evicted + 1] = member
@@ -61,13 +79,13 @@ return evicted
 `);
 
 /**
- * The compare-and-swap. KEYS: idx. ARGV: sid, generation, presentedHash, nextHash, sealed, now, idleTtlMs, graceMs, deadline
+ * The compare-and-swap. KEYS: idx, outbox. ARGV: sid, generation, presentedHash, nextHash, sealed, now, idleTtlMs, graceMs, deadline, ...ENDED
  * Returns {status[, c, u, e, a, ip, ua, ua2, ua3, p[, sealed]]}.
  * `deadline` (ms, Redis's clock): past it the caller has already answered 503, so nothing is
  * changed ({'late'}); a rotation the client was told failed must not land behind its back, or the
  * client's retry after the grace window would look like a stolen token.
  */
-export const ROTATE_SESSION = luaScript(`
+export const ROTATE_SESSION = luaScript(`${ENDED}
 local clock = redis.call('TIME')
 if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(ARGV[9]) then return {'late'} end
 local idx = KEYS[1]
@@ -105,6 +123,7 @@ if generation == current - 1 then
   end
 end
 if generation < current then
+  ended(sid, s[2])
   redis.call('DEL', key, grace)
   redis.call('ZREM', idx, sid)
   return {'reused'}
@@ -112,13 +131,14 @@ end
 return {'invalid'}
 `);
 
-/** KEYS: idx. ARGV: sid, generation, presentedHash. Ends the session for its current token or any older one; 1 if ended. */
-export const REVOKE_WITH_REFRESH = luaScript(`
+/** KEYS: idx, outbox. ARGV: sid, generation, presentedHash, ...ENDED. Ends the session for its current token or any older one; 1 if ended. */
+export const REVOKE_WITH_REFRESH = luaScript(`${ENDED}
 local key = KEYS[1] .. ':' .. ARGV[1]
 local chain = redis.call('HMGET', key, 'h', 'n')
 if not chain[1] then return 0 end
 local generation, current = tonumber(ARGV[2]), tonumber(chain[2])
 if (generation == current and chain[1] == ARGV[3]) or generation < current then
+  ended(ARGV[1], redis.call('HGET', key, 'a'))
   redis.call('DEL', key, key .. ':g')
   redis.call('ZREM', KEYS[1], ARGV[1])
   return 1
@@ -138,29 +158,32 @@ redis.call('HSET', key, 'p', ARGV[3])
 return s
 `);
 
-/** KEYS: idx. ARGV: sid. Returns 1 when the session existed. */
-export const REVOKE_SESSION = luaScript(`
+/** KEYS: idx, outbox. ARGV: sid, ...ENDED. Returns 1 when the session existed. */
+export const REVOKE_SESSION = luaScript(`${ENDED}
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 local key = KEYS[1] .. ':' .. ARGV[1]
 local existed = redis.call('EXISTS', key)
+if existed == 1 then ended(ARGV[1], redis.call('HGET', key, 'a')) end
 redis.call('DEL', key, key .. ':g')
 redis.call('ZREM', KEYS[1], ARGV[1])
 return existed
 `);
 
-/** KEYS: idx. ARGV: exceptSid ('' for none), now, refuseMs. Returns how many live sessions ended. */
-export const REVOKE_ALL_SESSIONS = luaScript(`
+/** KEYS: idx, outbox. ARGV: exceptSid ('' for none), now, refuseMs, ...ENDED. Returns how many live sessions ended. */
+export const REVOKE_ALL_SESSIONS = luaScript(`${ENDED}
 local idx = KEYS[1]
-local ended = 0
+local count = 0
 redis.call('SET', idx .. ':nbf', ARGV[2], 'PX', ARGV[3])
 for _, member in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
   if member ~= ARGV[1] then
-    ended = ended + redis.call('EXISTS', idx .. ':' .. member)
+    local alive = redis.call('EXISTS', idx .. ':' .. member)
+    if alive == 1 then ended(member, redis.call('HGET', idx .. ':' .. member, 'a')) end
+    count = count + alive
     redis.call('DEL', idx .. ':' .. member, idx .. ':' .. member .. ':g')
     redis.call('ZREM', idx, member)
   end
 end
-return ended
+return count
 `);
 
 /** KEYS: idx. Returns {sid, c, u, e, a, ip, ua, ua2, ua3, p} per live session, most recently used first, pruning dead entries. */

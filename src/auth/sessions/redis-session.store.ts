@@ -1,4 +1,5 @@
-import type { RedisService } from '../../redis/redis.service.js';
+import type { LuaScript, RedisService } from '../../redis/redis.service.js';
+import type { RedisRevocationLog } from '../../revocations/revocation-log.js';
 import { isUuid } from '../../common/ids.js';
 import {
   CREATE_SESSION,
@@ -43,12 +44,41 @@ export const sessionKey = (userId: string, sessionId: string) => `${indexKey(use
 
 /** Sessions in Redis: every multi-key change is one Lua script, so it is atomic across instances. */
 export class RedisSessionStore implements SessionStore {
-  constructor(private readonly redis: RedisService) {}
+  /**
+   * `untilCap(now)`: the latest `exp` (epoch s) an access token issued before `now` can have; a
+   * revocation event's `until` is the lesser of it and the session's absolute end.
+   */
+  constructor(
+    private readonly redis: RedisService,
+    private readonly revocations: RedisRevocationLog,
+    private readonly untilCap: (nowMs: number) => number,
+  ) {}
+
+  /**
+   * Runs a script that may end sessions: KEYS idx and the slot's revocation outbox, ARGV followed by
+   * what its events need (see ENDED in redis-session.scripts.ts); then, when `endedSome(reply)`,
+   * relays its events to the feed (the ≤50 ms path; the sweeper is the fallback).
+   */
+  private async ending(
+    script: LuaScript,
+    userId: string,
+    args: string[],
+    endedSome: (reply: unknown) => boolean,
+    options: { durable?: boolean } = {},
+  ): Promise<unknown> {
+    const idx = indexKey(userId);
+    const outbox = this.revocations.outboxFor(idx);
+    const op = this.revocations.newOperation();
+    const now = Date.now();
+    const reply = await this.redis.eval(script, [idx, outbox], [...args, userId, String(this.untilCap(now)), String(now), op], options);
+    if (endedSome(reply)) await this.revocations.relay(outbox, op);
+    return reply;
+  }
 
   async create(session: NewSession, maxSessions: number, authenticatedAt: number): Promise<{ stale: boolean; evicted: string[] }> {
-    const [status, ...evicted] = (await this.redis.eval(
+    const [status, ...evicted] = (await this.ending(
       CREATE_SESSION,
-      [indexKey(session.userId)],
+      session.userId,
       [
         session.id,
         String(session.lastUsedAt),
@@ -62,6 +92,7 @@ export class RedisSessionStore implements SessionStore {
         String(authenticatedAt),
         encodeAuthentication(session),
       ],
+      (reply) => (reply as string[]).length > 1 && (reply as string[])[0] === 'created',
       { durable: true },
     )) as string[];
     return { stale: status === 'stale', evicted };
@@ -82,9 +113,9 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async rotate(request: RotationRequest): Promise<RotationResult> {
-    const reply = (await this.redis.eval(
+    const reply = (await this.ending(
       ROTATE_SESSION,
-      [indexKey(request.userId)],
+      request.userId,
       [
         request.sessionId,
         String(request.generation),
@@ -96,6 +127,7 @@ export class RedisSessionStore implements SessionStore {
         String(request.graceMs),
         String(this.redis.serverDeadline(indexKey(request.userId))),
       ],
+      (reply) => (reply as string[])[0] === 'reused',
       { durable: true },
     )) as string[];
     const [status, ...fields] = reply;
@@ -114,7 +146,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revokeWithRefresh(userId: string, sessionId: string, generation: number, presentedHash: string): Promise<boolean> {
-    return (await this.redis.eval(REVOKE_WITH_REFRESH, [indexKey(userId)], [sessionId, String(generation), presentedHash])) === 1;
+    return (await this.ending(REVOKE_WITH_REFRESH, userId, [sessionId, String(generation), presentedHash], (reply) => reply === 1)) === 1;
   }
 
   async updateAuthentication(
@@ -129,12 +161,12 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revoke(userId: string, sessionId: string): Promise<boolean> {
-    return (await this.redis.eval(REVOKE_SESSION, [indexKey(userId)], [sessionId])) === 1;
+    return (await this.ending(REVOKE_SESSION, userId, [sessionId], (reply) => reply === 1)) === 1;
   }
 
   async revokeAll(userId: string, now: number, exceptSessionId?: string): Promise<number> {
     const args = [exceptSessionId ?? '', String(now), String(REVOKED_LOGINS_WINDOW_MS)];
-    return (await this.redis.eval(REVOKE_ALL_SESSIONS, [indexKey(userId)], args)) as number;
+    return (await this.ending(REVOKE_ALL_SESSIONS, userId, args, (reply) => Number(reply) > 0)) as number;
   }
 
   async inspectRefresh(

@@ -1,4 +1,8 @@
 import { Module } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { authConfig } from '../../config/configuration.js';
+import { REVOCATION_LOG, type RevocationLog, sessionUntil } from '../../revocations/revocation-log.js';
+import { MemoryRevocationLog, RedisRevocationLog } from '../../revocations/revocation-log.js';
 import { REDIS } from '../../redis/redis.module.js';
 import type { RedisService } from '../../redis/redis.service.js';
 import { MemorySessionStore } from './memory-session.store.js';
@@ -10,8 +14,17 @@ import { SessionService } from './session.service.js';
   providers: [
     {
       provide: SESSION_STORE,
-      inject: [REDIS],
-      useFactory: (redis: RedisService | null): SessionStore => (redis ? new RedisSessionStore(redis) : new MemorySessionStore()),
+      inject: [REDIS, REVOCATION_LOG, authConfig.KEY],
+      useFactory: (redis: RedisService | null, log: RevocationLog, auth: ConfigType<typeof authConfig>): SessionStore => {
+        // Every session that ends (other than by expiry) becomes a revocation event; `until` bounds its tokens.
+        const until = (now: number, absoluteExpiresAt = Infinity) =>
+          sessionUntil(now, absoluteExpiresAt, auth.accessTokenTtl, auth.clockToleranceSeconds);
+        if (redis && log instanceof RedisRevocationLog) return new RedisSessionStore(redis, log, (now) => until(now));
+        const memory = log as MemoryRevocationLog;
+        return new MemorySessionStore(Date.now, (sub, ended) =>
+          memory.append(ended.map((s) => ({ type: 'session', sid: s.id, sub, until: until(Date.now(), s.absoluteExpiresAt) }))),
+        );
+      },
     },
     SessionService,
   ],
