@@ -4,7 +4,7 @@ import { SecurityEventsService } from '../audit/security-events.service.js';
 import { SecondFactorCheck } from '../auth/second-factor-check.js';
 import { SecondFactors } from '../auth/second-factors.service.js';
 import { SessionService } from '../auth/sessions/session.service.js';
-import type { User } from '../users/user.js';
+import { rolesNotBefore, type User } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 import { REVOCATION_LOG, type RevocationLog } from '../revocations/revocation-log.js';
 
@@ -29,7 +29,7 @@ export class AdminUsersService {
    * the record says disabled, so a retry is safe).
    * New roles: a `user` event on the revocation feed, so services that verify tokens themselves
    * refuse the user's tokens minted with the old roles (iat < notBefore); the client's next refresh
-   * gets the new ones. notBefore is the second after the record's own `updatedAt` (set by the same
+   * gets the new ones. notBefore is the second after the record's `rolesChangedAt` (set by the same
    * UPDATE), which is what token minting compares against (docs/api.md, "Role changes"). Published
    * after the change is committed and the cached user dropped; if publishing fails the request
    * fails (503) and the admin's retry publishes it.
@@ -71,9 +71,4 @@ export class AdminUsersService {
     const count = await this.sessions.revokeAll(id);
     await this.events.record({ type: 'sessions.revoked_all', userId: id, details: { reason: 'mfa_removed', count }, context });
   }
-}
-
-/** The first `iat` a token carrying the user's current roles may have (whole seconds, after `updatedAt`). */
-export function rolesNotBefore(user: Pick<User, 'updatedAt'>): number {
-  return Math.floor(user.updatedAt.getTime() / 1000) + 1;
 }

@@ -17,6 +17,8 @@ export const users = pgTable(
     emailVerified: boolean('email_verified').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When an admin last changed the roles (null: never): access tokens minted before it carry old roles. */
+    rolesChangedAt: timestamp('roles_changed_at', { withTimezone: true }),
   },
   (table) => [uniqueIndex('users_email_key').on(table.email)],
 );

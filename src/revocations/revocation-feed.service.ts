@@ -64,6 +64,9 @@ export class RevocationFeedService implements BeforeApplicationShutdown {
       if (reset) subscriber.next({ id: FEED_START, type: 'reset', data: { reason: 'position not kept; everything kept follows' } });
       send(backlog);
       send(live);
+      // A comment at once after what was kept: a verifier knows it has caught up without waiting
+      // for the first heartbeat (it serves again only then).
+      subscriber.next({ comment: 'caught-up' });
       push = send;
       end = () => subscriber.complete();
       if (lost) subscriber.complete();

@@ -61,7 +61,7 @@ export class UsersRepository {
   async update(id: string, changes: { disabled?: boolean; roles?: string[] }): Promise<User | undefined> {
     const [row] = await this.db
       .update(users)
-      .set({ ...changes, updatedAt: sql`now()` })
+      .set({ ...changes, updatedAt: sql`now()`, ...(changes.roles !== undefined ? { rolesChangedAt: sql`now()` } : {}) })
       .where(eq(users.id, id))
       .returning();
     return row ? toUser(row) : undefined;
@@ -151,7 +151,7 @@ export class UsersRepository {
       await tx.execute(sql`SELECT pg_advisory_xact_lock(${ADMIN_CHANGES_LOCK_ID})`);
       const [row] = await tx
         .update(users)
-        .set({ ...changes, updatedAt: sql`now()` })
+        .set({ ...changes, updatedAt: sql`now()`, ...(changes.roles !== undefined ? { rolesChangedAt: sql`now()` } : {}) })
         .where(eq(users.id, id))
         .returning();
       if (!row) return undefined;
@@ -187,6 +187,7 @@ function toUser(row: UserRow): User {
     emailVerified: row.emailVerified,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    ...(row.rolesChangedAt ? { rolesChangedAt: row.rolesChangedAt } : {}),
   };
 }
 

@@ -14,7 +14,11 @@ const CACHE_TTL_MS = 60_000;
 const CACHE_DEADLINE_MS = 1000;
 const cacheKey = (id: string) => `user:${id}`;
 
-type CachedUser = Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+type CachedUser = Omit<User, 'createdAt' | 'updatedAt' | 'rolesChangedAt'> & {
+  createdAt: string;
+  updatedAt: string;
+  rolesChangedAt?: string;
+};
 
 /** User policy: accounts (created with a hash auth/ made), lookups (cached), admin changes. */
 @Injectable()
@@ -78,7 +82,15 @@ export class UsersService {
   /** Cached for a minute; every change below invalidates it. */
   async findById(id: string): Promise<User | undefined> {
     const cached = await withDeadline(this.cache.get<CachedUser>(cacheKey(id)), CACHE_DEADLINE_MS, undefined);
-    if (cached) return { ...cached, createdAt: new Date(cached.createdAt), updatedAt: new Date(cached.updatedAt) };
+    if (cached) {
+      const { rolesChangedAt, ...rest } = cached;
+      return {
+        ...rest,
+        createdAt: new Date(cached.createdAt),
+        updatedAt: new Date(cached.updatedAt),
+        ...(rolesChangedAt ? { rolesChangedAt: new Date(rolesChangedAt) } : {}),
+      };
+    }
     const user = await this.repository.findById(id);
     if (user) void withDeadline(this.cache.set(cacheKey(id), user, CACHE_TTL_MS), CACHE_DEADLINE_MS, undefined);
     return user;

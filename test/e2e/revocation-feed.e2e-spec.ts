@@ -181,6 +181,35 @@ describeRedis('the revocation feed (Redis)', () => {
       },
     ],
     [
+      '/oauth/revoke with a refresh token',
+      async () => {
+        const user = await registerAndLogin(t);
+        const refreshToken = (
+          await t.http().post('/auth/login').send({ email: user.email, password: PASSWORD, client: 'native' }).expect(200)
+        ).body;
+        await t
+          .http()
+          .post('/oauth/revoke')
+          .set('Content-Type', 'application/x-www-form-urlencoded')
+          .send(new URLSearchParams({ token: refreshToken.refreshToken }).toString())
+          .expect(200);
+        return { sub: user.userId, ended: [refreshToken.sessionId] };
+      },
+    ],
+    [
+      '/oauth/revoke with an access token',
+      async () => {
+        const user = await registerAndLogin(t);
+        await t
+          .http()
+          .post('/oauth/revoke')
+          .set('Content-Type', 'application/x-www-form-urlencoded')
+          .send(new URLSearchParams({ token: user.accessToken }).toString())
+          .expect(200);
+        return { sub: user.userId, ended: [user.sessionId] };
+      },
+    ],
+    [
       'the session cap evicts the least recently used',
       async () => {
         const user = await registerAndLogin(t);

@@ -6,6 +6,7 @@ import type { Algorithm, VerifyOptions } from 'jsonwebtoken';
 import { Problems } from '../../common/problems/problem.js';
 import { authConfig } from '../../config/configuration.js';
 import { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from './access-token.js';
+import { rolesNotBefore } from '../../users/user.js';
 import { ACR_AAL1, type AuthenticationContext, isAcr, isAmrList } from './authentication-context.js';
 import { KeyService } from './key.service.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
@@ -44,16 +45,15 @@ export class TokenService {
    * revocation event for the verifiers elsewhere.
    */
   issueAccessToken(
-    user: { id: string; roles: string[]; updatedAt?: Date },
+    user: { id: string; roles: string[]; rolesChangedAt?: Date },
     session: { id: string; expiresAt: number; absoluteExpiresAt: number } & AuthenticationContext,
   ): IssuedAccessToken {
     const key = this.keys.signing;
-    // A role change tells other services to refuse the user's tokens with iat < the second after the
-    // record's updatedAt (the revocation feed's `user` event). A token minted from the changed record
-    // within that same second is stamped with the next one (a future iat by under a second, well
-    // within every verifier's clock tolerance), so it is never wrongly refused.
-    const changed = user.updatedAt ? Math.floor(user.updatedAt.getTime() / 1000) + 1 : 0;
-    const issuedAt = Math.max(Math.floor(Date.now() / 1000), changed);
+    // A role change tells other services to refuse the user's tokens with iat < the second after it
+    // (the revocation feed's `user` event). A token minted from the changed record within that same
+    // second is stamped with the next one (a future iat by under a second, well within every
+    // verifier's clock tolerance), so it is never wrongly refused.
+    const issuedAt = Math.max(Math.floor(Date.now() / 1000), rolesNotBefore(user));
     const sessionEnd = Math.floor(Math.min(session.expiresAt, session.absoluteExpiresAt) / 1000);
     const expiresIn = Math.max(0, Math.min(this.auth.accessTokenTtl, sessionEnd - issuedAt));
     const accessToken = this.jwt.sign(
