@@ -24,13 +24,20 @@ export class TesseraGuard implements CanActivate {
     @Inject(TesseraVerifier) private readonly verifier: TesseraVerifier,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /** Synchronous for a token already verified (no promise on the common path); async only for a new one. */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
     const request = context.switchToHttp().getRequest<HttpRequest>();
     const raw = bearerToken(request.headers);
     if (raw === undefined) throw Problems.missingToken();
-    request.user = await this.verifier.verify(raw);
-    checkRequirements(this.reflector, context, request.user, this.verifier.options.reauthMaxAgeSeconds);
+    const known = this.verifier.verifyKnown(raw);
+    if (known) return this.admit(context, request, known);
+    return this.verifier.verify(raw).then((user) => this.admit(context, request, user));
+  }
+
+  private admit(context: ExecutionContext, request: HttpRequest, user: AuthenticatedUser): boolean {
+    request.user = user;
+    checkRequirements(this.reflector, context, user, this.verifier.options.reauthMaxAgeSeconds);
     return true;
   }
 }

@@ -108,8 +108,21 @@ export class TesseraVerifier implements OnModuleInit, OnApplicationShutdown {
    * `token_expired`, `session_revoked`.
    */
   async verify(rawToken: string): Promise<AuthenticatedUser> {
+    return this.verifyKnown(rawToken) ?? this.checked(await this.verifySignature(rawToken));
+  }
+
+  /**
+   * verify() without a promise for a token whose signature was already checked (the common case:
+   * a client sends the same token for minutes); undefined when it was not, then call verify().
+   * Throws the same problems; freshness and revocations are checked every time.
+   */
+  verifyKnown(rawToken: string): AuthenticatedUser | undefined {
     if (!this.isReady()) throw Problems.unavailable(this.feed.retryAfterSeconds());
-    const claims = this.verified.get(rawToken) ?? (await this.verifySignature(rawToken));
+    const claims = this.verified.get(rawToken);
+    return claims && this.checked(claims);
+  }
+
+  private checked(claims: AccessTokenClaims): AuthenticatedUser {
     if (this.revocations.isRevoked(claims)) throw Problems.sessionRevoked();
     return userOf(claims);
   }
