@@ -166,7 +166,12 @@ describe('attacks on form bodies and /oauth/*', () => {
     await t.http().post('/oauth/revoke').set('Content-Type', FORM).send(`token=${forged}`).expect(200);
     const parts = victim.refreshToken.split('.');
     parts[parts.length - 1] = 'AAAA';
-    await t.http().post('/oauth/revoke').set('Content-Type', FORM).send(`token=${encodeURIComponent(parts.join('.'))}`).expect(200);
+    await t
+      .http()
+      .post('/oauth/revoke')
+      .set('Content-Type', FORM)
+      .send(`token=${encodeURIComponent(parts.join('.'))}`)
+      .expect(200);
     await t.http().get('/users/me').set('Authorization', `Bearer ${victim.accessToken}`).expect(200);
     await t.http().post('/auth/refresh').send({ refreshToken: victim.refreshToken }).expect(200);
   });
@@ -176,7 +181,10 @@ describe('attacks on form bodies and /oauth/*', () => {
     ['Basic with no colon', 'Basic ' + Buffer.from('example-downstream').toString('base64')],
     ['Basic with bad percent-encoding', 'Basic ' + Buffer.from('%E0%A4%A:x').toString('base64')],
     ['Basic of an empty id and secret', 'Basic ' + Buffer.from(':').toString('base64')],
-    ['Basic with the id only form-encoded', 'Basic ' + Buffer.from('example%2Ddownstream:development-only-downstream-secret%00').toString('base64')],
+    [
+      'Basic with the id only form-encoded',
+      'Basic ' + Buffer.from('example%2Ddownstream:development-only-downstream-secret%00').toString('base64'),
+    ],
     ['Bearer', 'Bearer abc'],
     ['Basic with a huge value', 'Basic ' + 'A'.repeat(6000)],
     ['Basic with a prototype id', 'Basic ' + Buffer.from('__proto__:x').toString('base64')],
