@@ -218,6 +218,20 @@ describe('attacks on /oauth client authentication throttling', () => {
     expect(res.status).toBe(200);
   });
 
+  // Rate-limit bypass: with TRUST_PROXY off, a spoofed X-Forwarded-For must not give the guesser a fresh bucket.
+  test('a spoofed X-Forwarded-For does not reset the client-secret guessing limit', async () => {
+    for (let i = 0; i < 4; i++)
+      await t.http().post('/oauth/introspect').set('Content-Type', FORM).set('Authorization', WRONG_CLIENT).send('token=x');
+    const res = await t
+      .http()
+      .post('/oauth/introspect')
+      .set('Content-Type', FORM)
+      .set('X-Forwarded-For', '203.0.113.9')
+      .set('Authorization', WRONG_CLIENT)
+      .send('token=x');
+    expect(res.status).toBe(429);
+  });
+
   // Same, on revoke: a user's app revoking its own token (no credential needed) must not be
   // blocked because someone else at the address sent wrong client secrets.
   test('a few wrong secrets from the same address do not stop token holders from revoking', async () => {
