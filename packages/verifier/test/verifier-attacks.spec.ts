@@ -192,6 +192,21 @@ describe('@tessera/verifier under attack', () => {
     });
   });
 
+  // DoS around a key rotation: the unknown-kid refetch cooldown is global, so one forged token with
+  // a random kid, sent just before Tessera starts signing with a new key (Tessera does not publish
+  // keys ahead of use), uses up the refetch; every genuine token with the new kid is then refused
+  // (401, clients log users out) for up to jwksRefetchCooldownMs (10 s by default), on every
+  // instance the attacker pinged. A kid seen in a token whose JWKS fetch predates the kid's first
+  // sighting could be allowed one more fetch (or refetch in the background and retry once).
+  it('a forged unknown kid just before a rotation does not lock out tokens of the new key', async () => {
+    app = await startService(tessera);
+    const junk = `${b64({ alg: 'ES256', typ: 'at+jwt', kid: randomUUID() })}.${b64(claims())}.AAAA`;
+    expect((await call(app, '/protected', junk)).status).toBe(401);
+    const next = await newKey();
+    tessera.keys = [key, next];
+    expect((await call(app, '/protected', await mint(next))).status).toBe(200);
+  });
+
   // FAIL OPEN on a backwards clock jump: staleness is measured with Date.now(). When the wall clock
   // steps back (NTP correction, VM restore) while the feed is lost, `now - lastHealthyAt` is
   // negative, so the verifier believes its revocations are fresh for as long as the jump: revoked
