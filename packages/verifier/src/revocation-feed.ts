@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { parseRevocation, type RevocationEvent } from './revocation-set.js';
 import type { VerifierLogger } from './options.js';
@@ -39,6 +40,7 @@ export class RevocationFeed {
   private lastEventId?: string;
   private healthy = false;
   private everCaughtUp = false;
+  /** performance.now() of the last byte of a caught-up connection: monotonic, so a wall-clock step cannot make a lost feed look fresh. */
   private lastHealthyAt = 0;
   private stopped = true;
   private controller?: AbortController;
@@ -52,13 +54,13 @@ export class RevocationFeed {
   constructor(private readonly options: RevocationFeedOptions) {}
 
   /** Whether revocations can be trusted now (see the class comment). */
-  isFresh(now = Date.now()): boolean {
+  isFresh(now = performance.now()): boolean {
     if (!this.everCaughtUp) return false;
     return this.healthy || now - this.lastHealthyAt <= this.options.maxStalenessMs;
   }
 
   /** For health checks and diagnostics: connected and caught up now; how long since the last byte of a caught-up connection. */
-  status(now = Date.now()): { connected: boolean; lostForMs: number | undefined } {
+  status(now = performance.now()): { connected: boolean; lostForMs: number | undefined } {
     return { connected: this.healthy, lostForMs: this.healthy || !this.everCaughtUp ? undefined : now - this.lastHealthyAt };
   }
 
@@ -163,7 +165,7 @@ export class RevocationFeed {
         const { done, value } = await reader.read();
         if (done) break;
         this.armWatchdog(controller);
-        if (caughtUpHere) this.lastHealthyAt = Date.now();
+        if (caughtUpHere) this.lastHealthyAt = performance.now();
         parser.feed(decoder.decode(value, { stream: true }));
       }
     } finally {
@@ -174,7 +176,7 @@ export class RevocationFeed {
 
   private markCaughtUp(): void {
     this.healthy = true;
-    this.lastHealthyAt = Date.now();
+    this.lastHealthyAt = performance.now();
     this.failures = 0;
     if (this.lostLogged) this.options.logger.log('Tessera verifier: the revocation feed is back and caught up');
     this.lostLogged = false;
