@@ -32,9 +32,9 @@ export function basicCredentials(id: string, secret: string): string {
  * - Caught up: the server writes what was missed (after `Last-Event-ID`, or everything it keeps
  *   after `event: reset`) before its first heartbeat comment, so the first comment of a connection
  *   (or after a reset) marks the replay applied.
- * - Fresh: caught up once, and either connected and caught up now, or lost for at most
- *   `maxStalenessMs` since the last byte of a caught-up connection. A connection silent for
- *   `watchdogMs` (heartbeats come at least every 2 s) is aborted and replaced.
+ * - Fresh: caught up once, and a byte of a caught-up connection read at most `maxStalenessMs`
+ *   ago (monotonic clock), connected or not. A connection silent for `watchdogMs` (heartbeats come
+ *   at least every 2 s; never more than `maxStalenessMs`, see resolveOptions) is aborted and replaced.
  */
 export class RevocationFeed {
   private lastEventId?: string;
@@ -55,8 +55,9 @@ export class RevocationFeed {
 
   /** Whether revocations can be trusted now (see the class comment). */
   isFresh(now = performance.now()): boolean {
-    if (!this.everCaughtUp) return false;
-    return this.healthy || now - this.lastHealthyAt <= this.options.maxStalenessMs;
+    // A byte within maxStalenessMs is required even while connected: an open connection gone
+    // silent (a stuck proxy) is no better than a lost one, whatever the watchdog says.
+    return this.everCaughtUp && now - this.lastHealthyAt <= this.options.maxStalenessMs;
   }
 
   /** For health checks and diagnostics: connected and caught up now; how long since the last byte of a caught-up connection. */

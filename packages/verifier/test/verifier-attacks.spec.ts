@@ -240,7 +240,11 @@ describe('@tessera/verifier under attack', () => {
     tessera.revokeSession(sid); // never reaches the verifier
     await sleep(2500); // well past maxStalenessMs (a lower bound: a slower machine only makes it staler)
     const res = await call(app, '/protected', token);
-    expect(res.status).toBe(503);
+    // Fixed twice: freshness needs a recent byte even while connected (503), and the watchdog is
+    // clamped to maxStalenessMs, so the silent connection is replaced and the replay may already have
+    // delivered the revocation (401 session_revoked). Either way the session is not served.
+    // (test/revocation-feed-staleness.spec.ts checks the connected-but-silent case without the clamp.)
+    expect(res.status === 503 || res.body?.code === 'session_revoked').toBe(true);
   });
 
   // FAIL OPEN on an event this version cannot read: the feed skips it with a warning but still
