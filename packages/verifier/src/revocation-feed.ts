@@ -49,6 +49,7 @@ export class RevocationFeed {
   private loop?: Promise<void>;
   private failures = 0;
   private lostLogged = false;
+  private unreadableLoggedId?: string;
   private caughtUpWaiters: (() => void)[] = [];
 
   constructor(private readonly options: RevocationFeedOptions) {}
@@ -136,12 +137,22 @@ export class RevocationFeed {
     }
     if (!response.body) throw new Error('the feed answered without a body');
     let caughtUpHere = false;
+    // Set by a revocation event we cannot apply: nothing after it on this connection is read.
+    let unreadable = false;
     const parser = createParser({
       onEvent: (message: EventSourceMessage) => {
+        if (unreadable) return;
         if (message.event === 'revocation') {
           const event = parseRevocation(message.data);
-          if (event) this.options.onRevocation(event);
-          else this.options.logger.warn('Tessera verifier: a revocation event this version does not understand was skipped');
+          if (!event) {
+            // Skipping it would lose a revocation for good (fail open). Stay before it: drop the
+            // connection and resume from the last event applied; no comment can mark us caught up
+            // past it, so requests answer 503 after maxStalenessMs until a readable feed resumes.
+            unreadable = true;
+            this.refuseUnreadable(message.id, controller);
+            return;
+          }
+          this.options.onRevocation(event);
           if (message.id !== undefined) this.lastEventId = message.id;
         } else if (message.event === 'reset') {
           // Our position is no longer kept: what follows is everything kept. What we have stays
@@ -152,8 +163,9 @@ export class RevocationFeed {
           if (message.id !== undefined) this.lastEventId = message.id;
         }
       },
+      // Other event names are ignored: a newer Tessera may send events this version need not read.
       onComment: () => {
-        if (!caughtUpHere) {
+        if (!caughtUpHere && !unreadable) {
           caughtUpHere = true;
           this.markCaughtUp();
         }
@@ -166,13 +178,25 @@ export class RevocationFeed {
         const { done, value } = await reader.read();
         if (done) break;
         this.armWatchdog(controller);
-        if (caughtUpHere) this.lastHealthyAt = performance.now();
+        if (caughtUpHere && !unreadable) this.lastHealthyAt = performance.now();
         parser.feed(decoder.decode(value, { stream: true }));
       }
     } finally {
       reader.releaseLock();
     }
     throw new Error('the feed closed the connection');
+  }
+
+  private refuseUnreadable(id: string | undefined, controller: AbortController): void {
+    // Logged once per event, not once per reconnect that reads it again.
+    if (id === undefined || id !== this.unreadableLoggedId)
+      this.options.logger.error(
+        `Tessera verifier: revocation event ${id ?? '(without id)'} cannot be applied by this version; ` +
+          'not trusting revocations until the feed resumes past it (upgrade @tessera/verifier)',
+      );
+    this.unreadableLoggedId = id;
+    this.markUnhealthy();
+    controller.abort(new Error('an unreadable revocation event'));
   }
 
   private markCaughtUp(): void {
