@@ -33,7 +33,10 @@ export interface TesseraVerifierOptions {
   globalGuard?: boolean;
   /** Default max age for @RecentAuth() without one (Tessera's REAUTH_MAX_AGE; default 300 s). */
   reauthMaxAgeSeconds?: number;
-  /** An unknown `kid` refetches the JWKS at most this often (default 10 000 ms). */
+  /**
+   * Unknown `kid`s refetch the JWKS at most this often (default 1000 ms); a request with an unknown
+   * kid waits for the next such fetch, so this is also about the longest it waits.
+   */
   jwksRefetchCooldownMs?: number;
   /** The JWKS is refetched at least this often (default 300 000 ms). */
   jwksMaxAgeMs?: number;
@@ -83,7 +86,7 @@ export function resolveOptions(options: TesseraVerifierOptions, logger: Verifier
     clockToleranceSeconds: options.clockToleranceSeconds ?? 5,
     globalGuard: options.globalGuard ?? true,
     reauthMaxAgeSeconds: options.reauthMaxAgeSeconds ?? 300,
-    jwksRefetchCooldownMs: options.jwksRefetchCooldownMs ?? 10_000,
+    jwksRefetchCooldownMs: options.jwksRefetchCooldownMs ?? 1000,
     jwksMaxAgeMs: options.jwksMaxAgeMs ?? 300_000,
     feedWatchdogMs: options.feedWatchdogMs ?? Math.min(3000, options.maxStalenessMs ?? 5000),
     reconnectMinDelayMs: options.reconnectMinDelayMs ?? 250,
@@ -95,6 +98,7 @@ export function resolveOptions(options: TesseraVerifierOptions, logger: Verifier
   for (const key of [
     'maxStalenessMs',
     'maxTokenLifetimeSeconds',
+    'jwksRefetchCooldownMs',
     'feedWatchdogMs',
     'reconnectMinDelayMs',
     'reconnectMaxDelayMs',
