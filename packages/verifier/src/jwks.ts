@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { importJWK, type JWK } from 'jose';
 import type { VerifierLogger } from './options.js';
 
@@ -12,7 +13,11 @@ export interface PinnedKey {
 export interface JwksOptions {
   url: string;
   fetch: typeof fetch;
-  /** An unknown `kid` fetches the JWKS again at most this often (a flood of forged kids costs one fetch). */
+  /**
+   * Unknown `kid`s fetch the JWKS again at most this often; a request with one waits for the next
+   * such fetch (shared by every request waiting), so a flood of forged kids costs one fetch per
+   * cooldown and never locks a genuine new key out.
+   */
   unknownKidCooldownMs: number;
   /** The JWKS is fetched again at least this often, so a key Tessera retired stops verifying. */
   maxAgeMs: number;
@@ -27,27 +32,47 @@ export interface JwksOptions {
  */
 export class JwksCache {
   private keys = new Map<string, PinnedKey>();
-  private fetchedAt = 0;
+  /** performance.now() of the last successful fetch (monotonic), undefined before the first. */
+  private fetchedAt?: number;
+  /** performance.now() when the last unknown-kid fetch started. */
   private lastUnknownKidFetch = -Infinity;
+  /** The next unknown-kid fetch, not started yet: every request arriving before it starts shares it. */
+  private nextUnknownKidFetch?: Promise<unknown>;
   private inFlight?: Promise<boolean>;
   private failing = false;
 
   constructor(private readonly options: JwksOptions) {}
 
   get loaded(): boolean {
-    return this.fetchedAt > 0;
+    return this.fetchedAt !== undefined;
   }
 
-  /** The key for `kid`; an unknown one refetches the JWKS (rate limited) before giving up. */
-  async keyFor(kid: string, now = Date.now()): Promise<PinnedKey | undefined> {
+  /**
+   * The key for `kid`. An unknown one is looked up again after a JWKS fetch that started after this
+   * call (rate limited to one per cooldown, so it may wait up to the cooldown): a forged kid just
+   * before Tessera starts signing with a new key cannot use up the refetch the new key needs.
+   */
+  async keyFor(kid: string): Promise<PinnedKey | undefined> {
     // Past its age the set is fetched again in the background; the keys known meanwhile still answer.
-    if (this.loaded && now - this.fetchedAt > this.options.maxAgeMs) void this.refresh();
+    if (this.fetchedAt !== undefined && performance.now() - this.fetchedAt > this.options.maxAgeMs) void this.refresh();
     const known = this.keys.get(kid);
     if (known) return known;
-    if (now - this.lastUnknownKidFetch < this.options.unknownKidCooldownMs) return undefined;
-    this.lastUnknownKidFetch = now;
-    await this.refresh();
+    await this.unknownKidFetch();
     return this.keys.get(kid);
+  }
+
+  private unknownKidFetch(): Promise<unknown> {
+    this.nextUnknownKidFetch ??= new Promise<void>((resolve) => {
+      const wait = Math.max(0, this.lastUnknownKidFetch + this.options.unknownKidCooldownMs - performance.now());
+      setTimeout(resolve, wait).unref();
+    }).then(async () => {
+      this.nextUnknownKidFetch = undefined;
+      this.lastUnknownKidFetch = performance.now();
+      // A fetch already running may have read the JWKS before our callers arrived: a new one after it.
+      await this.inFlight;
+      return this.refresh();
+    });
+    return this.nextUnknownKidFetch;
   }
 
   /** Fetches the JWKS (one fetch at a time); keeps the keys it had when the fetch fails. Resolves true on success. */
@@ -77,7 +102,7 @@ export class JwksCache {
         }
       }
       this.keys = keys;
-      this.fetchedAt = Date.now();
+      this.fetchedAt = performance.now();
       if (this.failing) this.options.logger.log('Tessera verifier: the JWKS is readable again');
       this.failing = false;
       return true;

@@ -33,11 +33,17 @@ export interface TesseraVerifierOptions {
   globalGuard?: boolean;
   /** Default max age for @RecentAuth() without one (Tessera's REAUTH_MAX_AGE; default 300 s). */
   reauthMaxAgeSeconds?: number;
-  /** An unknown `kid` refetches the JWKS at most this often (default 10 000 ms). */
+  /**
+   * Unknown `kid`s refetch the JWKS at most this often (default 1000 ms); a request with an unknown
+   * kid waits for the next such fetch, so this is also about the longest it waits.
+   */
   jwksRefetchCooldownMs?: number;
   /** The JWKS is refetched at least this often (default 300 000 ms). */
   jwksMaxAgeMs?: number;
-  /** No byte from the feed for this long (heartbeats come at least every 2 s): reconnect (default 3000 ms). */
+  /**
+   * No byte from the feed for this long (heartbeats come at least every 2 s): reconnect (default
+   * 3000 ms, or maxStalenessMs if smaller). A value above maxStalenessMs is clamped to it (with a warning).
+   */
   feedWatchdogMs?: number;
   /** Reconnect backoff bounds (default 250 ms … 5000 ms, with jitter). */
   reconnectMinDelayMs?: number;
@@ -80,9 +86,9 @@ export function resolveOptions(options: TesseraVerifierOptions, logger: Verifier
     clockToleranceSeconds: options.clockToleranceSeconds ?? 5,
     globalGuard: options.globalGuard ?? true,
     reauthMaxAgeSeconds: options.reauthMaxAgeSeconds ?? 300,
-    jwksRefetchCooldownMs: options.jwksRefetchCooldownMs ?? 10_000,
+    jwksRefetchCooldownMs: options.jwksRefetchCooldownMs ?? 1000,
     jwksMaxAgeMs: options.jwksMaxAgeMs ?? 300_000,
-    feedWatchdogMs: options.feedWatchdogMs ?? 3000,
+    feedWatchdogMs: options.feedWatchdogMs ?? Math.min(3000, options.maxStalenessMs ?? 5000),
     reconnectMinDelayMs: options.reconnectMinDelayMs ?? 250,
     reconnectMaxDelayMs: options.reconnectMaxDelayMs ?? 5000,
     tokenCacheSize: options.tokenCacheSize ?? 10_000,
@@ -92,11 +98,20 @@ export function resolveOptions(options: TesseraVerifierOptions, logger: Verifier
   for (const key of [
     'maxStalenessMs',
     'maxTokenLifetimeSeconds',
+    'jwksRefetchCooldownMs',
     'feedWatchdogMs',
     'reconnectMinDelayMs',
     'reconnectMaxDelayMs',
   ] as const) {
     if (!Number.isFinite(resolved[key]) || resolved[key] <= 0) throw new Error(`TesseraVerifierModule: ${key} must be a positive number`);
+  }
+  // A watchdog longer than the staleness bound would keep a silent connection open after requests
+  // already answer 503, delaying the reconnect that ends it: clamped, with a warning.
+  if (resolved.feedWatchdogMs > resolved.maxStalenessMs) {
+    resolved.logger.warn(
+      `TesseraVerifier: feedWatchdogMs (${resolved.feedWatchdogMs}) exceeds maxStalenessMs (${resolved.maxStalenessMs}); using ${resolved.maxStalenessMs}`,
+    );
+    resolved.feedWatchdogMs = resolved.maxStalenessMs;
   }
   return resolved;
 }

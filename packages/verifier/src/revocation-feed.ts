@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { parseRevocation, type RevocationEvent } from './revocation-set.js';
 import type { VerifierLogger } from './options.js';
@@ -31,14 +32,15 @@ export function basicCredentials(id: string, secret: string): string {
  * - Caught up: the server writes what was missed (after `Last-Event-ID`, or everything it keeps
  *   after `event: reset`) before its first heartbeat comment, so the first comment of a connection
  *   (or after a reset) marks the replay applied.
- * - Fresh: caught up once, and either connected and caught up now, or lost for at most
- *   `maxStalenessMs` since the last byte of a caught-up connection. A connection silent for
- *   `watchdogMs` (heartbeats come at least every 2 s) is aborted and replaced.
+ * - Fresh: caught up once, and a byte of a caught-up connection read at most `maxStalenessMs`
+ *   ago (monotonic clock), connected or not. A connection silent for `watchdogMs` (heartbeats come
+ *   at least every 2 s; never more than `maxStalenessMs`, see resolveOptions) is aborted and replaced.
  */
 export class RevocationFeed {
   private lastEventId?: string;
   private healthy = false;
   private everCaughtUp = false;
+  /** performance.now() of the last byte of a caught-up connection: monotonic, so a wall-clock step cannot make a lost feed look fresh. */
   private lastHealthyAt = 0;
   private stopped = true;
   private controller?: AbortController;
@@ -47,18 +49,20 @@ export class RevocationFeed {
   private loop?: Promise<void>;
   private failures = 0;
   private lostLogged = false;
+  private unreadableLoggedId?: string;
   private caughtUpWaiters: (() => void)[] = [];
 
   constructor(private readonly options: RevocationFeedOptions) {}
 
   /** Whether revocations can be trusted now (see the class comment). */
-  isFresh(now = Date.now()): boolean {
-    if (!this.everCaughtUp) return false;
-    return this.healthy || now - this.lastHealthyAt <= this.options.maxStalenessMs;
+  isFresh(now = performance.now()): boolean {
+    // A byte within maxStalenessMs is required even while connected: an open connection gone
+    // silent (a stuck proxy) is no better than a lost one, whatever the watchdog says.
+    return this.everCaughtUp && now - this.lastHealthyAt <= this.options.maxStalenessMs;
   }
 
   /** For health checks and diagnostics: connected and caught up now; how long since the last byte of a caught-up connection. */
-  status(now = Date.now()): { connected: boolean; lostForMs: number | undefined } {
+  status(now = performance.now()): { connected: boolean; lostForMs: number | undefined } {
     return { connected: this.healthy, lostForMs: this.healthy || !this.everCaughtUp ? undefined : now - this.lastHealthyAt };
   }
 
@@ -133,12 +137,22 @@ export class RevocationFeed {
     }
     if (!response.body) throw new Error('the feed answered without a body');
     let caughtUpHere = false;
+    // Set by a revocation event we cannot apply: nothing after it on this connection is read.
+    let unreadable = false;
     const parser = createParser({
       onEvent: (message: EventSourceMessage) => {
+        if (unreadable) return;
         if (message.event === 'revocation') {
           const event = parseRevocation(message.data);
-          if (event) this.options.onRevocation(event);
-          else this.options.logger.warn('Tessera verifier: a revocation event this version does not understand was skipped');
+          if (!event) {
+            // Skipping it would lose a revocation for good (fail open). Stay before it: drop the
+            // connection and resume from the last event applied; no comment can mark us caught up
+            // past it, so requests answer 503 after maxStalenessMs until a readable feed resumes.
+            unreadable = true;
+            this.refuseUnreadable(message.id, controller);
+            return;
+          }
+          this.options.onRevocation(event);
           if (message.id !== undefined) this.lastEventId = message.id;
         } else if (message.event === 'reset') {
           // Our position is no longer kept: what follows is everything kept. What we have stays
@@ -149,8 +163,9 @@ export class RevocationFeed {
           if (message.id !== undefined) this.lastEventId = message.id;
         }
       },
+      // Other event names are ignored: a newer Tessera may send events this version need not read.
       onComment: () => {
-        if (!caughtUpHere) {
+        if (!caughtUpHere && !unreadable) {
           caughtUpHere = true;
           this.markCaughtUp();
         }
@@ -163,7 +178,7 @@ export class RevocationFeed {
         const { done, value } = await reader.read();
         if (done) break;
         this.armWatchdog(controller);
-        if (caughtUpHere) this.lastHealthyAt = Date.now();
+        if (caughtUpHere && !unreadable) this.lastHealthyAt = performance.now();
         parser.feed(decoder.decode(value, { stream: true }));
       }
     } finally {
@@ -172,9 +187,21 @@ export class RevocationFeed {
     throw new Error('the feed closed the connection');
   }
 
+  private refuseUnreadable(id: string | undefined, controller: AbortController): void {
+    // Logged once per event, not once per reconnect that reads it again.
+    if (id === undefined || id !== this.unreadableLoggedId)
+      this.options.logger.error(
+        `Tessera verifier: revocation event ${id ?? '(without id)'} cannot be applied by this version; ` +
+          'not trusting revocations until the feed resumes past it (upgrade @tessera/verifier)',
+      );
+    this.unreadableLoggedId = id;
+    this.markUnhealthy();
+    controller.abort(new Error('an unreadable revocation event'));
+  }
+
   private markCaughtUp(): void {
     this.healthy = true;
-    this.lastHealthyAt = Date.now();
+    this.lastHealthyAt = performance.now();
     this.failures = 0;
     if (this.lostLogged) this.options.logger.log('Tessera verifier: the revocation feed is back and caught up');
     this.lostLogged = false;

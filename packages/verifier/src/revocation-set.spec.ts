@@ -9,12 +9,24 @@ describe('RevocationSet', () => {
 
   it('refuses every token of an ended session until `until` (plus the tolerance), then forgets it', () => {
     const set = new RevocationSet(TOLERANCE, LIFETIME);
-    set.apply({ type: 'session', sid: 's1', sub: 'u1', until: now + 60 });
+    const until = now + LIFETIME + 60;
+    set.apply({ type: 'session', sid: 's1', sub: 'u1', until }, now * 1000);
     expect(set.isRevoked({ sid: 's1', sub: 'u1', iat: now })).toBe(true);
     expect(set.isRevoked({ sid: 's2', sub: 'u1', iat: now })).toBe(false);
-    set.prune((now + 60 + TOLERANCE) * 1000);
+    set.prune((until + TOLERANCE) * 1000);
     expect(set.isRevoked({ sid: 's1', sub: 'u1', iat: now })).toBe(true);
-    set.prune((now + 60 + TOLERANCE + 1) * 1000);
+    set.prune((until + TOLERANCE + 1) * 1000);
+    expect(set.size.sessions).toBe(0);
+  });
+
+  it('keeps an ended session at least a token lifetime after it was received, whatever `until` says', () => {
+    const set = new RevocationSet(TOLERANCE, LIFETIME);
+    set.apply({ type: 'session', sid: 's1', sub: 'u1', until: now - 60 }, now * 1000);
+    set.prune(now * 1000);
+    expect(set.isRevoked({ sid: 's1', sub: 'u1', iat: now })).toBe(true);
+    set.prune((now + LIFETIME + TOLERANCE) * 1000);
+    expect(set.isRevoked({ sid: 's1', sub: 'u1', iat: now })).toBe(true);
+    set.prune((now + LIFETIME + TOLERANCE + 1) * 1000);
     expect(set.size.sessions).toBe(0);
   });
 
@@ -36,9 +48,9 @@ describe('RevocationSet', () => {
     set.apply({ type: 'user', sub: 'u1', notBefore: now });
     set.apply({ type: 'user', sub: 'u1', notBefore: now - 100 });
     expect(set.isRevoked({ sid: 'a', sub: 'u1', iat: now - 50 })).toBe(true);
-    set.apply({ type: 'session', sid: 's', sub: 'u1', until: now + 100 });
-    set.apply({ type: 'session', sid: 's', sub: 'u1', until: now + 10 });
-    set.prune((now + 50) * 1000);
+    set.apply({ type: 'session', sid: 's', sub: 'u1', until: now + LIFETIME + 100 }, now * 1000);
+    set.apply({ type: 'session', sid: 's', sub: 'u1', until: now + 10 }, now * 1000);
+    set.prune((now + LIFETIME + 50) * 1000);
     expect(set.isRevoked({ sid: 's', sub: 'u1', iat: now })).toBe(true);
   });
 

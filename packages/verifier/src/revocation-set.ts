@@ -27,7 +27,7 @@ export function parseRevocation(data: string): RevocationEvent | undefined {
  * issued before it has expired. Asked on every request (never cached with the verified token).
  */
 export class RevocationSet {
-  /** sid → until (epoch seconds). */
+  /** sid → the time the entry is kept until (epoch seconds): max(until, received + maxTokenLifetime). */
   private readonly sessions = new Map<string, number>();
   /** sub → notBefore (epoch seconds). */
   private readonly users = new Map<string, number>();
@@ -41,9 +41,14 @@ export class RevocationSet {
     private readonly maxTokenLifetimeSeconds: number,
   ) {}
 
-  apply(event: RevocationEvent): void {
+  /** @param receivedAtMs when the event arrived (wall clock). */
+  apply(event: RevocationEvent, receivedAtMs = Date.now()): void {
     if (event.type === 'session') {
-      this.sessions.set(event.sid, Math.max(event.until, this.sessions.get(event.sid) ?? 0));
+      // `until` is Tessera's word, but a past one (a bug, an old event replayed after `reset`, a
+      // skewed clock) must not let the session's still-unexpired tokens work again: the entry also
+      // lives until every token this service accepts could have expired since it arrived.
+      const keepUntil = Math.max(event.until, receivedAtMs / 1000 + this.maxTokenLifetimeSeconds);
+      this.sessions.set(event.sid, Math.max(keepUntil, this.sessions.get(event.sid) ?? 0));
     } else {
       this.users.set(event.sub, Math.max(event.notBefore, this.users.get(event.sub) ?? 0));
     }

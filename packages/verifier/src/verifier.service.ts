@@ -72,8 +72,8 @@ export class TesseraVerifier implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Whether protected requests can be answered: keys known and revocations fresh. */
-  isReady(now = Date.now()): boolean {
-    return this.jwks.loaded && this.feed.isFresh(now);
+  isReady(): boolean {
+    return this.jwks.loaded && this.feed.isFresh();
   }
 
   /** Resolves when the JWKS is loaded and the feed has caught up once (for health checks and tests). */
@@ -86,10 +86,10 @@ export class TesseraVerifier implements OnModuleInit, OnApplicationShutdown {
    * For a readiness probe or a dashboard: `ready` (protected routes are answered), whether the feed
    * is connected and caught up, how long it has been lost, its last event id (opaque).
    */
-  status(now = Date.now()): { ready: boolean; jwksLoaded: boolean; feedConnected: boolean; feedLostForMs?: number; feedPosition?: string } {
-    const feed = this.feed.status(now);
+  status(): { ready: boolean; jwksLoaded: boolean; feedConnected: boolean; feedLostForMs?: number; feedPosition?: string } {
+    const feed = this.feed.status();
     return {
-      ready: this.isReady(now),
+      ready: this.isReady(),
       jwksLoaded: this.jwks.loaded,
       feedConnected: feed.connected,
       feedLostForMs: feed.lostForMs,

@@ -173,16 +173,20 @@ describe('@tessera/verifier under attack', () => {
       expect((await call(app!, '/protected', await mint(key, { typ: 'JWT' }))).status).toBe(401);
     });
 
-    // JWKS refetch abuse: a flood of unknown kids must cost Tessera at most one JWKS fetch per cooldown.
-    it('a flood of unknown kids costs at most one extra JWKS fetch', async () => {
+    // JWKS refetch abuse: a flood of unknown kids must cost Tessera at most one JWKS fetch per cooldown
+    // (1 s by default). The first unknown kid fetches at once; those arriving later wait for the next
+    // fetch, which they share (a genuine new key must not be locked out by a forged kid: see below).
+    it('a flood of unknown kids costs at most one JWKS fetch per cooldown', async () => {
       const before = tessera.jwksFetches;
+      const started = performance.now();
       await Promise.all(
         Array.from({ length: 50 }, async () => {
           const token = `${b64({ alg: 'ES256', typ: 'at+jwt', kid: randomUUID() })}.${b64(claims())}.AAAA`;
           expect((await call(app!, '/protected', token)).status).toBe(401);
         }),
       );
-      expect(tessera.jwksFetches - before).toBeLessThanOrEqual(1);
+      // One at once, then one per started second (the flood itself takes well under one: 2 in practice).
+      expect(tessera.jwksFetches - before).toBeLessThanOrEqual(1 + Math.ceil((performance.now() - started) / 1000));
     });
 
     // A huge token (header limits aside) must be 401/431, never 500.
@@ -240,7 +244,11 @@ describe('@tessera/verifier under attack', () => {
     tessera.revokeSession(sid); // never reaches the verifier
     await sleep(2500); // well past maxStalenessMs (a lower bound: a slower machine only makes it staler)
     const res = await call(app, '/protected', token);
-    expect(res.status).toBe(503);
+    // Fixed twice: freshness needs a recent byte even while connected (503), and the watchdog is
+    // clamped to maxStalenessMs, so the silent connection is replaced and the replay may already have
+    // delivered the revocation (401 session_revoked). Either way the session is not served.
+    // (test/revocation-feed-staleness.spec.ts checks the connected-but-silent case without the clamp.)
+    expect(res.status === 503 || res.body?.code === 'session_revoked').toBe(true);
   });
 
   // FAIL OPEN on an event this version cannot read: the feed skips it with a warning but still
