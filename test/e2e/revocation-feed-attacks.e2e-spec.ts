@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { bearer, registerAndLogin, startApp, type TestApp } from '../support/app.js';
+import { FeedClient, SERVICE_AUTH } from '../support/feed-client.js';
+import { until } from '../support/redis-topologies.js';
+
+/**
+ * Attacker review of GET /auth/revocations (server side). Tests assert the secure behaviour; the
+ * ones that fail on the current code prove a hole (see the comment on each).
+ */
+
+async function listen(t: TestApp): Promise<string> {
+  await t.app.listen(0, '127.0.0.1');
+  return (await t.app.getUrl()).replace('[::1]', '127.0.0.1');
+}
+
+const redisUrl = process.env.REDIS_URL;
+const describeRedis = redisUrl ? describe : describe.skip;
+
+describeRedis('revocation feed attacks (Redis)', () => {
+  let t: TestApp;
+  let url: string;
+
+  beforeAll(async () => {
+    t = await startApp({});
+    url = await listen(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  // Attack: repeat the query parameter (?lastEventId=a&lastEventId=b); the parser hands the
+  // controller an array and `.trim()` throws. Impact: a 500 from unauthenticated-shaped input on an
+  // authenticated route (noise in error monitoring, violates "no input may produce a 500").
+  test('a repeated lastEventId query parameter is a 400, never a 500', async () => {
+    const response = await fetch(`${url}/auth/revocations?lastEventId=1-0&lastEventId=2-0`, { headers: { Authorization: SERVICE_AUTH } });
+    await response.body?.cancel();
+    expect(response.status).toBe(400);
+  });
+
+  // Attack: bracket syntax / object-shaped query values. Same impact as above if they reach `.trim()`.
+  test('odd query shapes are a 400 or a stream, never a 500', async () => {
+    for (const query of ['?lastEventId[]=1-0', '?lastEventId[a]=1-0', '?lastEventId=', '?lastEventId=%00']) {
+      const response = await fetch(`${url}/auth/revocations${query}`, { headers: { Authorization: SERVICE_AUTH } });
+      await response.body?.cancel();
+      expect([query, response.status < 500]).toEqual([query, true]);
+    }
+  });
+
+  // Attack: odd positions (huge, negative, Redis specials, 10 000 digits). Impact if mishandled: a
+  // 500, or a Redis special like `$`/`+` that silently skips everything kept.
+  test('malformed positions are 400 validation_failed', async () => {
+    for (const id of [
+      '+',
+      '-',
+      '$',
+      '>',
+      '*',
+      '-1-0',
+      '1',
+      '1-',
+      '-0',
+      '1-0-0',
+      '9'.repeat(16) + '-0',
+      '1-' + '9'.repeat(16),
+      '9'.repeat(10_000),
+    ]) {
+      const response = await fetch(`${url}/auth/revocations`, { headers: { Authorization: SERVICE_AUTH, 'Last-Event-ID': id } });
+      const body = await response.text();
+      expect([id.slice(0, 20), response.status]).toEqual([id.slice(0, 20), 400]);
+      expect(body).toContain('validation_failed');
+    }
+  });
+
+  // Attack: a client (or a replayed Last-Event-ID) claims a position in the future or the largest
+  // well-formed one. Impact if accepted: every later event is silently skipped (compared below it).
+  test('a future or maximal position gets a reset, then everything kept and later events', async () => {
+    for (const id of [`${Date.now() + 3_600_000}-0`, '999999999999999-999999999999999']) {
+      const feed = await FeedClient.open(url, { lastEventId: id });
+      try {
+        expect(feed.status).toBe(200);
+        await until('reset', () => feed.events.length > 0, 5000);
+        expect(feed.events[0].event).toBe('reset');
+        await until('caught up', () => feed.comments > 0, 5000);
+        const user = await registerAndLogin(t);
+        await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+        await until('the logout event', () => feed.about(user.userId).length === 1, 10_000);
+      } finally {
+        await feed.close();
+      }
+    }
+  });
+
+  // Attack: authenticate with anything but a service credential. Impact: anyone reads the feed
+  // (every user id and session id that ends, in real time).
+  test('no, wrong, malformed credentials and a user Bearer token are 401', async () => {
+    const user = await registerAndLogin(t);
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    for (const authorization of [
+      undefined,
+      `Bearer ${user.accessToken}`,
+      'Basic',
+      'Basic ',
+      'Basic !!!!',
+      `Basic ${b64('example-downstream')}`,
+      `Basic ${b64('example-downstream:')}`,
+      `Basic ${b64(':development-only-downstream-secret')}`,
+      `Basic ${b64('example-downstream:development-only-downstream-secreT')}`,
+      `Basic ${b64('example-downstream:development-only-downstream-secret\u0000')}`,
+      `basic ${b64('\u00ff\u00fe:\u00ff')}`,
+      'Basic ' + 'A'.repeat(8000),
+    ]) {
+      const headers: Record<string, string> = authorization === undefined ? {} : { Authorization: authorization };
+      const response = await fetch(`${url}/auth/revocations`, { headers });
+      await response.body?.cancel();
+      expect([authorization?.slice(0, 40), response.status]).toEqual([authorization?.slice(0, 40), 401]);
+    }
+  });
+
+  // Attack: a shared cache or proxy stores the stream. Impact: the feed is served to others.
+  test('the stream is not cacheable and carries the security headers', async () => {
+    const feed = await FeedClient.open(url);
+    try {
+      expect(feed.status).toBe(200);
+      expect(feed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(feed.headers.get('cache-control')).toMatch(/no-store/);
+      expect(feed.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(feed.headers.get('content-security-policy')).toBeTruthy();
+    } finally {
+      await feed.close();
+    }
+  });
+
+  // Attack: many streams from one client. Impact if each stream took its own Redis reader: Redis
+  // connections exhausted. Only checks they all work and end cleanly; one reader per instance is by design.
+  test('a hundred concurrent streams all get live events', async () => {
+    const feeds = await Promise.all(Array.from({ length: 100 }, () => FeedClient.open(url)));
+    try {
+      expect(feeds.every((f) => f.status === 200)).toBe(true);
+      const user = await registerAndLogin(t);
+      await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+      await until('every stream sees the logout', () => feeds.every((f) => f.about(user.userId).length === 1), 15_000);
+    } finally {
+      await Promise.all(feeds.map((f) => f.close()));
+    }
+  });
+});
+
+describeRedis('revocation feed attacks: until capped by the absolute session end', () => {
+  let t: TestApp;
+  let url: string;
+
+  beforeAll(async () => {
+    // Idle = absolute: every access token's exp is the session's absolute end.
+    t = await startApp({ ACCESS_TOKEN_TTL: '900s', REFRESH_TOKEN_TTL: '120s', SESSION_MAX_LIFETIME: '120s' });
+    url = await listen(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  // Attack: revoke a session whose tokens end at its absolute end, then use the token in the
+  // seconds after `until`. docs/api.md: "after `until` the entry can be forgotten", and in the
+  // uncapped case `until` includes the 5 s clock tolerance for exactly that reason; in the capped
+  // case it does not (until = floor(absoluteEnd) = the token's exp). Impact: a verifier that
+  // follows the docs forgets the revocation at `until` but still accepts the token (exp + leeway),
+  // so a revoked token works again for up to the clock tolerance. (@tessera/verifier adds its own
+  // tolerance, so it is safe; third-party verifiers are not.)
+  test("a session event's until covers its tokens' exp plus the clock tolerance", async () => {
+    const feed = await FeedClient.open(url);
+    try {
+      const user = await registerAndLogin(t);
+      const exp = (JSON.parse(Buffer.from(user.accessToken.split('.')[1], 'base64url').toString()) as { exp: number }).exp;
+      await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+      await until('the logout event', () => feed.about(user.userId).length === 1, 10_000);
+      const event = feed.about(user.userId)[0];
+      expect(event.until as number).toBeGreaterThanOrEqual(exp + 5);
+    } finally {
+      await feed.close();
+    }
+  });
+});
