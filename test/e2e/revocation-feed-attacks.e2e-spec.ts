@@ -1,4 +1,6 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { REVOCATION_LOG, type RedisRevocationLog } from '../../src/revocations/revocation-log.js';
 import { bearer, registerAndLogin, startApp, type TestApp } from '../support/app.js';
 import { FeedClient, SERVICE_AUTH } from '../support/feed-client.js';
 import { until } from '../support/redis-topologies.js';
@@ -176,6 +178,63 @@ describeRedis('revocation feed attacks: until capped by the absolute session end
       expect(event.until as number).toBeGreaterThanOrEqual(exp + 5);
     } finally {
       await feed.close();
+    }
+  });
+});
+
+describeRedis('revocation feed attacks: clients that leave while the stream is being set up', () => {
+  let t: TestApp;
+  let url: string;
+
+  beforeAll(async () => {
+    t = await startApp({});
+    url = await listen(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** Sends a complete, authenticated feed request and drops the connection at once. */
+  const hitAndRun = (port: number) =>
+    new Promise<void>((done) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(`GET /auth/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: ${SERVICE_AUTH}\r\n\r\n`);
+        socket.destroy();
+        done();
+      });
+      socket.on('error', () => done());
+    });
+
+  // Attack: open the stream and disconnect before the handler's promise resolves (follow, then
+  // has/readAll take Redis round trips). Nest then never subscribes to the returned Observable
+  // ("setup may resolve after the client has disconnected"), so the teardown that unfollows never
+  // runs: the listener stays in the log's one reader forever, and its `live` array keeps every
+  // future revocation event. Impact: anyone holding a service credential (or a flaky proxy that
+  // drops connections) grows Tessera's memory without bound and slows every fan-out; never freed.
+  test('a client that disconnects during setup leaves no listener behind', async () => {
+    const log = t.app.get<RedisRevocationLog>(REVOCATION_LOG, { strict: false });
+    const listeners = (log as unknown as { listeners: Set<unknown> }).listeners;
+    // The reader is up (one ordinary stream first), so only the setup round trips remain.
+    const warm = await FeedClient.open(url);
+    await until('caught up', () => warm.comments > 0, 5000);
+    await warm.close();
+    await until('the warm-up stream is gone', () => listeners.size === 0, 5000);
+
+    // Redis answering the backlog read in 300 ms (a busy Redis, a long backlog) widens the window
+    // the client needs to leave in; without it the race is still there, only narrower.
+    const range = log.range.bind(log);
+    log.range = async (afterId, count) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return range(afterId, count);
+    };
+    try {
+      const port = Number(new URL(url).port);
+      for (let i = 0; i < 20; i++) await hitAndRun(port);
+      // Every handler has finished (300 ms each, concurrently) and every close was seen.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(listeners.size).toBe(0);
+    } finally {
+      log.range = range;
     }
   });
 });
