@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { REVOCATION_LOG, type RedisRevocationLog } from '../../src/revocations/revocation-log.js';
 import { bearer, registerAndLogin, startApp, type TestApp } from '../support/app.js';
 import { FeedClient, SERVICE_AUTH } from '../support/feed-client.js';
-import { until } from '../support/redis-topologies.js';
+import { createClient } from 'redis';
+import { haveRedisServer, until } from '../support/redis-topologies.js';
+import { OwnRedis } from '../support/services.js';
 
 /**
  * Attacker review of GET /auth/revocations (server side). Tests assert the secure behaviour; the
@@ -235,6 +237,94 @@ describeRedis('revocation feed attacks: clients that leave while the stream is b
       expect(listeners.size).toBe(0);
     } finally {
       log.range = range;
+    }
+  });
+});
+
+/**
+ * An entry this version cannot read in the shared stream: what a newer Tessera writes during a
+ * rolling deploy (a new event type) or an older one wrote in another shape. Every instance reads
+ * the same `rv:{feed}`, so old instances meet new entries as a matter of course.
+ */
+const FOREIGN = JSON.stringify({ type: 'client', clientId: 'svc', notBefore: 1 });
+const session = (i: number) =>
+  JSON.stringify({ type: 'session', sid: `sid-${i}`, sub: 'sub-foreign', until: Math.floor(Date.now() / 1000) + 900 });
+
+(redisUrl && haveRedisServer() ? describe : describe.skip)('revocation feed attacks: entries this version does not understand', () => {
+  let redis: OwnRedis;
+  let t: TestApp;
+  let url: string;
+  let raw: ReturnType<typeof createClient>;
+
+  beforeAll(async () => {
+    // A Redis of this suite's own: it writes the feed stream directly.
+    redis = await OwnRedis.start();
+    raw = createClient({ url: redis.url });
+    await raw.connect();
+    t = await startApp({ REDIS_URL: redis.url });
+    url = await listen(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await raw?.quit().catch(() => undefined);
+    await redis?.close();
+  });
+
+  // Attack: one unreadable entry in the backlog, then more than a page (500) of real events. The
+  // backlog reader pages by the *filtered* page length (`page.length < PAGE` → done), so a page
+  // that lost one entry to the filter looks like the last page. Impact: a verifier connecting (or
+  // resuming after a reset) silently misses every kept revocation after the first page, then is told
+  // `: caught-up` and serves revoked tokens for up to their lifetime.
+  test('the backlog is complete even when it holds an entry this version cannot read', async () => {
+    await raw.xAdd('rv:{feed}', '*', { e: FOREIGN });
+    for (let i = 0; i < 600; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => raw.xAdd('rv:{feed}', '*', { e: session(i + j) })));
+    }
+    const feed = await FeedClient.open(url);
+    try {
+      await until('caught up', () => feed.comments > 0, 10_000);
+      expect(feed.about('sub-foreign').length).toBe(600);
+    } finally {
+      await feed.close();
+    }
+  });
+
+  // Attack: a single unreadable entry at the tail. The reader's position stays before it, so XREAD
+  // answers at once (no BLOCK) with the same entry, in a tight loop. Impact: a CPU-bound Tessera
+  // and a Redis serving thousands of XREADs a second per instance, until a readable entry arrives.
+  test('an unreadable entry at the tail does not make the reader spin', async () => {
+    const feed = await FeedClient.open(url);
+    try {
+      await until('caught up', () => feed.comments > 0, 10_000);
+      const user = await registerAndLogin(t);
+      await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+      await until('the logout event', () => feed.about(user.userId).length === 1, 5000);
+      await raw.xAdd('rv:{feed}', '*', { e: FOREIGN });
+      const xreads = async () => Number(/cmdstat_xread:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+      const before = await xreads();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // BLOCK 1000: about two reads in two seconds when idle.
+      expect((await xreads()) - before).toBeLessThan(20);
+    } finally {
+      await feed.close();
+    }
+  });
+  // Attack: BATCH (200) unreadable entries in a row at the tail. The live reader advances its
+  // position only past entries it could parse, so it re-reads the same 200 forever. Impact: every
+  // open stream keeps its heartbeats (looks alive) but no revocation ever reaches it again, on
+  // every instance of the old version, while Redis is hammered by a non-blocking XREAD loop.
+  test('live revocations still arrive after a run of unreadable entries', async () => {
+    const feed = await FeedClient.open(url);
+    try {
+      await until('caught up', () => feed.comments > 0, 10_000);
+      for (let i = 0; i < 200; i += 50) {
+        await Promise.all(Array.from({ length: 50 }, () => raw.xAdd('rv:{feed}', '*', { e: FOREIGN })));
+      }
+      const user = await registerAndLogin(t);
+      await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+      await until('the logout event', () => feed.about(user.userId).length === 1, 5000);
+    } finally {
+      await feed.close();
     }
   });
 });
