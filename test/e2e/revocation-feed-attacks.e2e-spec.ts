@@ -1,7 +1,10 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { REVOCATION_LOG, type RedisRevocationLog } from '../../src/revocations/revocation-log.js';
-import { bearer, registerAndLogin, startApp, type TestApp } from '../support/app.js';
+import { AdminUsersService } from '../../src/admin/admin-users.service.js';
+import { UsersRepository } from '../../src/users/users.repository.js';
+import { UsersService } from '../../src/users/users.service.js';
+import { bearer, refreshCookieOf, registerAndLogin, startApp, type TestApp } from '../support/app.js';
 import { FeedClient, SERVICE_AUTH } from '../support/feed-client.js';
 import { createClient } from 'redis';
 import { haveRedisServer, until } from '../support/redis-topologies.js';
@@ -326,5 +329,64 @@ const session = (i: number) =>
     } finally {
       await feed.close();
     }
+  });
+});
+
+describeRedis('revocation feed attacks: a user event undone by a stale cached record', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startApp({ REFRESH_REUSE_GRACE_SECONDS: '0' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const claimsOf = (token: string) =>
+    JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { roles: string[]; iat: number };
+
+  // Attack (cache-aside race): a refresh misses the user cache and reads the record from the
+  // database just before an admin changes the roles; the change commits, drops the cached record
+  // and publishes the `user` event; then the refresh's read completes and `findById` writes the
+  // OLD record back into the cache (after the drop), for a minute. Impact: for that minute every
+  // refresh mints tokens with the old roles and a fresh iat (≥ notBefore), which every verifier
+  // accepts: the user event is void. (Tessera's own role checks read the database; downstream
+  // services trust the token's roles.) The documented ~1 s window becomes a minute, on any instance.
+  test('a refresh racing a role change cannot bring the old roles back for later refreshes', async () => {
+    const user = await registerAndLogin(t);
+    const repository = t.app.get(UsersRepository, { strict: false });
+    const admin = t.app.get(AdminUsersService, { strict: false });
+    const read = repository.findById.bind(repository);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    repository.findById = async (...args: Parameters<typeof read>) => {
+      const found = await read(...args);
+      if (!held && args[0] === user.userId) {
+        held = true;
+        await gate; // the database answered with the old record; the reply is on its way
+      }
+      return found;
+    };
+    let cookie = user.cookie;
+    try {
+      // Drop whatever login cached, so the refresh below reads the database.
+      await t.app.get(UsersService, { strict: false }).forget(user.userId);
+      const racing = t.http().post('/auth/refresh').set('Cookie', cookie);
+      const racingDone = racing.then((r) => r);
+      await until('the refresh read the old record', () => held, 5000);
+      await admin.update(user.userId, { roles: ['user', 'auditor'] }, {});
+      release();
+      const raced = await racingDone;
+      expect(raced.status).toBe(200);
+      cookie = refreshCookieOf(raced.headers['set-cookie']);
+    } finally {
+      repository.findById = read;
+      release();
+    }
+    // Past the documented one-second window: the next refresh must carry the new roles.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const later = await t.http().post('/auth/refresh').set('Cookie', cookie).expect(200);
+    expect(claimsOf(later.body.accessToken as string).roles).toContain('auditor');
   });
 });
