@@ -390,3 +390,72 @@ describeRedis('revocation feed attacks: a user event undone by a stale cached re
     expect(claimsOf(later.body.accessToken as string).roles).toContain('auditor');
   });
 });
+
+describeRedis('revocation feed attacks: a relay that never runs', () => {
+  let t: TestApp;
+  let url: string;
+
+  beforeAll(async () => {
+    t = await startApp({});
+    url = await listen(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  // Attack: the instance dies (or Redis errors) between the session script and its relay. The
+  // event sits in the outbox. Impact if nothing else moves it: a revocation never reaches the
+  // verifiers. Passes: the sweeper delivers it (regression test).
+  test('an event whose relay never ran still reaches the feed', async () => {
+    const log = t.app.get<RedisRevocationLog>(REVOCATION_LOG, { strict: false });
+    const relay = log.relay.bind(log);
+    log.relay = async () => undefined;
+    const feed = await FeedClient.open(url);
+    try {
+      await until('caught up', () => feed.comments > 0, 5000);
+      const user = await registerAndLogin(t);
+      await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+      await until('the swept event', () => feed.about(user.userId).length >= 1, 15_000);
+    } finally {
+      log.relay = relay;
+      await feed.close();
+    }
+  });
+});
+
+describe('revocation feed attacks: the in-memory feed (no Redis)', () => {
+  // Attack: resume the in-memory feed after a restart with a position from before it. Impact if
+  // accepted: events of the new process compared against an unrelated position, silently skipped.
+  test('a position from before a restart gets a reset, then live events', async () => {
+    const first = await startApp({ REDIS_URL: undefined });
+    let position: string;
+    try {
+      const url = await listen(first);
+      const feed = await FeedClient.open(url);
+      const user = await registerAndLogin(first);
+      await first.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+      await until('the logout event', () => feed.about(user.userId).length === 1, 5000);
+      position = feed.lastId;
+      expect(position).toMatch(/^\d+-\d+$/);
+      await feed.close();
+    } finally {
+      await first.close();
+    }
+    const second = await startApp({ REDIS_URL: undefined });
+    try {
+      const url = await listen(second);
+      const feed = await FeedClient.open(url, { lastEventId: position });
+      try {
+        await until('the reset', () => feed.events.length > 0, 5000);
+        expect(feed.events[0].event).toBe('reset');
+        const user = await registerAndLogin(second);
+        await second.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+        await until('the logout event', () => feed.about(user.userId).length === 1, 5000);
+      } finally {
+        await feed.close();
+      }
+    } finally {
+      await second.close();
+    }
+  });
+});
