@@ -1,6 +1,9 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { REVOCATION_LOG, type RedisRevocationLog } from '../../src/revocations/revocation-log.js';
+import { REDIS } from '../../src/redis/redis.module.js';
+import type { RedisService } from '../../src/redis/redis.service.js';
+import { retentionMs } from '../../src/revocations/revocation-event.js';
+import { REVOCATION_LOG, RedisRevocationLog } from '../../src/revocations/revocation-log.js';
 import { AdminUsersService } from '../../src/admin/admin-users.service.js';
 import { UsersRepository } from '../../src/users/users.repository.js';
 import { UsersService } from '../../src/users/users.service.js';
@@ -456,6 +459,54 @@ describe('revocation feed attacks: the in-memory feed (no Redis)', () => {
       }
     } finally {
       await second.close();
+    }
+  });
+});
+
+(redisUrl && haveRedisServer() ? describe : describe.skip)('revocation feed attacks: one instance with a clock ahead', () => {
+  let redis: OwnRedis;
+  let t: TestApp;
+  let url: string;
+  let raw: ReturnType<typeof createClient>;
+
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+    raw = createClient({ url: redis.url });
+    await raw.connect();
+    t = await startApp({ REDIS_URL: redis.url });
+    url = await listen(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await raw?.quit().catch(() => undefined);
+    await redis?.close();
+  });
+
+  // Attack/fault: every publish trims the shared stream with MINID = the publishing instance's
+  // Date.now() - retention, while entry ids come from Redis's clock. One instance whose clock runs
+  // ahead by more than the one-minute margin (or a Redis clock behind) trims entries whose tokens are
+  // still alive, for every instance. Impact: a verifier that starts (or resets) then never learns
+  // those revocations and accepts the revoked tokens until they expire. Fix: trim by Redis's TIME in
+  // the script.
+  test("an instance's clock running ahead does not trim events whose tokens are still alive", async () => {
+    for (let i = 0; i < 300; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => raw.xAdd('rv:{feed}', '*', { e: session(i + j) })));
+    }
+    // Another instance (same Redis, same settings) whose clock is 20 minutes ahead publishes a role change.
+    const skewed = new RedisRevocationLog(t.app.get<RedisService>(REDIS, { strict: false }), retentionMs(900, 5));
+    const realNow = Date.now;
+    Date.now = () => realNow() + 20 * 60_000;
+    const published = skewed.publishUser('someone', 1); // the trim bound is computed synchronously
+    Date.now = realNow;
+    await published;
+    await skewed.close();
+
+    const feed = await FeedClient.open(url);
+    try {
+      await until('caught up', () => feed.comments > 0, 10_000);
+      expect(feed.about('sub-foreign').length).toBe(300);
+    } finally {
+      await feed.close();
     }
   });
 });
