@@ -139,20 +139,6 @@ describeRedis('revocation feed attacks (Redis)', () => {
       await feed.close();
     }
   });
-
-  // Attack: many streams from one client. Impact if each stream took its own Redis reader: Redis
-  // connections exhausted. Only checks they all work and end cleanly; one reader per instance is by design.
-  test('a hundred concurrent streams all get live events', async () => {
-    const feeds = await Promise.all(Array.from({ length: 100 }, () => FeedClient.open(url)));
-    try {
-      expect(feeds.every((f) => f.status === 200)).toBe(true);
-      const user = await registerAndLogin(t);
-      await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
-      await until('every stream sees the logout', () => feeds.every((f) => f.about(user.userId).length === 1), 15_000);
-    } finally {
-      await Promise.all(feeds.map((f) => f.close()));
-    }
-  });
 });
 
 describeRedis('revocation feed attacks: until capped by the absolute session end', () => {
@@ -507,6 +493,69 @@ describe('revocation feed attacks: the in-memory feed (no Redis)', () => {
       expect(feed.about('sub-foreign').length).toBe(300);
     } finally {
       await feed.close();
+    }
+  });
+});
+
+(redisUrl && haveRedisServer() ? describe : describe.skip)('revocation feed attacks: many streams', () => {
+  let redis: OwnRedis;
+  let t: TestApp;
+  let url: string;
+  let raw: ReturnType<typeof createClient>;
+
+  beforeAll(async () => {
+    // A Redis of this suite's own: the backlog size is the test's, not whatever the shared one holds.
+    redis = await OwnRedis.start();
+    raw = createClient({ url: redis.url });
+    await raw.connect();
+    t = await startApp({ REDIS_URL: redis.url });
+    url = await listen(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await raw?.quit().catch(() => undefined);
+    await redis?.close();
+  });
+
+  // Attack: many streams from one client. Impact if each stream took its own Redis reader: Redis
+  // connections exhausted. Passes (regression): no new Redis connection, and every stream gets live events.
+  test('a hundred concurrent streams share one Redis reader and all get live events', async () => {
+    const first = await FeedClient.open(url);
+    await until('caught up', () => first.comments > 0, 5000);
+    const connections = (await raw.clientList()).length;
+    const feeds = [first, ...(await Promise.all(Array.from({ length: 99 }, () => FeedClient.open(url))))];
+    try {
+      expect(feeds.every((f) => f.status === 200)).toBe(true);
+      // One reader per instance, whatever the number of streams.
+      expect((await raw.clientList()).length).toBe(connections);
+      const user = await registerAndLogin(t);
+      await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+      await until('every stream sees the logout', () => feeds.every((f) => f.about(user.userId).length === 1), 15_000);
+    } finally {
+      await Promise.all(feeds.map((f) => f.close()));
+    }
+  });
+
+  // Attack: with a service credential, open 100 streams without a position at once while the feed
+  // keeps a realistic backlog (20 000 events: 16 minutes of a busy deployment). Each stream reads
+  // the whole backlog into memory (readAll) and sends it in one go: 2 million events serialised on
+  // the event loop, repeatable at will (no cap on streams per client or per instance). Impact: a
+  // verifier that was already connected gets a live revocation many seconds late (the latency
+  // contract says milliseconds), and Tessera's memory grows by backlog x streams.
+  test('a burst of position-less streams does not hold up live revocations for connected verifiers', async () => {
+    for (let i = 0; i < 20_000; i += 1000) {
+      await Promise.all(Array.from({ length: 1000 }, (_, j) => raw.xAdd('rv:{feed}', '*', { e: session(i + j) })));
+    }
+    const verifier = await FeedClient.open(url, { lastEventId: '0-0' });
+    await until('the verifier caught up', () => verifier.comments > 0, 30_000);
+    const burst = await Promise.all(Array.from({ length: 100 }, () => FeedClient.open(url)));
+    try {
+      const user = await registerAndLogin(t);
+      await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);
+      await until('the connected verifier sees the logout', () => verifier.about(user.userId).length === 1, 3000);
+    } finally {
+      await Promise.all(burst.map((f) => f.close()));
+      await verifier.close();
     }
   });
 });
