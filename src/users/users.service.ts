@@ -1,5 +1,6 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { Cache } from 'cache-manager';
 import { withDeadline } from '../common/deadline.js';
 import { DependencyUnavailableError } from '../common/problems/dependency-error.js';
@@ -13,6 +14,8 @@ const CACHE_TTL_MS = 60_000;
 /** A cache that does not answer within a Redis command deadline is skipped for the database. */
 const CACHE_DEADLINE_MS = 1000;
 const cacheKey = (id: string) => `user:${id}`;
+/** Changed by every forget(): a fill that read the database before a change sees it moved and undoes itself. */
+const versionKey = (id: string) => `user:${id}:version`;
 
 type CachedUser = Omit<User, 'createdAt' | 'updatedAt' | 'rolesChangedAt'> & {
   createdAt: string;
@@ -91,9 +94,28 @@ export class UsersService {
         ...(rolesChangedAt ? { rolesChangedAt: new Date(rolesChangedAt) } : {}),
       };
     }
+    const before = await withDeadline(this.cache.get<string>(versionKey(id)), CACHE_DEADLINE_MS, undefined);
     const user = await this.repository.findById(id);
-    if (user) void withDeadline(this.cache.set(cacheKey(id), user, CACHE_TTL_MS), CACHE_DEADLINE_MS, undefined);
+    if (user) void this.fill(id, user, before ?? null);
     return user;
+  }
+
+  /**
+   * Caches a record read from the database, unless a change was made meanwhile: a read that
+   * started before an update but answered after its forget() must not put the old record (old
+   * roles) back for a minute. The version is checked again after the write, so a forget() landing
+   * between the two is seen too (and one landing after the write deletes it itself).
+   */
+  private async fill(id: string, user: User, before: string | null): Promise<void> {
+    const version = () =>
+      withDeadline(
+        this.cache.get<string>(versionKey(id)).then((v) => v ?? null),
+        CACHE_DEADLINE_MS,
+        'unknown',
+      );
+    if ((await version()) !== before) return;
+    await withDeadline(this.cache.set(cacheKey(id), user, CACHE_TTL_MS), CACHE_DEADLINE_MS, undefined);
+    if ((await version()) !== before) await withDeadline(this.cache.del(cacheKey(id)), CACHE_DEADLINE_MS, undefined);
   }
 
   /** Straight from the database: for authorisation decisions, which must not trail a change. */
@@ -163,7 +185,11 @@ export class UsersService {
    */
   async forget(id: string): Promise<void> {
     const deleted = await withDeadline(
-      this.cache.del(cacheKey(id)).then(() => true),
+      // The version first: a fill that read the old record and checks after this sees it moved.
+      this.cache
+        .set(versionKey(id), randomUUID(), CACHE_TTL_MS * 2)
+        .then(() => this.cache.del(cacheKey(id)))
+        .then(() => true),
       CACHE_DEADLINE_MS * 10,
       false,
     );
