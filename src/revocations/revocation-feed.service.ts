@@ -29,30 +29,15 @@ export class RevocationFeedService implements BeforeApplicationShutdown {
     }
     if (this.closing) throw Problems.serviceUnavailable('Shutting down; reconnect to another instance');
 
-    // Follow first, then read what is kept: an entry appended meanwhile arrives both ways and is
-    // sent once (by position); none can fall between the two.
-    const live: FeedEntry[] = [];
-    let push: ((entries: FeedEntry[]) => void) | undefined;
-    let end: (() => void) | undefined;
-    // The live tail lost before the response started: the stream must end at once, not idle on heartbeats.
-    let lost = false;
-    const listeners = {
-      entries: (entries: FeedEntry[]) => (push ? push(entries) : live.push(...entries)),
-      down: () => (end ? end() : (lost = true)),
-    };
-    await this.log.follow(listeners);
-    let backlog: FeedEntry[];
-    let reset = false;
-    try {
-      reset = from !== undefined && from !== FEED_START && !(await this.log.has(from));
-      backlog = await this.readAll(reset || from === undefined ? FEED_START : from);
-    } catch (error) {
-      this.log.unfollow(listeners);
-      throw error;
-    }
-
+    await this.log.ready();
+    const reset = from !== undefined && from !== FEED_START && !(await this.log.has(from));
+    const start = reset || from === undefined ? FEED_START : from;
+    // The first page now, so a Redis that cannot be read is a 503 rather than a stream that ends.
+    const first = await this.log.range(start, PAGE);
+    // Nothing is registered before Nest subscribes: a client that left during setup (Nest then never
+    // subscribes) leaves nothing behind. Everything a stream holds lives and dies with its subscription.
     return new Observable<MessageEvent>((subscriber) => {
-      let last = reset || from === undefined ? FEED_START : from;
+      let last = start;
       const send = (entries: FeedEntry[]) => {
         for (const entry of entries) {
           if (compareEntryIds(entry.id, last) <= 0) continue;
@@ -60,34 +45,60 @@ export class RevocationFeedService implements BeforeApplicationShutdown {
           subscriber.next({ id: entry.id, type: 'revocation', data: entry.event });
         }
       };
-      // `id: 0-0`: resuming from it means "from what is kept", which is what the client now holds.
-      if (reset) subscriber.next({ id: FEED_START, type: 'reset', data: { reason: 'position not kept; everything kept follows' } });
-      send(backlog);
-      send(live);
-      // A comment at once after what was kept: a verifier knows it has caught up without waiting
-      // for the first heartbeat (it serves again only then).
-      subscriber.next({ comment: 'caught-up' });
-      push = send;
-      end = () => subscriber.complete();
-      if (lost) subscriber.complete();
-      const heartbeat = setInterval(() => subscriber.next({ comment: 'hb' }), HEARTBEAT_MS);
+      // Live entries wait here while the backlog is sent; undefined once caught up.
+      let live: FeedEntry[] | undefined = [];
+      const listeners = {
+        entries: (entries: FeedEntry[]) => (live ? live.push(...entries) : send(entries)),
+        down: () => subscriber.complete(),
+      };
+      let heartbeat: NodeJS.Timeout | undefined;
+      let ended = false;
       const stop = this.shutdown.subscribe(() => subscriber.complete());
-      return () => {
+      const teardown = () => {
+        ended = true;
         clearInterval(heartbeat);
         stop.unsubscribe();
         this.log.unfollow(listeners);
       };
+      // Follow, then read the rest of what is kept: an entry appended meanwhile arrives both ways and
+      // is sent once (by position); none can fall between the two.
+      if (!this.log.follow(listeners)) {
+        // The live tail was lost since setup: end at once rather than idle on heartbeats.
+        subscriber.complete();
+        return teardown;
+      }
+      // `id: 0-0`: resuming from it means "from what is kept", which is what the client now holds.
+      if (reset) subscriber.next({ id: FEED_START, type: 'reset', data: { reason: 'position not kept; everything kept follows' } });
+      void (async () => {
+        try {
+          // Page by page, yielding between pages: many streams catching up at once share the event
+          // loop with live deliveries instead of holding them up, and none holds the whole backlog.
+          // The first page was read before following: at least one more read after it, so an entry
+          // appended in between is not missed.
+          let page = first;
+          let cursor = start;
+          for (let followed = false; ; followed = true) {
+            send(page.entries);
+            cursor = page.last ?? cursor;
+            if (page.done && followed) break;
+            await new Promise((resolve) => setImmediate(resolve));
+            if (ended) return;
+            page = await this.log.range(cursor, PAGE);
+            if (ended) return;
+          }
+          send(live ?? []);
+          live = undefined;
+          // A comment at once after what was kept: a verifier knows it has caught up without waiting
+          // for the first heartbeat (it serves again only then).
+          subscriber.next({ comment: 'caught-up' });
+          heartbeat = setInterval(() => subscriber.next({ comment: 'hb' }), HEARTBEAT_MS);
+        } catch {
+          // The backlog could not be read (Redis lost): the client reconnects, never told it caught up.
+          subscriber.complete();
+        }
+      })();
+      return teardown;
     });
-  }
-
-  private async readAll(after: string): Promise<FeedEntry[]> {
-    const all: FeedEntry[] = [];
-    for (let cursor = after; ;) {
-      const page = await this.log.range(cursor, PAGE);
-      all.push(...page);
-      if (page.length < PAGE) return all;
-      cursor = page[page.length - 1].id;
-    }
   }
 
   /** Ends every open stream before the HTTP server closes (it would wait for them). */
