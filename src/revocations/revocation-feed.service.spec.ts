@@ -3,7 +3,7 @@ import type { MessageEvent } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { ProblemException } from '../common/problems/problem.js';
 import type { RevocationEvent } from './revocation-event.js';
-import { RevocationFeedService } from './revocation-feed.service.js';
+import { MAX_STREAMS, RevocationFeedService } from './revocation-feed.service.js';
 import { type FeedListeners, MemoryRevocationLog } from './revocation-log.js';
 
 const ended = (sid: string): RevocationEvent => ({ type: 'session', sid, sub: 'u', until: 1 });
@@ -74,6 +74,25 @@ describe('RevocationFeedService', () => {
     expect(registered.size).toBe(1);
     stream.stop();
     expect(registered.size).toBe(0);
+  });
+
+  test('beyond MAX_STREAMS open streams, a new one is 503 with Retry-After until one ends', async () => {
+    const log = new MemoryRevocationLog(60_000);
+    const service = new RevocationFeedService(log);
+    const streams: ReturnType<typeof collect>[] = [];
+    try {
+      for (let i = 0; i < MAX_STREAMS; i++) streams.push(collect(await service.open(undefined)));
+      const refused = await service.open(undefined).then(
+        (stream) => streams.push(collect(stream)),
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(ProblemException);
+      expect((refused as ProblemException).getStatus()).toBe(503);
+      streams.pop()!.stop();
+      streams.push(collect(await service.open(undefined)));
+    } finally {
+      for (const stream of streams) stream.stop();
+    }
   });
 
   test('reset for a position not kept, resume after a kept one, 400 for a malformed one; shutdown ends streams', async () => {

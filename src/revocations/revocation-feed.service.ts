@@ -7,6 +7,12 @@ import { REVOCATION_LOG, type RevocationLog } from './revocation-log.js';
 /** A comment line this often keeps proxies from closing the stream and tells the client the feed is alive. */
 export const HEARTBEAT_MS = 1000;
 const PAGE = 500;
+/**
+ * Open streams per instance. Beyond it a new stream is 503 (Retry-After): a service credential
+ * opening streams at will cannot grow memory and the fan-out without bound. Far above what real
+ * verifiers need (one stream per verifier process).
+ */
+export const MAX_STREAMS = 1000;
 
 /**
  * Serves the revocation feed to downstream services: what is kept after the client's position,
@@ -18,6 +24,8 @@ const PAGE = 500;
 export class RevocationFeedService implements BeforeApplicationShutdown {
   private readonly shutdown = new Subject<void>();
   private closing = false;
+  /** Streams subscribed and not yet ended. */
+  private streams = 0;
 
   constructor(@Inject(REVOCATION_LOG) private readonly log: RevocationLog) {}
 
@@ -28,6 +36,7 @@ export class RevocationFeedService implements BeforeApplicationShutdown {
       throw Problems.validation([{ field: 'Last-Event-ID', message: 'must be a position this feed sent (its id:, e.g. 1795611226664-0)' }]);
     }
     if (this.closing) throw Problems.serviceUnavailable('Shutting down; reconnect to another instance');
+    if (this.streams >= MAX_STREAMS) throw Problems.serviceUnavailable('Too many revocation feed streams open here; retry shortly');
 
     await this.log.ready();
     const reset = from !== undefined && from !== FEED_START && !(await this.log.has(from));
@@ -53,8 +62,10 @@ export class RevocationFeedService implements BeforeApplicationShutdown {
       };
       let heartbeat: NodeJS.Timeout | undefined;
       let ended = false;
+      this.streams++;
       const stop = this.shutdown.subscribe(() => subscriber.complete());
       const teardown = () => {
+        if (!ended) this.streams--;
         ended = true;
         clearInterval(heartbeat);
         stop.unsubscribe();
