@@ -530,7 +530,7 @@ async function storeModules() {
   return {
     redis,
     // As the app builds it; the bench ends no session, so its revocation events are never written.
-    store: new RedisSessionStore(redis, new RedisRevocationLog(redis, 60_000), (now) => Math.floor(now / 1000) + 905),
+    store: new RedisSessionStore(redis, new RedisRevocationLog(redis, 60_000), (now) => Math.floor(now / 1000) + 905, 5),
     tokens,
     sessionKey,
     sealer: new tokens.SuccessorSealer(secrets),

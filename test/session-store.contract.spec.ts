@@ -26,9 +26,9 @@ const untilCap = (now: number) => sessionUntil(now, Infinity, TTL, 5);
 function redisFixture(redis: RedisService) {
   const log = new RedisRevocationLog(redis, 60_000);
   return {
-    store: new RedisSessionStore(redis, log, untilCap),
+    store: new RedisSessionStore(redis, log, untilCap, 5),
     events: async (userId: string) => {
-      const entries = await log.range('0-0', 100_000);
+      const { entries } = await log.range('0-0', 100_000);
       return entries.map((entry) => entry.event).filter((event) => event.sub === userId);
     },
     closeLog: () => log.close(),
@@ -43,7 +43,8 @@ const fixtures: [string, () => Promise<StoreFixture>][] = [
       const store = new MemorySessionStore(Date.now, (sub, ended) =>
         log.append(ended.map((e) => ({ type: 'session', sid: e.id, sub, until: sessionUntil(Date.now(), e.absoluteExpiresAt, TTL, 5) }))),
       );
-      const events = async (userId: string) => (await log.range('0-0', 100_000)).map((e) => e.event).filter((e) => e.sub === userId);
+      const events = async (userId: string) =>
+        (await log.range('0-0', 100_000)).entries.map((e) => e.event).filter((e) => e.sub === userId);
       const forgetAuthentication = async (userId: string, sessionId: string) => {
         const users = (store as unknown as { users: Map<string, Map<string, Record<string, unknown>>> }).users;
         const session = users.get(userId)!.get(sessionId)!;
@@ -196,9 +197,9 @@ describe.each(fixtures)('SessionStore contract: %s', (_name, makeFixture) => {
     expect(await store.revokeAll(userId, Date.now())).toBe(1);
     expect(await store.revokeAll(userId, Date.now())).toBe(0);
     expect(await ended()).toEqual([a.id, c.id, b.id, d.id, e.id]);
-    // until: the session's absolute end (120 s away) caps now + TTL + tolerance.
+    // until: the session's absolute end (120 s away) plus the tolerance caps now + TTL + tolerance.
     for (const event of await fixture.events(userId)) {
-      expect(event).toMatchObject({ type: 'session', sub: userId, until: Math.floor(a.absoluteExpiresAt / 1000) });
+      expect(event).toMatchObject({ type: 'session', sub: userId, until: Math.floor(a.absoluteExpiresAt / 1000) + 5 });
     }
     // A session that simply expires ends without an event.
     const short = newSession(userId, { expiresAt: Date.now() + 300 });

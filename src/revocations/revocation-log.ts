@@ -11,20 +11,33 @@ import { type FeedEntry, type RevocationEvent, compareEntryIds, toEvent } from '
  * (one instance without Redis).
  */
 export interface RevocationLog {
-  /** Entries after `afterId` (exclusive; FEED_START for all that is kept), oldest first. */
-  range(afterId: string, count: number): Promise<FeedEntry[]>;
+  /**
+   * Up to `count` stored entries after `afterId` (exclusive; FEED_START for all that is kept),
+   * oldest first; those this version can read are in `entries`. `last`: the last stored id read,
+   * readable or not (where the next page starts); `done`: the end was reached.
+   */
+  range(afterId: string, count: number): Promise<FeedPage>;
   /** Whether the entry is still kept (resuming after it misses nothing). */
   has(id: string): Promise<boolean>;
+  /** Starts (once) the live tail; resolves when it is positioned. Throws 503 when it cannot be. */
+  ready(): Promise<void>;
   /**
-   * Starts (once) the live tail; resolves when it is positioned: every entry appended from now on
-   * reaches `listeners.entries`. Throws 503 when it cannot be.
+   * Every entry appended from now on reaches `listeners.entries`; false (nothing registered) when
+   * the live tail is down. Synchronous, so a stream registers and unregisters in its own lifetime.
    */
-  follow(listeners: FeedListeners): Promise<void>;
+  follow(listeners: FeedListeners): boolean;
   /** Stops delivering to `listeners` (their stream ended). */
   unfollow(listeners: FeedListeners): void;
   /** Records a user event (roles changed). */
   publishUser(sub: string, notBefore: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One page of the log: see RevocationLog.range. */
+export interface FeedPage {
+  entries: FeedEntry[];
+  last: string | undefined;
+  done: boolean;
 }
 
 /** One open stream's hooks: new entries in order; `down` when the live tail was lost (the stream ends). */
@@ -33,9 +46,13 @@ export interface FeedListeners {
   down: () => void;
 }
 
-/** The latest `exp` an access token issued before `nowMs` can have, capped by its session's absolute end. */
+/**
+ * The latest `exp` an access token issued before `nowMs` can have (capped by its session's absolute
+ * end), plus the clock tolerance either way: a verifier may forget the entry after `until`, so it
+ * must cover the leeway with which a verifier still accepts the token.
+ */
 export function sessionUntil(nowMs: number, absoluteExpiresAtMs: number, ttlSeconds: number, toleranceSeconds: number): number {
-  return Math.min(Math.floor(absoluteExpiresAtMs / 1000), Math.floor(nowMs / 1000) + ttlSeconds + toleranceSeconds);
+  return Math.min(Math.floor(absoluteExpiresAtMs / 1000), Math.floor(nowMs / 1000) + ttlSeconds) + toleranceSeconds;
 }
 
 const STREAM = 'rv:{feed}';
@@ -82,11 +99,16 @@ export function clusterOutboxFor(key: string): string {
   return `rv:{${slotTags()[keySlot(key)]}}:o`;
 }
 
-/** KEYS: stream. ARGV: minId (trim bound), event JSON... Appends in order; returns the ids. */
+/**
+ * KEYS: stream. ARGV: retention (ms), event JSON... Appends in order; returns the ids. The trim bound
+ * comes from Redis's clock, the one entry ids come from: an instance's clock cannot trim live entries.
+ */
 const PUBLISH = luaScript(`
+local t = redis.call('TIME')
+local minId = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[1]))
 local ids = {}
 for i = 2, #ARGV do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', 'e', ARGV[i])
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MINID', '~', minId, '*', 'e', ARGV[i])
 end
 return ids
 `);
@@ -128,6 +150,12 @@ function toEntries(rows: unknown): FeedEntry[] {
     if (event) out.push({ id: String(row[0]), event });
   }
   return out;
+}
+
+/** The id of the last raw row, readable or not: a reader's position must pass entries it cannot read. */
+function lastRowId(rows: unknown): string | undefined {
+  const list = (rows as [string, string[]][] | null) ?? [];
+  return list.length ? String(list[list.length - 1][0]) : undefined;
 }
 
 /** XRANGE through node-redis's typed command: [{id, message: {e}}]. */
@@ -207,9 +235,8 @@ export class RedisRevocationLog implements RevocationLog {
 
   private async move(outbox: string, entries: OutboxEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const minId = String(Date.now() - this.retentionMs);
     const events = entries.map((entry) => JSON.stringify(entry.event));
-    await this.redis.eval(PUBLISH, [STREAM], [minId, ...events]);
+    await this.redis.eval(PUBLISH, [STREAM], [String(this.retentionMs), ...events]);
     await this.redis.eval(
       ACKNOWLEDGE,
       [outbox],
@@ -258,9 +285,10 @@ export class RedisRevocationLog implements RevocationLog {
     return found;
   }
 
-  async range(afterId: string, count: number): Promise<FeedEntry[]> {
+  async range(afterId: string, count: number): Promise<FeedPage> {
     const rows = await this.redis.run((client) => client.xRange(STREAM, `(${afterId}`, '+', { COUNT: count }), STREAM);
-    return fromTyped(rows);
+    // Paged on the rows read, not on the readable ones: an unreadable entry must not end the backlog early.
+    return { entries: fromTyped(rows), last: rows[rows.length - 1]?.id, done: rows.length < count };
   }
 
   async has(id: string): Promise<boolean> {
@@ -270,10 +298,10 @@ export class RedisRevocationLog implements RevocationLog {
 
   async publishUser(sub: string, notBefore: number): Promise<void> {
     const event: RevocationEvent = { type: 'user', sub, notBefore };
-    await this.redis.eval(PUBLISH, [STREAM], [String(Date.now() - this.retentionMs), JSON.stringify(event)]);
+    await this.redis.eval(PUBLISH, [STREAM], [String(this.retentionMs), JSON.stringify(event)]);
   }
 
-  async follow(listeners: FeedListeners): Promise<void> {
+  async ready(): Promise<void> {
     if (this.closed || !this.redis.isReady) throw new DependencyUnavailableError('redis');
     if (!this.reading) this.reading = this.read();
     if (!this.up) {
@@ -283,7 +311,12 @@ export class RedisRevocationLog implements RevocationLog {
       );
       await Promise.race([this.positioned.promise, timeout]);
     }
+  }
+
+  follow(listeners: FeedListeners): boolean {
+    if (this.closed || !this.up) return false;
     this.listeners.add(listeners);
+    return true;
   }
 
   /** Stops delivering to `listeners` (its stream ended). */
@@ -303,9 +336,9 @@ export class RedisRevocationLog implements RevocationLog {
         this.reader ??= await this.redis.dedicatedConnection();
         const reader = this.reader;
         if (this.position === undefined) {
-          const last = toEntries(await deadline(reader.send(STREAM, ['XREVRANGE', STREAM, '+', '-', 'COUNT', '1'])));
-          // The id of the last entry, kept or not, so nothing appended after this moment is missed.
-          this.position = last[0]?.id ?? '0-0';
+          const last = lastRowId(await deadline(reader.send(STREAM, ['XREVRANGE', STREAM, '+', '-', 'COUNT', '1'])));
+          // The id of the last entry, readable or not, so nothing appended after this moment is missed.
+          this.position = last ?? '0-0';
         }
         if (!this.up) {
           this.up = true;
@@ -316,11 +349,12 @@ export class RedisRevocationLog implements RevocationLog {
         const reply = await deadline(
           reader.send(STREAM, ['XREAD', 'COUNT', String(BATCH), 'BLOCK', String(BLOCK_MS), 'STREAMS', STREAM, this.position]),
         );
-        const entries = toEntries(xreadRows(reply)).filter((entry) => compareEntryIds(entry.id, this.position!) > 0);
-        if (entries.length) {
-          this.position = entries[entries.length - 1].id;
-          for (const listener of this.listeners) listener.entries(entries);
-        }
+        const rows = xreadRows(reply);
+        const entries = toEntries(rows).filter((entry) => compareEntryIds(entry.id, this.position!) > 0);
+        // Past every row read, readable or not: else unreadable entries are read again at once, forever.
+        const lastRow = lastRowId(rows);
+        if (lastRow !== undefined && compareEntryIds(lastRow, this.position) > 0) this.position = lastRow;
+        if (entries.length) for (const listener of this.listeners) listener.entries(entries);
       } catch (error) {
         if (this.closed) break;
         if (this.up) this.logger.warn(`Revocation feed reader lost Redis: ${(error as Error).message}`);
@@ -379,8 +413,9 @@ export class MemoryRevocationLog implements RevocationLog {
     for (const listener of this.listeners) listener.entries(added);
   }
 
-  async range(afterId: string, count: number): Promise<FeedEntry[]> {
-    return this.entries.filter((entry) => compareEntryIds(entry.id, afterId) > 0).slice(0, count);
+  async range(afterId: string, count: number): Promise<FeedPage> {
+    const entries = this.entries.filter((entry) => compareEntryIds(entry.id, afterId) > 0).slice(0, count);
+    return { entries, last: entries[entries.length - 1]?.id, done: entries.length < count };
   }
 
   async has(id: string): Promise<boolean> {
@@ -391,8 +426,11 @@ export class MemoryRevocationLog implements RevocationLog {
     this.append([{ type: 'user', sub, notBefore }]);
   }
 
-  async follow(listeners: FeedListeners): Promise<void> {
+  async ready(): Promise<void> {}
+
+  follow(listeners: FeedListeners): boolean {
     this.listeners.add(listeners);
+    return true;
   }
 
   unfollow(listeners: FeedListeners): void {

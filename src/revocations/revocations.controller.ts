@@ -26,7 +26,10 @@ export class RevocationsController {
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The last `id:` received, to resume after it' })
   @ApiQuery({ name: 'lastEventId', required: false, description: 'The same, for clients that cannot set headers (the header wins)' })
   @ApiOkResponse({ description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } })
-  @ApiProblems([400, 503], { 400: 'Malformed Last-Event-ID (`validation_failed`)', 503: 'The feed cannot be followed now (Redis down)' })
+  @ApiProblems([400, 503], {
+    400: 'Malformed Last-Event-ID (`validation_failed`)',
+    503: 'The feed cannot be followed now (Redis down, or too many streams open on this instance), with `Retry-After`',
+  })
   revocations(@Headers('last-event-id') header?: string, @Query('lastEventId') query?: string): Promise<Observable<MessageEvent>> {
     return this.feed.open(header ?? query);
   }

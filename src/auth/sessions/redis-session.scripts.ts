@@ -28,16 +28,18 @@ import { luaScript } from '../../redis/redis.service.js';
 
 /**
  * Prepended to every script that ends sessions. KEYS[2]: the revocation outbox of KEYS[1]'s slot
- * (see src/revocations/revocation-log.ts); the last four ARGV: sub (the user's id), the cap on
- * `until` (epoch s: now + access-token lifetime + clock tolerance), now (ms), the operation id.
- * `ended(sid, a)` records that session sid (absolute expiry a, ms) ended, in the same atomic step
- * as its deletion: no revocation can happen without its event.
+ * (see src/revocations/revocation-log.ts); the last five ARGV: sub (the user's id), the cap on
+ * `until` (epoch s: now + access-token lifetime + clock tolerance), the clock tolerance (s), now
+ * (ms), the operation id. `ended(sid, a)` records that session sid (absolute expiry a, ms) ended, in
+ * the same atomic step as its deletion: no revocation can happen without its event. `until` is
+ * capped by the absolute end plus the tolerance (see sessionUntil in revocation-log.ts).
  */
 const ENDED = `
-local FEED_SUB, FEED_CAP, FEED_AT, FEED_OP = ARGV[#ARGV - 3], tonumber(ARGV[#ARGV - 2]), tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
+local FEED_SUB, FEED_CAP, FEED_TOL = ARGV[#ARGV - 4], tonumber(ARGV[#ARGV - 3]), tonumber(ARGV[#ARGV - 2])
+local FEED_AT, FEED_OP = tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
 local function ended(sid, a)
   local u = FEED_CAP
-  if a and tonumber(a) then u = math.min(u, math.floor(tonumber(a) / 1000)) end
+  if a and tonumber(a) then u = math.min(u, math.floor(tonumber(a) / 1000) + FEED_TOL) end
   redis.call('RPUSH', KEYS[2], cjson.encode({type = 'session', sid = sid, sub = FEED_SUB, ['until'] = u, at = FEED_AT, op = FEED_OP}))
 end
 `;

@@ -45,13 +45,15 @@ export const sessionKey = (userId: string, sessionId: string) => `${indexKey(use
 /** Sessions in Redis: every multi-key change is one Lua script, so it is atomic across instances. */
 export class RedisSessionStore implements SessionStore {
   /**
-   * `untilCap(now)`: the latest `exp` (epoch s) an access token issued before `now` can have; a
-   * revocation event's `until` is the lesser of it and the session's absolute end.
+   * `untilCap(now)`: the latest `exp` (epoch s) an access token issued before `now` can have, plus
+   * the clock tolerance; a revocation event's `until` is the lesser of it and the session's absolute
+   * end plus `toleranceSeconds` (see sessionUntil).
    */
   constructor(
     private readonly redis: RedisService,
     private readonly revocations: RedisRevocationLog,
     private readonly untilCap: (nowMs: number) => number,
+    private readonly toleranceSeconds: number,
   ) {}
 
   /**
@@ -70,7 +72,12 @@ export class RedisSessionStore implements SessionStore {
     const outbox = this.revocations.outboxFor(idx);
     const op = this.revocations.newOperation();
     const now = Date.now();
-    const reply = await this.redis.eval(script, [idx, outbox], [...args, userId, String(this.untilCap(now)), String(now), op], options);
+    const reply = await this.redis.eval(
+      script,
+      [idx, outbox],
+      [...args, userId, String(this.untilCap(now)), String(this.toleranceSeconds), String(now), op],
+      options,
+    );
     if (endedSome(reply)) await this.revocations.relay(outbox, op);
     return reply;
   }

@@ -19,7 +19,8 @@ import { SessionService } from './session.service.js';
         // Every session that ends (other than by expiry) becomes a revocation event; `until` bounds its tokens.
         const until = (now: number, absoluteExpiresAt = Infinity) =>
           sessionUntil(now, absoluteExpiresAt, auth.accessTokenTtl, auth.clockToleranceSeconds);
-        if (redis && log instanceof RedisRevocationLog) return new RedisSessionStore(redis, log, (now) => until(now));
+        if (redis && log instanceof RedisRevocationLog)
+          return new RedisSessionStore(redis, log, (now) => until(now), auth.clockToleranceSeconds);
         const memory = log as MemoryRevocationLog;
         return new MemorySessionStore(Date.now, (sub, ended) =>
           memory.append(ended.map((s) => ({ type: 'session', sid: s.id, sub, until: until(Date.now(), s.absoluteExpiresAt) }))),
