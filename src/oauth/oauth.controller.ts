@@ -2,7 +2,7 @@ import { Body, Controller, Header, HttpCode, HttpStatus, Post, Req, UseGuards } 
 import { ApiBasicAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { clientInfo } from '../auth/client-info.js';
-import { Public, SERVICE_CLIENT_SCHEME } from '../auth/decorators/auth.decorators.js';
+import { CurrentServiceClient, Public, SERVICE_CLIENT_SCHEME } from '../auth/decorators/auth.decorators.js';
 import type { ServiceClientPrincipal } from '../auth/guards/service-client.guard.js';
 import { ApiProblems } from '../common/problems/api-problems.decorator.js';
 import { RateLimit } from '../throttling/rate-limit.js';
@@ -78,8 +78,9 @@ export class OAuthController {
   })
   async revoke(
     @Body() form: Record<string, string> | undefined,
-    @Req() request: FastifyRequest & { serviceClient?: ServiceClientPrincipal },
+    @Req() request: FastifyRequest,
+    @CurrentServiceClient() client: ServiceClientPrincipal | undefined,
   ): Promise<void> {
-    await this.oauth.revoke(form, { ...clientInfo(request), client: request.serviceClient?.id });
+    await this.oauth.revoke(form, { ...clientInfo(request), client: client?.id });
   }
 }

@@ -731,11 +731,6 @@ export class RedisService {
     return { send: (_key, args) => client.sendCommand(args), close: () => client.destroy() };
   }
 
-  /** The slot of a key (the same on every topology; only a cluster cares). */
-  slotOf(key: string): number {
-    return keySlot(key);
-  }
-
   /** Bounded: a shutdown never waits on a Redis that does not let us in. */
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
