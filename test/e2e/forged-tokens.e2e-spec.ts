@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import jwt from 'jsonwebtoken';
 import { bearer, registerAndLogin, startApp, type TestApp } from '../support/app.js';
+import { accessTokenClaims, type Claims } from '../support/tokens.js';
 
 type User = Awaited<ReturnType<typeof registerAndLogin>>;
-type Claims = Record<string, unknown>;
 
 const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const decodePart = (token: string, index: 0 | 1) =>
@@ -37,27 +37,6 @@ describe('/users/me refuses forged and invalid access tokens', () => {
     rmSync(keyDir, { recursive: true, force: true });
   });
 
-  /** The claims of a correct access token for `user`; an `undefined` override removes that claim. */
-  function claimsFor(user: User, overrides: Claims = {}): Claims {
-    const now = Math.floor(Date.now() / 1000);
-    const claims: Claims = {
-      iss: 'tessera',
-      aud: 'tessera-api',
-      sub: user.userId,
-      sid: user.sessionId,
-      roles: ['user'],
-      jti: randomUUID(),
-      iat: now,
-      exp: now + 900,
-      auth_time: now - 60,
-      amr: ['pwd'],
-      acr: 'urn:tessera:aal1',
-      ...overrides,
-    };
-    for (const [name, value] of Object.entries(claims)) if (value === undefined) delete claims[name];
-    return claims;
-  }
-
   /** Signs like the server: ES256, header typ at+jwt and the published kid (overridable). */
   function selfSign(claims: Claims, options: { header?: Claims; key?: KeyObject } = {}): string {
     return jwt.sign(claims, options.key ?? privateKey, {
@@ -83,8 +62,8 @@ describe('/users/me refuses forged and invalid access tokens', () => {
     const user = await registerAndLogin(t);
     // The server's own token has the same header and claim set as the self-signed ones.
     expect(decodePart(user.accessToken, 0)).toEqual({ alg: 'ES256', typ: 'at+jwt', kid });
-    expect(Object.keys(decodePart(user.accessToken, 1)).sort()).toEqual(Object.keys(claimsFor(user)).sort());
-    await expectAccepted(selfSign(claimsFor(user)), user);
+    expect(Object.keys(decodePart(user.accessToken, 1)).sort()).toEqual(Object.keys(accessTokenClaims(user)).sort());
+    await expectAccepted(selfSign(accessTokenClaims(user)), user);
   });
 
   test.each([
@@ -103,7 +82,7 @@ describe('/users/me refuses forged and invalid access tokens', () => {
   test('HS256 signed with the server public key (PEM from the JWKS) as the HMAC secret is invalid_token', async () => {
     const user = await registerAndLogin(t);
     const pem = createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
-    const signingInput = `${b64url({ alg: 'HS256', typ: 'at+jwt', kid })}.${b64url(claimsFor(user))}`;
+    const signingInput = `${b64url({ alg: 'HS256', typ: 'at+jwt', kid })}.${b64url(accessTokenClaims(user))}`;
     const forged = `${signingInput}.${createHmac('sha256', pem).update(signingInput).digest('base64url')}`;
     // Sanity: the forgery is a correct HS256 token for that secret, so only the server's algorithm pinning stops it.
     expect(() => jwt.verify(forged, createSecretKey(Buffer.from(pem)), { algorithms: ['HS256'] })).not.toThrow();
@@ -135,8 +114,8 @@ describe('/users/me refuses forged and invalid access tokens', () => {
     ['missing', undefined],
   ])('a correctly signed token with typ %s is invalid_token', async (_label, typ) => {
     const user = await registerAndLogin(t);
-    await expectAccepted(selfSign(claimsFor(user)), user);
-    await expectRefused(selfSign(claimsFor(user), { header: { typ } }));
+    await expectAccepted(selfSign(accessTokenClaims(user)), user);
+    await expectRefused(selfSign(accessTokenClaims(user), { header: { typ } }));
   });
 
   test.each([
@@ -144,8 +123,8 @@ describe('/users/me refuses forged and invalid access tokens', () => {
     ['no issuer', undefined],
   ])('a correctly signed token with %s is invalid_token', async (_label, iss) => {
     const user = await registerAndLogin(t);
-    await expectAccepted(selfSign(claimsFor(user)), user);
-    await expectRefused(selfSign(claimsFor(user, { iss })));
+    await expectAccepted(selfSign(accessTokenClaims(user)), user);
+    await expectRefused(selfSign(accessTokenClaims(user, { iss })));
   });
 
   test.each([
@@ -154,8 +133,8 @@ describe('/users/me refuses forged and invalid access tokens', () => {
     ['no audience', undefined],
   ])('a correctly signed token with %s is invalid_token', async (_label, aud) => {
     const user = await registerAndLogin(t);
-    await expectAccepted(selfSign(claimsFor(user)), user);
-    await expectRefused(selfSign(claimsFor(user, { aud })));
+    await expectAccepted(selfSign(accessTokenClaims(user)), user);
+    await expectRefused(selfSign(accessTokenClaims(user, { aud })));
   });
 
   test.each([
@@ -175,13 +154,13 @@ describe('/users/me refuses forged and invalid access tokens', () => {
     ['with acr as a list', { acr: ['urn:tessera:aal1'] }],
   ])('a correctly signed token %s is invalid_token', async (_label, overrides) => {
     const user = await registerAndLogin(t);
-    await expectRefused(selfSign(claimsFor(user, overrides)));
+    await expectRefused(selfSign(accessTokenClaims(user, overrides)));
   });
 
   test('a token signed before sessions recorded authentication (none of auth_time, amr, acr) still works, but never counts as recent', async () => {
     // What the previous version issued: refusing it would log everyone out during a rolling deploy.
     const user = await registerAndLogin(t);
-    const legacy = selfSign(claimsFor(user, { auth_time: undefined, amr: undefined, acr: undefined }));
+    const legacy = selfSign(accessTokenClaims(user, { auth_time: undefined, amr: undefined, acr: undefined }));
     await expectAccepted(legacy, user);
     const change = await t
       .http()
@@ -193,15 +172,15 @@ describe('/users/me refuses forged and invalid access tokens', () => {
 
   test('a correctly signed token with every authentication claim well formed (mfa, aal2) is accepted', async () => {
     const user = await registerAndLogin(t);
-    await expectAccepted(selfSign(claimsFor(user, { amr: ['pwd', 'otp', 'mfa'], acr: 'urn:tessera:aal2' })), user);
+    await expectAccepted(selfSign(accessTokenClaims(user, { amr: ['pwd', 'otp', 'mfa'], acr: 'urn:tessera:aal2' })), user);
   });
 
   test('a correctly signed token that expired 10 minutes ago (beyond the leeway) is token_expired', async () => {
     const user = await registerAndLogin(t);
     const now = Math.floor(Date.now() / 1000);
-    await expectAccepted(selfSign(claimsFor(user, { iat: now - 1500, exp: now + 60, auth_time: now - 1600 })), user);
+    await expectAccepted(selfSign(accessTokenClaims(user, { iat: now - 1500, exp: now + 60, auth_time: now - 1600 })), user);
     const response = await expectRefused(
-      selfSign(claimsFor(user, { iat: now - 1500, exp: now - 600, auth_time: now - 1600 })),
+      selfSign(accessTokenClaims(user, { iat: now - 1500, exp: now - 600, auth_time: now - 1600 })),
       'token_expired',
     );
     expect(response.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
@@ -209,17 +188,17 @@ describe('/users/me refuses forged and invalid access tokens', () => {
 
   test('a correctly signed token with an unknown kid, or none, is invalid_token', async () => {
     const user = await registerAndLogin(t);
-    await expectAccepted(selfSign(claimsFor(user)), user);
-    await expectRefused(selfSign(claimsFor(user), { header: { kid: 'unknown-kid' } }));
-    await expectRefused(selfSign(claimsFor(user), { header: { kid: `${kid}x` } }));
-    await expectRefused(selfSign(claimsFor(user), { header: { kid: undefined } }));
+    await expectAccepted(selfSign(accessTokenClaims(user)), user);
+    await expectRefused(selfSign(accessTokenClaims(user), { header: { kid: 'unknown-kid' } }));
+    await expectRefused(selfSign(accessTokenClaims(user), { header: { kid: `${kid}x` } }));
+    await expectRefused(selfSign(accessTokenClaims(user), { header: { kid: undefined } }));
   });
 
   test('a token signed by a different EC P-256 key with the server kid is invalid_token', async () => {
     const user = await registerAndLogin(t);
     const { privateKey: attackerKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    await expectAccepted(selfSign(claimsFor(user)), user);
-    await expectRefused(selfSign(claimsFor(user), { key: attackerKey }));
+    await expectAccepted(selfSign(accessTokenClaims(user)), user);
+    await expectRefused(selfSign(accessTokenClaims(user), { key: attackerKey }));
   });
 
   test.each([
@@ -239,22 +218,22 @@ describe('/users/me refuses forged and invalid access tokens', () => {
 
   test.each(['sid', 'sub', 'jti', 'roles', 'exp'])('a correctly signed token missing %s is invalid_token', async (claim) => {
     const user = await registerAndLogin(t);
-    await expectAccepted(selfSign(claimsFor(user)), user);
-    await expectRefused(selfSign(claimsFor(user, { [claim]: undefined })));
+    await expectAccepted(selfSign(accessTokenClaims(user)), user);
+    await expectRefused(selfSign(accessTokenClaims(user, { [claim]: undefined })));
   });
 
   test('a correctly signed token for a session that does not exist is session_revoked', async () => {
     const user = await registerAndLogin(t);
     const other = await registerAndLogin(t);
-    await expectAccepted(selfSign(claimsFor(user)), user);
-    await expectRefused(selfSign(claimsFor(user, { sid: randomUUID() })), 'session_revoked');
+    await expectAccepted(selfSign(accessTokenClaims(user)), user);
+    await expectRefused(selfSign(accessTokenClaims(user, { sid: randomUUID() })), 'session_revoked');
     // Another user's live session does not make the token valid either.
-    await expectRefused(selfSign(claimsFor(user, { sid: other.sessionId })), 'session_revoked');
+    await expectRefused(selfSign(accessTokenClaims(user, { sid: other.sessionId })), 'session_revoked');
   });
 
   test('a valid token whose session has been logged out is session_revoked', async () => {
     const user = await registerAndLogin(t);
-    const selfSigned = selfSign(claimsFor(user));
+    const selfSigned = selfSign(accessTokenClaims(user));
     await expectAccepted(user.accessToken, user);
     await expectAccepted(selfSigned, user);
     await t.http().post('/auth/logout').set(bearer(user.accessToken)).expect(204);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import jwt from 'jsonwebtoken';
 import { bearer, PASSWORD, startApp, type TestApp, uniqueEmail } from '../support/app.js';
 import { until } from '../support/redis-topologies.js';
+import { accessTokenClaims } from '../support/tokens.js';
 
 const CLIENT = 'Basic ' + Buffer.from('example-downstream:development-only-downstream-secret').toString('base64');
 const WRONG_CLIENT = 'Basic ' + Buffer.from('example-downstream:not-the-secret').toString('base64');
@@ -79,22 +80,7 @@ describe('RFC 7662 introspection and RFC 7009 revocation (/oauth/*)', () => {
 
   /** Signs like the server (ES256, typ at+jwt, its kid), with the claims of `user`'s token plus `overrides`. */
   function sign(user: Login, overrides: Record<string, unknown> = {}, key = privateKey): string {
-    const now = Math.floor(Date.now() / 1000);
-    const claims = {
-      iss: 'tessera',
-      aud: 'tessera-api',
-      sub: user.userId,
-      sid: user.sessionId,
-      roles: ['user'],
-      jti: randomUUID(),
-      iat: now,
-      exp: now + 900,
-      auth_time: now - 60,
-      amr: ['pwd'],
-      acr: 'urn:tessera:aal1',
-      ...overrides,
-    };
-    return jwt.sign(claims, key, { algorithm: 'ES256', header: { alg: 'ES256', typ: 'at+jwt', kid } });
+    return jwt.sign(accessTokenClaims(user, overrides), key, { algorithm: 'ES256', header: { alg: 'ES256', typ: 'at+jwt', kid } });
   }
 
   describe('introspection', () => {
